@@ -1,0 +1,69 @@
+"""Entry point of the `mmstream` command.
+
+Sub-commands live in their own modules and are imported lazily, so `mmstream --help` is fast and
+a sub-command's heavy imports (Faust, confluent-kafka) cost nothing to the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mmstream.errors import ConfigurationError, MmstreamError
+
+# name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("mmstream.cli.up", "up", "Run the whole pipeline (embedded stack by default)."),
+    "registry": ("mmstream.cli.registry", "registry", "Run the embedded schema registry alone."),
+    "topics": ("mmstream.cli.topics", "topics", "Create or list the pipeline's topics."),
+    "tail": ("mmstream.cli.tail", "tail", "Print a topic's decoded Avro records as JSON lines."),
+    "simulate": ("mmstream.cli.simulate", "simulate", "Run the MM API and Predexon simulators."),
+    "connect": ("mmstream.cli.connect", "connect", "Run a source connector (mmapi | predexon)."),
+    "process": ("mmstream.cli.process", "process", "Run a Faust worker with every agent."),
+    "fixtures": ("mmstream.cli.fixtures", "fixtures", "Manage the fixtureId <-> game_id map."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="mmstream")
+def cli() -> None:
+    """mmstream: MM API and Predexon feeds into Avro Kafka topics, and the agents that watch them."""
+
+
+def main() -> None:
+    """Run the CLI, turning project errors into one clear line and a non-zero exit."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigurationError as exc:
+        click.echo(f"mmstream: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except MmstreamError as exc:
+        click.echo(f"mmstream: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Kafka client configuration and administration shared by connectors, processors and the CLI."""

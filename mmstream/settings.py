@@ -1,0 +1,168 @@
+"""Settings shared by every mmstream process, read from the environment and an optional `.env`.
+
+Each component with settings of its own (connectors, processors, simulators) declares its own
+`BaseSettings` class with its own prefix beside its code, built with `load_settings`, so that a
+bad value stops start-up with a message that names the environment variable.
+
+Kafka client settings pass through unchanged: every `MMSTREAM_KAFKA_<PROPERTY>` variable becomes
+the librdkafka property `<property>` (lower case, `_` → `.`), e.g.
+`MMSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL` → `security.protocol=SASL_SSL`,
+`MMSTREAM_KAFKA_SASL_PASSWORD=…` → `sasl.password=…`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mmstream.errors import ConfigurationError
+from mmstream.topics import TOPICS, TOPICS_BY_ID
+
+KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
+ENV_FILE = ".env"
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def settings_config(prefix: str) -> SettingsConfigDict:
+    """The configuration every settings class uses: env prefix, optional `.env`, extras ignored."""
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+def load_settings(cls: type[SettingsT], **overrides: object) -> SettingsT:
+    """Build a settings object, turning validation errors into a message naming the variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = []
+        for error in exc.errors():
+            name = prefix + "_".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigurationError("invalid setting " + "; ".join(problems)) from None
+
+
+class KafkaSettings(BaseSettings):
+    """Where Kafka is. No bootstrap servers means: run on the embedded broker."""
+
+    model_config = settings_config("MMSTREAM_")
+
+    bootstrap_servers: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset = embedded Tansu broker"
+    )
+    client_id: str = "mmstream"
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port…], got {server.strip()!r}")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.bootstrap_servers is None
+
+
+def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """librdkafka properties given as `MMSTREAM_KAFKA_<PROPERTY>` in `.env` or the environment."""
+    merged: dict[str, str] = {}
+    if environ is None:
+        if Path(ENV_FILE).is_file():
+            merged.update({k: v for k, v in dotenv_values(ENV_FILE).items() if v is not None})
+        merged.update(os.environ)
+    else:
+        merged.update(environ)
+    return {
+        name[len(KAFKA_PASSTHROUGH_PREFIX) :].lower().replace("_", "."): value
+        for name, value in merged.items()
+        if name.startswith(KAFKA_PASSTHROUGH_PREFIX) and len(name) > len(KAFKA_PASSTHROUGH_PREFIX)
+    }
+
+
+class RegistrySettings(BaseSettings):
+    """Where the schema registry is. No URL means: run the embedded registry."""
+
+    model_config = settings_config("MMSTREAM_SCHEMA_REGISTRY_")
+
+    url: str | None = Field(default=None, description="schema registry URL; unset = embedded")
+    basic_auth_user_info: SecretStr | None = Field(
+        default=None, description="USER:PASSWORD for the registry's basic auth"
+    )
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("http://", "https://", "mock://")):
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    def client_config(self, url: str | None = None) -> dict[str, str]:
+        """Configuration for confluent-kafka's `SchemaRegistryClient`."""
+        conf: dict[str, str] = {"url": url or self.url or ""}
+        if self.basic_auth_user_info is not None:
+            conf["basic.auth.user.info"] = self.basic_auth_user_info.get_secret_value()
+        for key, value in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if value:
+                conf[key] = value
+        return conf
+
+
+class TopicSettings(BaseSettings):
+    """Topic names. Every topic can be renamed with `MMSTREAM_TOPIC_<ID>` (e.g. ..._HEDGE_FILLS)."""
+
+    model_config = settings_config("MMSTREAM_TOPIC_")
+
+    orders: str = TOPICS_BY_ID["orders"].default_name
+    bets: str = TOPICS_BY_ID["bets"].default_name
+    accounts: str = TOPICS_BY_ID["accounts"].default_name
+    scores: str = TOPICS_BY_ID["scores"].default_name
+    emergency: str = TOPICS_BY_ID["emergency"].default_name
+    sports_live: str = TOPICS_BY_ID["sports_live"].default_name
+    dlq: str = TOPICS_BY_ID["dlq"].default_name
+    fixture_map: str = TOPICS_BY_ID["fixture_map"].default_name
+    hedge_fills: str = TOPICS_BY_ID["hedge_fills"].default_name
+    risk_emergency: str = TOPICS_BY_ID["risk_emergency"].default_name
+    risk_alerts: str = TOPICS_BY_ID["risk_alerts"].default_name
+    scores_reconciled: str = TOPICS_BY_ID["scores_reconciled"].default_name
+
+    def name(self, topic_id: str) -> str:
+        return str(getattr(self, topic_id))
+
+    def names(self) -> dict[str, str]:
+        """Topic id → configured name, for every pipeline topic."""
+        return {spec.id: self.name(spec.id) for spec in TOPICS}
+
+
+class StackSettings(BaseSettings):
+    """The embedded stack's own settings."""
+
+    model_config = settings_config("MMSTREAM_")
+
+    data_dir: Path = Field(default=Path("var"), description="embedded registry log and state")
+    log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
