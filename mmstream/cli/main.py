@@ -49,7 +49,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="mmstream")
 def cli() -> None:
-    """mmstream: MM API and Predexon feeds into Avro Kafka topics, and the agents that watch them."""
+    """mmstream: MM API and Predexon feeds into Avro Kafka topics, and agents watching them."""
 
 
 def main() -> None:
