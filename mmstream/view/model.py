@@ -1,0 +1,92 @@
+"""The dashboard's state, folded from derived-topic records and scraped metrics (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+LATEST_FILLS = 8
+
+
+@dataclass
+class FeedStatus:
+    """One source connector as its metrics describe it."""
+
+    name: str
+    state: str = "starting"
+    messages_total: float = 0.0
+    messages_per_s: float = 0.0
+    last_message_age_s: float | None = None
+    dlq_total: float = 0.0
+    reconnects: float = 0.0
+    reachable: bool = False
+
+
+@dataclass
+class AgentStatus:
+    """One agent of the Faust worker as its metrics describe it."""
+
+    name: str
+    records_in: float = 0.0
+    records_out: float = 0.0
+    lag: float | None = None
+
+
+@dataclass
+class Dashboard:
+    """Everything the live view and the summary line show."""
+
+    feeds: dict[str, FeedStatus] = field(default_factory=dict)
+    agents: dict[str, AgentStatus] = field(default_factory=dict)
+    latest_fills: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LATEST_FILLS))
+    fills_seen: int = 0
+    open_alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts_seen: int = 0
+    emergency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    games: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply_record(self, topic_id: str, key: str | None, value: dict[str, Any] | None) -> None:
+        """Fold one derived-topic record into the view."""
+        if value is None:
+            return
+        if topic_id == "hedge_fills":
+            self.fills_seen += 1
+            self.latest_fills.appendleft(value)
+        elif topic_id == "risk_alerts":
+            self.alerts_seen += 1
+            alert_id = str(value.get("alert_id") or key)
+            if str(value.get("state", "")).upper() in {"RESOLVED", "CLEARED"}:
+                self.open_alerts.pop(alert_id, None)
+            else:
+                self.open_alerts[alert_id] = value
+        elif topic_id == "risk_emergency":
+            self.emergency[str(value.get("scope") or key)] = value
+        elif topic_id == "scores_reconciled":
+            self.games[str(value.get("game_id") or key)] = value
+
+    def in_emergency(self) -> list[str]:
+        return sorted(scope for scope, v in self.emergency.items() if v.get("active"))
+
+    def game_status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for game in self.games.values():
+            status = str(game.get("status", "?"))
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def summary_line(self) -> str:
+        """One line for non-interactive runs (no TTY)."""
+        feeds = " ".join(
+            f"{f.name}={f.state}:{f.messages_per_s:.0f}/s,dlq={f.dlq_total:.0f}"
+            for f in self.feeds.values()
+        )
+        agents = " ".join(
+            f"{a.name}={a.records_in:.0f}>{a.records_out:.0f}" for a in self.agents.values()
+        )
+        games = ",".join(f"{k}:{v}" for k, v in sorted(self.game_status_counts().items()))
+        emergency = ",".join(self.in_emergency()) or "none"
+        return (
+            f"feeds[{feeds}] agents[{agents}] fills={self.fills_seen} "
+            f"alerts_open={len(self.open_alerts)} emergency={emergency} games[{games}]"
+        )

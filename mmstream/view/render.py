@@ -1,0 +1,118 @@
+"""Rendering the dashboard with rich: feeds, agents, latest fills, open alerts, emergency, games."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from mmstream.view.model import Dashboard
+
+STATE_STYLES = {"connected": "green", "streaming": "green", "subscribed": "green"}
+STATUS_STYLES = {
+    "HEDGED": "green",
+    "AGREE": "green",
+    "PARTIALLY_HEDGED": "yellow",
+    "ONE_SIDED": "yellow",
+    "STALE": "yellow",
+    "UNHEDGED": "red",
+    "HEDGE_REJECTED": "red",
+    "CONFLICT": "red",
+}
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def styled(value: Any, styles: dict[str, str]) -> Text:
+    text = fmt(value)
+    return Text(text, style=styles.get(text, ""))
+
+
+def feeds_table(board: Dashboard) -> Table:
+    table = Table(title="Feeds", expand=True)
+    for column in ("feed", "session", "msgs/s", "messages", "last msg age", "DLQ", "reconnects"):
+        table.add_column(column)
+    for feed in board.feeds.values():
+        age = None if feed.last_message_age_s is None else f"{feed.last_message_age_s:.1f}s"
+        table.add_row(
+            feed.name,
+            Text(feed.state, style=STATE_STYLES.get(feed.state, "yellow")),
+            fmt(feed.messages_per_s, 0),
+            fmt(feed.messages_total, 0),
+            fmt(age),
+            Text(fmt(feed.dlq_total, 0), style="red" if feed.dlq_total else ""),
+            fmt(feed.reconnects, 0),
+        )
+    return table
+
+
+def agents_table(board: Dashboard) -> Table:
+    table = Table(title="Agents", expand=True)
+    for column in ("agent", "records in", "records out", "lag"):
+        table.add_column(column)
+    for agent in board.agents.values():
+        table.add_row(
+            agent.name, fmt(agent.records_in, 0), fmt(agent.records_out, 0), fmt(agent.lag, 0)
+        )
+    return table
+
+
+def records_table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> Table:
+    """A table of records; `columns` pairs a header with the record field it shows."""
+    table = Table(title=title, expand=True)
+    for header, _ in columns:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*(styled(row.get(field), STATUS_STYLES) for _, field in columns))
+    return table
+
+
+def render(board: Dashboard) -> RenderableType:
+    emergency = ", ".join(board.in_emergency()) or "none"
+    header = Text.assemble(
+        ("mmstream ", "bold"),
+        f"fills {board.fills_seen}  alerts open {len(board.open_alerts)}  ",
+        ("emergency: ", "bold"),
+        (emergency, "bold red" if emergency != "none" else "green"),
+    )
+    return Group(
+        header,
+        feeds_table(board),
+        agents_table(board),
+        records_table(
+            "Latest hedged fills",
+            [
+                ("order", "order_id"),
+                ("status", "status"),
+                ("filled", "filled_stake"),
+                ("hedged", "hedged_stake"),
+                ("ratio", "hedge_ratio"),
+                ("latency ms", "hedge_latency_ms"),
+            ],
+            list(board.latest_fills),
+        ),
+        records_table(
+            "Open alerts",
+            [("alert", "alert_type"), ("subject", "subject"), ("message", "message")],
+            list(board.open_alerts.values())[-10:],
+        ),
+        records_table(
+            "Games",
+            [
+                ("game", "game_id"),
+                ("status", "status"),
+                ("MM API", "mmapi_score"),
+                ("Predexon", "predexon_score"),
+                ("leader", "leader"),
+            ],
+            sorted(board.games.values(), key=lambda g: str(g.get("game_id")))[:12],
+        ),
+    )
