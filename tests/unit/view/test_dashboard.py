@@ -1,0 +1,52 @@
+"""The dashboard folds derived records the way an operator reads them."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from mmstream.view.model import LATEST_FILLS, Dashboard, FeedStatus
+from mmstream.view.render import render
+
+
+def test_alerts_open_and_resolve_by_id() -> None:
+    board = Dashboard()
+    board.apply_record("risk_alerts", "a1", {"alert_id": "a1", "state": "OPEN"})
+    board.apply_record("risk_alerts", "a2", {"alert_id": "a2", "state": "OPEN"})
+    board.apply_record("risk_alerts", "a1", {"alert_id": "a1", "state": "RESOLVED"})
+    assert list(board.open_alerts) == ["a2"]
+    assert board.alerts_seen == 3
+
+
+def test_latest_fills_are_bounded_newest_first() -> None:
+    board = Dashboard()
+    for order in range(LATEST_FILLS + 5):
+        board.apply_record("hedge_fills", str(order), {"order_id": order, "status": "HEDGED"})
+    assert len(board.latest_fills) == LATEST_FILLS
+    assert board.latest_fills[0]["order_id"] == LATEST_FILLS + 4
+    assert board.fills_seen == LATEST_FILLS + 5
+
+
+def test_emergency_scopes_and_summary_line() -> None:
+    board = Dashboard()
+    board.feeds["mmapi"] = FeedStatus("mmapi", state="streaming", messages_per_s=12.0)
+    board.apply_record("risk_emergency", "mmapi", {"scope": "mmapi", "active": True})
+    board.apply_record("risk_emergency", "exposure", {"scope": "exposure", "active": False})
+    board.apply_record("scores_reconciled", "g1", {"game_id": "g1", "status": "AGREE"})
+    board.apply_record("scores_reconciled", "g2", {"game_id": "g2", "status": "CONFLICT"})
+    assert board.in_emergency() == ["mmapi"]
+    line = board.summary_line()
+    assert "emergency=mmapi" in line
+    assert "mmapi=streaming:12/s" in line
+    assert "AGREE:1" in line and "CONFLICT:1" in line
+
+
+def test_render_shows_every_section() -> None:
+    board = Dashboard()
+    board.feeds["predexon"] = FeedStatus("predexon", state="streaming", dlq_total=2)
+    board.apply_record("hedge_fills", "7", {"order_id": 7, "status": "UNHEDGED"})
+    console = Console(width=160, record=True)
+    console.print(render(board))
+    text = console.export_text()
+    for title in ("Feeds", "Agents", "Latest hedged fills", "Open alerts", "Games", "predexon"):
+        assert title in text
+    assert "UNHEDGED" in text
