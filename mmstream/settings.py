@@ -58,6 +58,11 @@ class KafkaSettings(BaseSettings):
         default=None, description="Kafka bootstrap servers; unset = embedded Tansu broker"
     )
     client_id: str = "mmstream"
+    broker_profile: str = Field(
+        default="auto",
+        pattern="^(auto|embedded|default)$",
+        description="client tuning: embedded = the Tansu profile; auto = embedded iff no servers",
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -73,6 +78,13 @@ class KafkaSettings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.bootstrap_servers is None
+
+    @property
+    def embedded_profile(self) -> bool:
+        """Whether clients use the tuned embedded-broker profile."""
+        if self.broker_profile == "auto":
+            return self.embedded
+        return self.broker_profile == "embedded"
 
 
 def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:

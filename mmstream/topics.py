@@ -33,20 +33,31 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("bets", "mmapi.bets", "orderId", "mmapi_bet", "mmapi connector"),
     TopicSpec("accounts", "mmapi.accounts", "account id", "mmapi_account", "mmapi connector"),
     TopicSpec("scores", "mmapi.scores", "fixtureId", "mmapi_score", "mmapi connector"),
+    TopicSpec("emergency", "mmapi.emergency", "constant", "mmapi_emergency", "mmapi connector", 1),
     TopicSpec(
-        "emergency", "mmapi.emergency", "constant", "mmapi_emergency", "mmapi connector", 1
-    ),
-    TopicSpec(
-        "sports_live", "predexon.sports_live", "game_id", "predexon_sports_live",
+        "sports_live",
+        "predexon.sports_live",
+        "game_id",
+        "predexon_sports_live",
         "predexon connector",
     ),
     TopicSpec(
-        "dlq", "connectors.dlq", "source", "connectors_dlq", "both connectors", 1,
+        "dlq",
+        "connectors.dlq",
+        "source",
+        "connectors_dlq",
+        "both connectors",
+        1,
         {"retention.ms": WEEK_MS},
     ),
     TopicSpec(
-        "fixture_map", "reference.fixture_map", "fixtureId", "reference_fixture_map",
-        "CLI / users", 1, COMPACT,
+        "fixture_map",
+        "reference.fixture_map",
+        "fixtureId",
+        "reference_fixture_map",
+        "CLI / users",
+        1,
+        COMPACT,
     ),
     TopicSpec(
         "hedge_fills", "hedge.fills", "orderId", "hedge_fill", "processors", 4, COMPACT_DELETE
@@ -56,8 +67,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec("risk_alerts", "risk.alerts", "subject", "risk_alert", "processors"),
     TopicSpec(
-        "scores_reconciled", "scores.reconciled", "game", "score_reconciliation", "processors",
-        4, COMPACT_DELETE,
+        "scores_reconciled",
+        "scores.reconciled",
+        "game",
+        "score_reconciliation",
+        "processors",
+        4,
+        COMPACT_DELETE,
     ),
 )
 

@@ -1,0 +1,87 @@
+"""A child process of the stack: started in its own process group, never left behind."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mmstream.errors import StackError
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ChildProcess:
+    """One stack process: start, readiness wait, SIGSTOP/SIGCONT, stop with a kill fallback."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} is not running"
+        return self.process.pid
+
+    def start(self, ready: Callable[[], bool], deadline_s: float) -> float:
+        """Start and wait until `ready()`; return the seconds it took."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        atexit.register(self.kill)
+        while not ready():
+            if self.process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with {self.process.returncode} at start-up; "
+                    f"see {self.log_path}"
+                )
+            if time.monotonic() - started > deadline_s:
+                self.kill()
+                raise StackError(f"{self.name} not ready within {deadline_s:.0f}s")
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+        log.info("%s ready in %.0f ms (pid %d)", self.name, elapsed * 1000, self.pid)
+        return elapsed
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """SIGTERM (after SIGCONT, in case it is paused), then SIGKILL after `grace_s`."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.signal(signal.SIGKILL)
+            self.process.wait()
