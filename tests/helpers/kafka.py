@@ -1,0 +1,59 @@
+"""Test helpers on a real broker: produce, and consume with a bounded deadline."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+
+from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
+
+
+def consume(
+    target: ClusterTarget,
+    topic: str,
+    count: int,
+    deadline_s: float = 20.0,
+    decode: Callable[[bytes], Any] | None = None,
+    group_id: str | None = None,
+) -> list[tuple[str | None, Any, Message]]:
+    """Read `count` records of `topic` from the beginning, or fail after `deadline_s`.
+
+    Partitions are assigned directly (no group join), so a read costs milliseconds.
+    """
+    consumer = Consumer(
+        consumer_config(target, group_id or f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    records: list[tuple[str | None, Any, Message]] = []
+    end = time.monotonic() + deadline_s
+    try:
+        while len(records) < count and time.monotonic() < end:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            key = message.key()
+            value = message.value()
+            records.append(
+                (
+                    key.decode() if key is not None else None,
+                    decode(value) if decode and value is not None else value,
+                    message,
+                )
+            )
+    finally:
+        consumer.close()
+    assert len(records) >= count, f"{topic}: got {len(records)} of {count} records in {deadline_s}s"
+    return records
+
+
+def produce(target: ClusterTarget, topic: str, records: list[tuple[str | None, bytes]]) -> None:
+    producer = Producer(producer_config(target))
+    for key, value in records:
+        producer.produce(topic, key=key.encode() if key else None, value=value)
+    remaining = producer.flush(30)
+    assert remaining == 0, f"{remaining} records not delivered to {topic}"
