@@ -1,0 +1,259 @@
+"""Both simulated providers on free loopback ports, fed by one scenario player.
+
+async with run_simulators(ScenarioConfig(seed=3, rate=200, duration_s=10)) as sims:
+    sims.mmapi_ws_url, sims.mmapi_api_key, sims.predexon_ws_base_url, …
+    await sims.wait_finished()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
+from mmstream.simulators.ground_truth import GroundTruth
+from mmstream.simulators.mmapi_server import MmapiServer
+from mmstream.simulators.predexon_server import PredexonServer
+from mmstream.simulators.scenario import build_scenario
+from mmstream.simulators.timeline import Step, render
+from mmstream.stack.process import free_port
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Site:
+    """One provider's aiohttp application, restartable on the same port."""
+
+    app: web.Application
+    port: int
+    runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, HOST, self.port, reuse_address=True).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+class SimulatorCluster:
+    """The two servers, the scenario player, the ground truth and the fixture-map files."""
+
+    def __init__(self, config: ScenarioConfig, out_dir: Path) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.counters: Counter[str] = Counter()
+        self.mmapi = MmapiServer(config, self.counters)
+        self.predexon = PredexonServer(config, self.counters)
+        self.steps, self.truth = build_scenario(config)
+        self.mmapi_site = Site(self._app(self.mmapi.routes()), free_port())
+        self.predexon_site = Site(self._app(self.predexon.routes()), free_port())
+        self.finished = asyncio.Event()
+        self.sent = 0
+        self.anchor_ms = 0
+        self._player: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _app(routes: list[web.RouteDef]) -> web.Application:
+        app = web.Application()
+        app.add_routes(routes)
+        return app
+
+    # --- addresses -----------------------------------------------------------------------------
+
+    @property
+    def mmapi_ws_url(self) -> str:
+        return f"ws://{HOST}:{self.mmapi_site.port}/ws/subscribe"
+
+    @property
+    def mmapi_rest_url(self) -> str:
+        return f"http://{HOST}:{self.mmapi_site.port}"
+
+    @property
+    def mmapi_api_key(self) -> str:
+        return self.config.default_api_key
+
+    @property
+    def predexon_ws_base_url(self) -> str:
+        """The client appends `/v1/<KEY>`."""
+        return f"ws://{HOST}:{self.predexon_site.port}"
+
+    @property
+    def predexon_rest_url(self) -> str:
+        return f"http://{HOST}:{self.predexon_site.port}"
+
+    @property
+    def predexon_api_key(self) -> str:
+        return self.config.predexon_key
+
+    @property
+    def fixture_map_path(self) -> Path:
+        return self.out_dir / "fixture_map.json"
+
+    @property
+    def ground_truth_path(self) -> Path:
+        return self.out_dir / "ground_truth.json"
+
+    def ground_truth(self) -> GroundTruth:
+        return self.truth
+
+    def info(self) -> dict[str, Any]:
+        """Everything a client needs, as printed by `mmstream simulate`."""
+        return {
+            "mmapi_ws_url": self.mmapi_ws_url,
+            "mmapi_rest_url": self.mmapi_rest_url,
+            "mmapi_api_key": self.mmapi_api_key,
+            "predexon_ws_url": self.predexon_ws_base_url,
+            "predexon_rest_url": self.predexon_rest_url,
+            "predexon_api_key": self.predexon_api_key,
+            "fixture_map": str(self.fixture_map_path),
+            "ground_truth": str(self.ground_truth_path),
+            "messages": len(self.steps),
+            "duration_s": self.config.duration_s,
+        }
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._write_files()
+        await self.mmapi_site.start()
+        await self.predexon_site.start()
+        self.anchor_ms = (
+            self.config.start_ms if self.config.start_ms is not None else int(time.time() * 1000)
+        )
+        self.truth.start_ms = self.anchor_ms
+        self.truth.end_ms = self.anchor_ms + int(self.config.duration_s * 1000)
+        self._shift_truth()
+        self.truth.write(self.ground_truth_path)
+        self._player = asyncio.create_task(self._play(), name="scenario-player")
+
+    async def stop(self) -> None:
+        if self._player is not None:
+            self._player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._player
+        self.mmapi.drop_connections()
+        self.predexon.drop_connections()
+        await self.mmapi_site.stop()
+        await self.predexon_site.stop()
+
+    async def wait_finished(self, deadline_s: float | None = None) -> None:
+        await asyncio.wait_for(self.finished.wait(), deadline_s)
+
+    async def restart_servers(self, downtime_s: float = 0.5) -> None:
+        """Stop both servers (every connection dropped) and start them again on the same ports."""
+        self.counters["restarts"] += 1
+        self.mmapi.drop_connections()
+        self.predexon.drop_connections()
+        await self.mmapi_site.stop()
+        await self.predexon_site.stop()
+        await asyncio.sleep(downtime_s)
+        await self.mmapi_site.start()
+        await self.predexon_site.start()
+
+    def drop_connections(self) -> None:
+        self.counters["dropped_by_test"] += 1
+        self.mmapi.drop_connections()
+        self.predexon.drop_connections()
+
+    # --- the player ----------------------------------------------------------------------------
+
+    async def _play(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        restarts = self._restart_times()
+        for step in self.steps:
+            while restarts and step.t_ms >= restarts[0]:
+                restarts.pop(0)
+                await self.restart_servers(self.config.faults.restart_downtime_s)
+            delay = started + step.t_ms / 1000 - loop.time()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            self._send(step)
+        self.finished.set()
+        log.info("scenario finished: %d messages sent", self.sent)
+
+    def _restart_times(self) -> list[int]:
+        count = self.config.faults.restarts
+        span = int(self.config.duration_s * 1000)
+        return [span * (i + 1) // (count + 1) for i in range(count)]
+
+    def _send(self, step: Step) -> None:
+        payload = render(step.payload, self.anchor_ms)
+        if step.feed == "predexon":
+            self.predexon.publish(payload)
+        else:
+            message: dict[str, Any] = {
+                "type": "broadcast",
+                "channel": step.channel,
+                "event": step.event,
+                "payload": payload,
+            }
+            if step.old is not None:
+                message["old"] = render(step.old, self.anchor_ms)
+            self.mmapi.publish(step.channel, step.client, json.dumps(message), payload)
+        self.sent += 1
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def _shift_truth(self) -> None:
+        """Ground-truth times were built on the default anchor; move them to the real one."""
+        shift = self.anchor_ms - DEFAULT_START_MS
+        if shift == 0 or self.config.start_ms is not None:
+            return
+        for window in self.truth.emergency_windows:
+            window.start_ms += shift
+            window.end_ms += shift
+        for game in self.truth.games.values():
+            for window in game.conflicts + game.stale:
+                window.start_ms += shift
+                window.end_ms += shift
+
+    def _write_files(self) -> None:
+        rows = [
+            {
+                "fixtureId": g.fixture_id,
+                "game_id": g.game_id,
+                "league": g.league,
+                "sport": g.sport,
+            }
+            for g in self.truth.games.values()
+        ]
+        self.fixture_map_path.write_text(json.dumps(rows, indent=1))
+        with (self.out_dir / "fixture_map.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["fixtureId", "game_id", "league", "sport"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@contextlib.asynccontextmanager
+async def run_simulators(
+    config: ScenarioConfig, out_dir: Path | None = None
+) -> AsyncIterator[SimulatorCluster]:
+    """Start both simulators; stop them (and drop every connection) on exit."""
+    with contextlib.ExitStack() as stack:
+        directory = out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        cluster = SimulatorCluster(config, directory)
+        await cluster.start()
+        try:
+            yield cluster
+        finally:
+            await cluster.stop()

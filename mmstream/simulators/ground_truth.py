@@ -1,0 +1,110 @@
+"""What really happened in a scenario, for tests to hold the pipeline's outputs against."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class BetTruth:
+    bet_id: int
+    stake: float
+    status: str  # final betStatus
+    bookmaker: str
+
+
+@dataclass
+class OrderTruth:
+    order_id: int
+    client: str
+    fixture_id: str
+    filled_stake: float = 0.0
+    bets: list[BetTruth] = field(default_factory=list)
+
+    @property
+    def hedged_stake(self) -> float:
+        return sum(b.stake for b in self.bets if b.status not in ("rejected", "failed"))
+
+    @property
+    def rejected_bets(self) -> int:
+        return sum(1 for b in self.bets if b.status in ("rejected", "failed"))
+
+    @property
+    def fully_hedged(self) -> bool:
+        return self.filled_stake > 0 and self.hedged_stake >= self.filled_stake - 1e-9
+
+
+@dataclass
+class Window:
+    start_ms: int  # epoch ms
+    end_ms: int
+    detail: str = ""
+
+
+@dataclass
+class GameTruth:
+    game_id: str
+    fixture_id: str
+    league: str
+    sport: str
+    final_home: int = 0
+    final_away: int = 0
+    score_changes: int = 0
+    conflicts: list[Window] = field(default_factory=list)
+    stale: list[Window] = field(default_factory=list)
+
+
+@dataclass
+class GroundTruth:
+    seed: int
+    start_ms: int
+    end_ms: int
+    default_client: str
+    orders: dict[int, OrderTruth] = field(default_factory=dict)
+    games: dict[str, GameTruth] = field(default_factory=dict)
+    emergency_windows: list[Window] = field(default_factory=list)
+    messages: dict[str, int] = field(default_factory=dict)  # per feed/channel, before faults
+
+    def client_orders(self, client: str | None = None) -> list[OrderTruth]:
+        wanted = client or self.default_client
+        return [o for o in self.orders.values() if o.client == wanted]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> GroundTruth:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroundTruth:
+        orders = {
+            int(k): OrderTruth(**{**v, "bets": [BetTruth(**b) for b in v["bets"]]})
+            for k, v in data["orders"].items()
+        }
+        games = {
+            k: GameTruth(
+                **{
+                    **v,
+                    "conflicts": [Window(**w) for w in v["conflicts"]],
+                    "stale": [Window(**w) for w in v["stale"]],
+                }
+            )
+            for k, v in data["games"].items()
+        }
+        return cls(
+            seed=data["seed"],
+            start_ms=data["start_ms"],
+            end_ms=data["end_ms"],
+            default_client=data["default_client"],
+            orders=orders,
+            games=games,
+            emergency_windows=[Window(**w) for w in data["emergency_windows"]],
+            messages=data["messages"],
+        )
