@@ -79,3 +79,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     handler._mmstream = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # HTTP clients log every request at INFO (the registry client's lookups included)
+    for noisy in ("httpx", "httpx2", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -56,15 +56,17 @@ class Site:
 class SimulatorCluster:
     """The two servers, the scenario player, the ground truth and the fixture-map files."""
 
-    def __init__(self, config: ScenarioConfig, out_dir: Path) -> None:
+    def __init__(
+        self, config: ScenarioConfig, out_dir: Path, mmapi_port: int = 0, predexon_port: int = 0
+    ) -> None:
         self.config = config
         self.out_dir = out_dir
         self.counters: Counter[str] = Counter()
         self.mmapi = MmapiServer(config, self.counters)
         self.predexon = PredexonServer(config, self.counters)
         self.steps, self.truth = build_scenario(config)
-        self.mmapi_site = Site(self._app(self.mmapi.routes()), free_port())
-        self.predexon_site = Site(self._app(self.predexon.routes()), free_port())
+        self.mmapi_site = Site(self._app(self.mmapi.routes()), mmapi_port or free_port())
+        self.predexon_site = Site(self._app(self.predexon.routes()), predexon_port or free_port())
         self.finished = asyncio.Event()
         self.sent = 0
         self.anchor_ms = 0
@@ -246,12 +248,15 @@ class SimulatorCluster:
 
 @contextlib.asynccontextmanager
 async def run_simulators(
-    config: ScenarioConfig, out_dir: Path | None = None
+    config: ScenarioConfig,
+    out_dir: Path | None = None,
+    mmapi_port: int = 0,
+    predexon_port: int = 0,
 ) -> AsyncIterator[SimulatorCluster]:
     """Start both simulators; stop them (and drop every connection) on exit."""
     with contextlib.ExitStack() as stack:
         directory = out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        cluster = SimulatorCluster(config, directory)
+        cluster = SimulatorCluster(config, directory, mmapi_port, predexon_port)
         await cluster.start()
         try:
             yield cluster

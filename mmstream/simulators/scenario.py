@@ -38,7 +38,7 @@ class Game:
     truth: GameTruth
     home: str
     away: str
-    sequence: int = 0
+    updates: int = 0
     home_score: int = 0
     away_score: int = 0
     live: bool = False
@@ -95,7 +95,12 @@ def build_scenario(config: ScenarioConfig) -> tuple[list[Step], GroundTruth]:
         order_lifecycle(builder, truth, client, game.truth.fixture_id, rng.randrange(arrival_span))
 
     steps = sorted(builder.steps, key=lambda s: (s.t_ms, s.seq))
+    sequences: dict[str, int] = {}
     for step in steps:
+        if step.feed == "predexon":  # Predexon's sequence grows in the order events are sent
+            game_id = step.payload["game_id"]
+            sequences[game_id] = sequences.get(game_id, 0) + 1
+            step.payload["sequence"] = sequences[game_id]
         name = f"{step.feed}.{step.channel}"
         truth.messages[name] = truth.messages.get(name, 0) + 1
     return steps, truth
@@ -122,19 +127,20 @@ def make_games(builder: Builder, truth: GroundTruth) -> list[Game]:
 
 
 def predexon_state(builder: Builder, game: Game, t_ms: int, **reliability: Any) -> dict[str, Any]:
-    game.sequence += 1
+    game.updates += 1
     truth = game.truth
+    multi = game.updates % 3 != 0
     rel = {
-        "state": "multi_source" if game.sequence % 3 else "single_source",
-        "source_count": 2 if game.sequence % 3 else 1,
-        "sources": ["polymarket", "kalshi"] if game.sequence % 3 else ["polymarket"],
+        "state": "multi_source" if multi else "single_source",
+        "source_count": 2 if multi else 1,
+        "sources": ["polymarket", "kalshi"] if multi else ["polymarket"],
         "conflict": False,
         "stale": False,
     }
     rel.update(reliability)
     return {
         "event_type": "sports_live_state",
-        "sequence": game.sequence,
+        "sequence": 0,  # assigned in send order once the timeline is sorted
         "game_id": truth.game_id,
         "league": truth.league,
         "sport": truth.sport,

@@ -1,0 +1,297 @@
+"""The MM API protocol (`specs/mmapi-websocket.txt`): subscribe, JSON pings, broadcasts, and the
+REST gap fill after a reconnect (the socket has no replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
+from connectors.metrics import ConnectorMetrics
+from connectors.publisher import Publisher, Session, now_ms
+from connectors.records import Converter, field_schema, parse_time_ms
+from connectors.rest import RestClient
+from connectors.session import FeedProtocol
+from connectors.settings import MmapiSettings
+from connectors.state import PublishedState, fingerprint
+from schemas import load_schema_dict
+
+log = logging.getLogger(__name__)
+FATAL_ERRORS = ("Invalid API key", "Invalid apiKey format", "apiKey required")
+SLOW_RETRY_ERRORS = ("Connection limit exceeded",)
+CONTROL_TYPES = frozenset({"subscribed", "pong", "heartbeat", "unsubscribed"})
+
+
+@dataclass(frozen=True)
+class Channel:
+    """How one MM API channel maps onto its topic."""
+
+    topic_id: str
+    schema_name: str
+    entity_field: str  # what identifies the entity (dedup)
+    key_field: str | None  # the record key; None = the constant "mmapi"
+    time_fields: tuple[str, ...]  # the provider's event time, first present wins
+    aliases: tuple[tuple[str, str], ...] = ()
+
+
+CHANNELS: dict[str, Channel] = {
+    "orders": Channel(
+        "orders", "mmapi_order", "orderId", "orderId", ("updatedAt", "matchedAt", "createdAt")
+    ),
+    "bets": Channel("bets", "mmapi_bet", "betId", "orderId", ("updatedAt", "placedAt")),
+    "accounts": Channel(
+        "accounts",
+        "mmapi_account",
+        "accountId",
+        "accountId",
+        ("updatedAt",),
+        (("id", "accountId"), ("account_id", "accountId")),
+    ),
+    "scores": Channel("scores", "mmapi_score", "fixtureId", "fixtureId", ("updatedAt",)),
+    "emergency": Channel("emergency", "mmapi_emergency", "", None, ("triggeredAt",)),
+}
+BACKFILLED = ("orders", "bets")
+
+
+class ChangeRecords:
+    """Builds the change record of one channel from a broadcast (or a REST row)."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        schema = load_schema_dict(channel.schema_name)
+        self.converter = Converter(schema)
+        self.payload_schema = field_schema(schema, "payload")
+        self.old_schema = field_schema(schema, "old")
+
+    def build(self, event: str, payload: Any, old: Any, envelope: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise RejectedInput("payload: expected an object", self.channel.topic_id)
+        for alias, name in self.channel.aliases:
+            if alias in payload and name not in payload:
+                payload = {**payload, name: payload[alias]}
+        payload_extra: dict[str, str] = {}
+        old_extra: dict[str, str] = {}
+        value: dict[str, Any] = {
+            "envelope": envelope,
+            "event": str(event),
+            "payload": self.converter.record(
+                self.payload_schema, payload, "payload", payload_extra
+            ),
+            "old": None,
+            "changed_fields": [],
+            "payload_extra": payload_extra,
+            "old_extra": old_extra,
+        }
+        if old is not None:
+            if not isinstance(old, dict):
+                raise RejectedInput("old: expected an object", self.channel.topic_id)
+            value["old"] = self.converter.record(self.old_schema, old, "old", old_extra)
+            value["changed_fields"] = list(old)
+        return value
+
+    def key(self, payload: dict[str, Any]) -> str:
+        field = self.channel.key_field
+        return "mmapi" if field is None else str(payload[field])
+
+    def entity(self, payload: dict[str, Any]) -> str:
+        field = self.channel.entity_field
+        return "mmapi" if not field else str(payload.get(field))
+
+    def event_time(self, payload: dict[str, Any]) -> int | None:
+        for name in self.channel.time_fields:
+            if payload.get(name) is not None:
+                return int(payload[name])
+        return None
+
+
+class MmapiProtocol(FeedProtocol):
+    feed = "mmapi"
+
+    def __init__(
+        self, settings: MmapiSettings, publisher: Publisher, metrics: ConnectorMetrics
+    ) -> None:
+        assert settings.api_key is not None
+        self.settings = settings
+        self.api_key = settings.api_key.get_secret_value()
+        self.publisher = publisher
+        self.metrics = metrics
+        self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
+        self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
+        self.published = PublishedState()
+        self.watermark_ms: int | None = None  # newest order/bet change seen
+        self.rest = RestClient(
+            settings.rest_url, {"X-API-Key": self.api_key}, settings.rest_requests_per_min
+        )
+
+    def url(self) -> str:
+        return self.settings.ws_url
+
+    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "apiKey": self.api_key,
+                    "channels": self.settings.channel_list,
+                }
+            )
+        )
+        while True:
+            body = parse_control(await ws.recv())
+            kind = body.get("type")
+            if kind == "subscribed":
+                session.subscription_id = str(body.get("subscriptionId"))
+                return
+            if kind == "error":
+                raise classify_error(str(body.get("message", "")))
+            # heartbeats or pongs may precede the confirmation
+
+    async def keepalive(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ping_interval_s)
+            await ws.send('{"type": "ping"}')
+
+    async def handle(self, raw: str | bytes, session: Session) -> None:
+        received = now_ms()
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise RejectedInput("not a JSON object")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            await self.publisher.reject(raw, RejectedInput(f"malformed JSON: {exc}"), session)
+            return
+        except RejectedInput as exc:
+            await self.publisher.reject(raw, exc, session)
+            return
+        kind = body.get("type")
+        if kind == "broadcast":
+            await self._broadcast(raw, body, session, received)
+        elif kind in CONTROL_TYPES:
+            self.metrics.message(str(kind))
+        elif kind == "error":
+            raise classify_error(str(body.get("message", "")))
+        else:
+            await self.publisher.reject(
+                raw, RejectedInput(f"unknown message type: {kind!r}"), session
+            )
+
+    async def _broadcast(
+        self, raw: str | bytes, body: dict[str, Any], session: Session, received: int
+    ) -> None:
+        name = body.get("channel")
+        records = self.records.get(str(name))
+        if records is None:
+            await self.publisher.reject(raw, RejectedInput(f"unknown channel: {name!r}"), session)
+            return
+        self.metrics.message(str(name))
+        try:
+            envelope = session.envelope("mmapi", received, None, "LIVE")
+            value = records.build(
+                str(body.get("event") or "UPDATE"), body.get("payload"), body.get("old"), envelope
+            )
+            payload = value["payload"]
+            key, entity = records.key(payload), records.entity(payload)
+        except RejectedInput as exc:
+            exc.channel = str(name)
+            await self.publisher.reject(raw, exc, session)
+            return
+        event_time = records.event_time(payload)
+        envelope["event_time"] = event_time
+        print_ = fingerprint(body.get("payload"), body.get("old"))
+        if self.published.is_repeat(str(name), entity, print_):
+            self.metrics.duplicates.labels(self.feed, str(name)).inc()
+            return
+        await self.publisher.record(records.channel.topic_id, key, value, event_time)
+        self.published.remember(str(name), entity, print_, event_time, payload)
+        if name in BACKFILLED and event_time is not None:
+            self.watermark_ms = max(self.watermark_ms or 0, event_time)
+
+    async def resync(self, session: Session) -> None:
+        """After a reconnect, publish what changed while the socket was down (REST)."""
+        if not session.resumed or self.watermark_ms is None:
+            return
+        since_ms = self.watermark_ms - int(self.settings.backfill_margin_s * 1000)
+        since = datetime.fromtimestamp(since_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+        for name in BACKFILLED:
+            if name in self.settings.channel_list:
+                await self._backfill(name, since, session)
+
+    async def _backfill(self, name: str, since: str, session: Session) -> None:
+        records = self.records[name]
+        page, published = 1, 0
+        while True:
+            body = await self.rest.get(
+                f"/api/v1/{name}",
+                {"fromDate": since, "page": page, "pageSize": self.settings.rest_page_size},
+            )
+            rows = body.get("data", []) if isinstance(body, dict) else body
+            for row in rows:
+                published += await self._backfill_row(name, records, row, session)
+            pagination = body.get("pagination", {}) if isinstance(body, dict) else {}
+            if page >= int(pagination.get("totalPages", page)) or not rows:
+                break
+            page += 1
+        log.info("mmapi backfill of %s since %s: %d records", name, since, published)
+
+    async def _backfill_row(
+        self, name: str, records: ChangeRecords, row: Any, session: Session
+    ) -> int:
+        raw = json.dumps(row)
+        try:
+            entity = records.entity(row)
+            updated = records.event_time(
+                {k: parse_time_ms(row[k], k) for k in records.channel.time_fields if row.get(k)}
+            )
+            if self.published.is_stale(name, entity, updated) or self.published.is_repeat(
+                name, entity, fingerprint(row, None)
+            ):
+                self.metrics.duplicates.labels(self.feed, name).inc()
+                return 0
+            previous = self.published.get(name, entity)
+            old = None
+            if previous is not None:
+                current = records.build("SNAPSHOT", row, None, {})["payload"]
+                old = {k: v for k, v in previous.payload.items() if current.get(k) != v}
+            envelope = session.envelope("mmapi", now_ms(), updated, "BACKFILL")
+            value = records.build("SNAPSHOT", row, None, envelope)
+            if old is not None:
+                value["old"] = {**dict.fromkeys(value["payload"]), **old}
+                value["changed_fields"] = sorted(old)
+        except RejectedInput as exc:
+            exc.channel = name
+            await self.publisher.reject(raw, exc, session)
+            return 0
+        await self.publisher.record(
+            records.channel.topic_id, records.key(value["payload"]), value, updated
+        )
+        self.published.remember(name, entity, fingerprint(row, None), updated, value["payload"])
+        self.metrics.resynced.labels(self.feed, name).inc()
+        return 1
+
+    async def close(self) -> None:
+        await self.rest.close()
+
+
+def parse_control(raw: str | bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RetryableSessionError("malformed reply during the handshake") from None
+    if not isinstance(body, dict):
+        raise RetryableSessionError("unexpected reply during the handshake")
+    return body
+
+
+def classify_error(message: str) -> Exception:
+    """Fatal (stop: the key is wrong) or retryable (slowly, for the connection limit)."""
+    if message in FATAL_ERRORS:
+        return FatalSessionError(f"MM API refused the subscription: {message}")
+    if message in SLOW_RETRY_ERRORS:
+        return RetryableSessionError(f"MM API: {message}", slow=True)
+    return RetryableSessionError(f"MM API error: {message}")

@@ -1,0 +1,173 @@
+"""The session loop both connectors share: connect, handshake, resync, read, and reconnect.
+
+Each feed supplies a `FeedProtocol` (its URL, handshake, resync after (re)connect, message
+handling, keep-alive); the loop owns everything else: the dead-connection verdict, error
+classification, capped back-off with jitter, session metrics, and stopping on request.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from connectors.backoff import Backoff
+from connectors.errors import FatalSessionError, RetryableSessionError
+from connectors.metrics import ConnectorMetrics
+from connectors.publisher import Session
+
+log = logging.getLogger(__name__)
+
+
+class FeedProtocol(abc.ABC):
+    """One provider's protocol, plugged into `SessionLoop`."""
+
+    feed: str
+    liveness_timeout_s: float | None = None  # no frame within this → the connection is dead
+
+    @abc.abstractmethod
+    def url(self) -> str: ...
+
+    def connect_options(self) -> dict[str, Any]:
+        return {"ping_interval": None}
+
+    @abc.abstractmethod
+    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+        """Subscribe; set `session.subscription_id`; raise Fatal/RetryableSessionError."""
+
+    @abc.abstractmethod
+    async def resync(self, session: Session) -> None:
+        """Close the gap after (re)connecting: REST backfill or rehydration."""
+
+    @abc.abstractmethod
+    async def handle(self, raw: str | bytes, session: Session) -> None:
+        """Type and publish one message (awaiting backpressure); reject bad input to the DLQ."""
+
+    async def keepalive(self, ws: ClientConnection) -> None:
+        """Periodic application-level pings, if the protocol has them."""
+        await asyncio.Event().wait()
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release what the protocol holds (REST sessions)."""
+
+
+class DeadConnection(RetryableSessionError):
+    """Neither heartbeat nor message within the liveness timeout."""
+
+
+class SessionLoop:
+    """Keeps one session of a feed alive until `stop` is set."""
+
+    def __init__(
+        self,
+        protocol: FeedProtocol,
+        metrics: ConnectorMetrics,
+        backoff: Backoff,
+        stop: asyncio.Event,
+        handshake_timeout_s: float = 10.0,
+    ) -> None:
+        self.protocol = protocol
+        self.metrics = metrics
+        self.backoff = backoff
+        self.stop = stop
+        self.handshake_timeout_s = handshake_timeout_s
+        self.sessions = 0
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stop.is_set():
+            slow = False
+            try:
+                await self._one_session()
+                attempt = 0
+            except FatalSessionError:
+                self.metrics.set_state("stopped")
+                raise
+            except RetryableSessionError as exc:
+                slow = exc.slow
+                log.warning("%s session ended: %s", self.protocol.feed, exc)
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    self.metrics.set_state("stopped")
+                    raise FatalSessionError(
+                        f"{self.protocol.feed}: the server refused the API key (HTTP {status})"
+                    ) from None
+                log.warning("%s handshake refused: HTTP %d", self.protocol.feed, status)
+            except (
+                OSError,
+                TimeoutError,
+                websockets.ConnectionClosed,
+                websockets.InvalidHandshake,
+                websockets.InvalidURI,
+            ) as exc:
+                log.warning("%s connection lost: %s", self.protocol.feed, type(exc).__name__)
+            if self.stop.is_set():
+                break
+            delay = self.backoff.delay(attempt, slow)
+            attempt += 1
+            self.metrics.set_state("backing_off")
+            log.info("%s reconnecting in %.2fs", self.protocol.feed, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), delay)
+        self.metrics.set_state("stopped")
+
+    async def _one_session(self) -> None:
+        self.metrics.set_state("connecting")
+        session = Session(connection_id=str(uuid.uuid4()), resumed=self.sessions > 0)
+        async with connect(
+            self.protocol.url(),
+            open_timeout=self.handshake_timeout_s,
+            close_timeout=2,
+            max_size=2**23,
+            **self.protocol.connect_options(),
+        ) as ws:
+            await asyncio.wait_for(self.protocol.handshake(ws, session), self.handshake_timeout_s)
+            if self.sessions:
+                self.metrics.reconnects.labels(self.protocol.feed).inc()
+            self.sessions += 1
+            self.metrics.set_state("subscribed")
+            log.info(
+                "%s subscribed (subscription %s, connection %s)",
+                self.protocol.feed,
+                session.subscription_id,
+                session.connection_id,
+            )
+            await self.protocol.resync(session)
+            self.metrics.set_state("streaming")
+            await self._stream(ws, session)
+
+    async def _stream(self, ws: ClientConnection, session: Session) -> None:
+        reader = asyncio.create_task(self._read(ws, session))
+        keepalive = asyncio.create_task(self.protocol.keepalive(ws))
+        stopper = asyncio.create_task(self.stop.wait())
+        tasks = {reader, keepalive, stopper}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper:
+                    task.result()  # surfaces the session's end: closed, dead, fatal
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _read(self, ws: ClientConnection, session: Session) -> None:
+        timeout = self.protocol.liveness_timeout_s
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    raw = await ws.recv()
+            except TimeoutError:
+                raise DeadConnection(f"no frame within {timeout:.0f}s") from None
+            await self.protocol.handle(raw, session)

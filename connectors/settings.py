@@ -1,0 +1,100 @@
+"""Connector settings, one class per feed (`MMAPI_*`, `PREDEXON_*`), validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from mmstream.errors import ConfigurationError
+from mmstream.settings import settings_config
+
+MMAPI_CHANNELS = ("orders", "bets", "accounts", "scores", "emergency")
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class FeedSettings(BaseSettings):
+    """What both connectors share: the key, where the feed is, delivery and session knobs."""
+
+    api_key: SecretStr | None = Field(default=None, description="the provider's API key")
+    ws_url: str = ""
+    rest_url: str = ""
+    max_in_flight: int = Field(default=10_000, ge=1, le=1_000_000)
+    flush_timeout_s: float = Field(default=30.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics server")
+    metrics_host: str = "0.0.0.0"
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_cap_s: float = Field(default=30.0, gt=0)
+    handshake_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("ws_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"expected a ws:// or wss:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("rest_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+class MmapiSettings(FeedSettings):
+    model_config = settings_config("MMAPI_")
+
+    ws_url: str = "wss://mmapi.55-tech.com/ws/subscribe"
+    rest_url: str = "https://mmapi.55-tech.com"
+    channels: str = Field(default=",".join(MMAPI_CHANNELS), description="comma-separated")
+    ping_interval_s: float = Field(default=30.0, gt=0)
+    heartbeat_interval_s: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=1, ge=1, le=5, description="provider limit: 5 per key")
+    backfill_margin_s: float = Field(default=5.0, ge=0)
+    rest_page_size: int = Field(default=500, ge=1, le=2000)
+    rest_requests_per_min: int = Field(default=600, ge=1, le=2000)
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        unknown = [c for c in split_list(value) if c not in MMAPI_CHANNELS]
+        if unknown or not split_list(value):
+            raise ValueError(f"channels must be among {', '.join(MMAPI_CHANNELS)}; got {value!r}")
+        return value
+
+    @property
+    def channel_list(self) -> list[str]:
+        return split_list(self.channels)
+
+
+class PredexonSettings(FeedSettings):
+    model_config = settings_config("PREDEXON_")
+
+    ws_url: str = "wss://wss.predexon.com"
+    rest_url: str = "https://api.predexon.com"
+    game_ids: str = Field(default="", description='comma-separated; "*" = every game')
+    leagues: str = ""
+    sports: str = ""
+    ping_interval_s: float = Field(default=20.0, gt=0)
+    silence_timeout_s: float = Field(default=0.0, ge=0, description="0 = rely on ping/pong")
+    rest_page_size: int = Field(default=200, ge=1, le=200)
+
+    def subscription_filter(self) -> tuple[str, list[str]]:
+        """Exactly one of game_ids / leagues / sports (default: every game)."""
+        given = [
+            (name, split_list(value))
+            for name, value in (
+                ("game_ids", self.game_ids),
+                ("leagues", self.leagues),
+                ("sports", self.sports),
+            )
+            if split_list(value)
+        ]
+        if len(given) > 1:
+            raise ConfigurationError(
+                "set only one of PREDEXON_GAME_IDS, PREDEXON_LEAGUES, PREDEXON_SPORTS"
+            )
+        return given[0] if given else ("game_ids", ["*"])

@@ -1,0 +1,186 @@
+"""The connectors' Kafka writer: at-least-once, bounded, and never silently dropping.
+
+- Idempotent producer, `acks=all`, and no message timeout: while the broker is unreachable
+  librdkafka keeps retrying instead of expiring records.
+- At most `max_in_flight` records are unacknowledged; `publish` waits for room, so a connector
+  stops reading its socket when Kafka is slow or down (backpressure), and memory stays bounded.
+- Every unacknowledged record is kept until its delivery report. If the producer hits a fatal
+  error (e.g. after a real broker restart an idempotent producer never recovers), a new producer
+  is made and the kept records are sent again: duplicates are possible, loss is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from connectors.errors import DeliveryError
+from connectors.metrics import ConnectorMetrics
+from mmstream.kafka.config import ClusterTarget, producer_config
+from mmstream.settings import TopicSettings
+from schemas.serde import AvroSerde
+
+log = logging.getLogger(__name__)
+Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True)
+class Pending:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers | None
+    event_time_ms: int | None
+
+
+class KafkaSink:
+    """Encodes and produces records; `publish` returns once the record is queued."""
+
+    def __init__(
+        self,
+        target: ClusterTarget,
+        serde: AvroSerde,
+        topics: TopicSettings,
+        metrics: ConnectorMetrics,
+        max_in_flight: int = 10_000,
+        producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
+    ) -> None:
+        self.serde = serde
+        self.topics = topics
+        self.metrics = metrics
+        self.max_in_flight = max_in_flight
+        self._factory = producer_factory
+        self._config = producer_config(
+            target,
+            **{
+                "message.timeout.ms": 0,  # never expire: wait for the broker instead
+                "queue.buffering.max.messages": max(max_in_flight * 2, 1000),
+                "client.id": f"mmstream-{metrics.feed}",
+            },
+        )
+        self.producer = self._factory(self._config)
+        self._pending: dict[int, Pending] = {}
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._fatal: KafkaError | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
+        self.failed = 0
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._poller.start()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    async def publish(
+        self,
+        topic_id: str,
+        key: str | None,
+        value: dict[str, Any],
+        event_time_ms: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        """Encode and queue one record; waits while `max_in_flight` records are unacknowledged."""
+        data = self.serde.encode(topic_id, value)
+        while len(self._pending) >= self.max_in_flight:
+            self._room.clear()
+            await self._room.wait()
+        if self._fatal is not None:
+            self._recreate_producer()
+        record = Pending(
+            self.topics.name(topic_id),
+            key.encode() if key is not None else None,
+            data,
+            headers,
+            event_time_ms,
+        )
+        self._produce(next(self._ids), record)
+
+    def _produce(self, record_id: int, record: Pending) -> None:
+        with self._lock:
+            self._pending[record_id] = record
+        while True:
+            try:
+                self.producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    on_delivery=functools.partial(self._delivered, record_id),
+                )
+                break
+            except BufferError:  # librdkafka's own queue is full: let deliveries drain
+                self.producer.poll(0.05)
+        self.metrics.in_flight.labels(self.metrics.feed).set(len(self._pending))
+
+    def _delivered(self, record_id: int, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            if error.fatal():
+                self._fatal = error
+            self.failed += 1
+            log.error("delivery failed (%s); the record is kept and will be sent again", error)
+            return
+        with self._lock:
+            record = self._pending.pop(record_id, None)
+        if record is not None:
+            self.metrics.published.labels(self.metrics.feed, record.topic).inc()
+            if record.event_time_ms:
+                self.metrics.lag.labels(self.metrics.feed).observe(
+                    max(0.0, time.time() - record.event_time_ms / 1000)
+                )
+        if len(self._pending) < self.max_in_flight // 2 + 1 and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._room.set)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.05)
+            if self._fatal is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._room.set)
+                time.sleep(0.05)
+
+    def _recreate_producer(self) -> None:
+        """A fatal producer error: new producer, and every kept record sent again."""
+        error = self._fatal
+        log.warning(
+            "producer fatal error (%s): recreating it and re-sending %d records",
+            error,
+            len(self._pending),
+        )
+        self._fatal = None
+        self.producer = self._factory(self._config)
+        with self._lock:
+            kept = sorted(self._pending.items())
+            self._pending.clear()
+        for record_id, record in kept:
+            self._produce(record_id, record)
+
+    async def flush(self, deadline_s: float) -> int:
+        """Wait until every record is acknowledged or `deadline_s` passes; return the rest."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while self._pending and loop.time() < end:
+            if self._fatal is not None:
+                self._recreate_producer()
+            await asyncio.sleep(0.02)
+        self._stop.set()
+        if self._poller.is_alive():
+            await asyncio.to_thread(self._poller.join, 2)
+        remaining = len(self._pending)
+        if remaining:
+            raise DeliveryError(f"{remaining} records were not acknowledged by Kafka")
+        return remaining

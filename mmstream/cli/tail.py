@@ -1,0 +1,78 @@
+"""`mmstream tail TOPIC`: decoded Avro records as JSON lines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import click
+
+from mmstream.cli.common import setup_logging
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
+
+
+@click.command()
+@click.argument("topic")
+@click.option("--from-beginning/--from-end", default=True, show_default=True)
+@click.option("--max-messages", "-n", type=int, default=None, help="Stop after N records.")
+@click.option("--timeout", type=float, default=None, help="Stop after this many idle seconds.")
+def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: float | None) -> None:
+    """Print TOPIC's records (a topic name, or a pipeline topic id such as hedge_fills)."""
+    setup_logging()
+    from confluent_kafka import Consumer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from mmstream.kafka.config import consumer_config
+    from mmstream.runtime import resolve_runtime
+    from mmstream.topics import TOPICS_BY_ID
+
+    runtime = resolve_runtime()
+    name = runtime.topics.name(topic) if topic in TOPICS_BY_ID else topic
+    deserialize = AvroDeserializer(SchemaRegistryClient(runtime.registry_config()))
+    context = SerializationContext(name, MessageField.VALUE)
+    offset_reset = "earliest" if from_beginning else "latest"
+    consumer = Consumer(
+        consumer_config(
+            runtime.target,
+            f"mmstream-tail-{uuid.uuid4()}",
+            **{"auto.offset.reset": offset_reset, "enable.auto.commit": False},
+        )
+    )
+    consumer.subscribe([name])
+    printed, idle_since = 0, time.monotonic()
+    try:
+        while max_messages is None or printed < max_messages:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                if timeout is not None and time.monotonic() - idle_since > timeout:
+                    break
+                continue
+            idle_since = time.monotonic()
+            raw = message.value()
+            key = message.key()
+            line = {
+                "topic": message.topic(),
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "key": key.decode(errors="replace") if key is not None else None,
+                "value": deserialize(raw, context) if raw is not None else None,
+            }
+            click.echo(json.dumps(line, default=json_default))
+            printed += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
