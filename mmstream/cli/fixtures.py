@@ -1,0 +1,24 @@
+"""`mmstream fixtures load FILE`: the fixtureId ↔ game_id map into `reference.fixture_map`."""
+
+from __future__ import annotations
+
+import click
+
+from mmstream.cli.common import setup_logging
+
+
+@click.group()
+def fixtures() -> None:
+    """Manage the fixtureId <-> game_id map (compacted topic reference.fixture_map)."""
+
+
+@fixtures.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def load(path: str) -> None:
+    """Load a CSV (header fixtureId,game_id[,league,sport,title]) or JSON list of mappings."""
+    setup_logging()
+    from processors.fixtures import load_fixture_file, publish_mappings
+
+    mappings = load_fixture_file(path)
+    count = publish_mappings(mappings, source=path)
+    click.echo(f"loaded {count} fixture mapping(s) from {path}")

@@ -1,0 +1,59 @@
+"""`mmstream up`: run the whole pipeline (the README's main command)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from mmstream.cli.common import setup_logging
+
+
+@click.command()
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--rate", type=float, default=50.0, show_default=True, help="Simulated messages per second."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Simulated scenario seed.")
+@click.option(
+    "--view/--no-view",
+    "live_view",
+    default=None,
+    help="Live terminal view (default: when stdout is a terminal).",
+)
+@click.option(
+    "--summary-interval",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between summary lines without the live view.",
+)
+@click.option(
+    "--exit-when-done",
+    is_flag=True,
+    help="Stop once the simulated scenario is sent and its outputs have settled.",
+)
+def up(
+    duration: float | None,
+    rate: float,
+    seed: int,
+    live_view: bool | None,
+    summary_interval: float,
+    exit_when_done: bool,
+) -> None:
+    """Start the embedded broker and registry (unless MMSTREAM_BOOTSTRAP_SERVERS is set), the
+    simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
+    settings = setup_logging()
+    from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
+
+    options = UpOptions(
+        data_dir=settings.data_dir,
+        seed=seed,
+        rate=rate,
+        duration_s=duration,
+        live_view=sys.stdout.isatty() if live_view is None else live_view,
+        summary_interval_s=summary_interval,
+        exit_when_done=exit_when_done,
+    )
+    sys.exit(asyncio.run(Orchestrator(options).run()))

@@ -1,0 +1,211 @@
+"""`mmstream up`: the whole pipeline in one command.
+
+Embedded default (no Kafka settings, no API keys): the Tansu broker and the registry, the
+topics, both simulators, the fixture map, both connectors and a Faust worker. With API keys the
+connectors talk to the real providers and no simulator runs. Ctrl-C / SIGTERM / `--duration`
+stop everything in order, connectors flushing first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from mmstream.errors import MmstreamError
+from mmstream.kafka.admin import create_topics
+from mmstream.pipeline.plan import Plan
+from mmstream.pipeline.supervisor import ChildFailed, Supervisor
+from mmstream.runtime import Runtime, resolve_runtime
+from mmstream.settings import KafkaSettings, load_settings
+from mmstream.stack import EmbeddedStack
+from mmstream.view.model import Dashboard, FeedStatus
+from mmstream.view.render import render
+from mmstream.view.sources import DerivedReader, update_agents, update_feed
+
+log = logging.getLogger(__name__)
+SIMULATOR_START_DEADLINE_S = 30.0
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    seed: int = 7
+    rate: float = 50.0
+    duration_s: float | None = None
+    scenario_s: float = 3600.0
+    live_view: bool = True
+    summary_interval_s: float = 5.0
+    exit_when_done: bool = False
+    settle_s: float = 8.0
+
+
+class Orchestrator:
+    def __init__(self, options: UpOptions) -> None:
+        self.options = options
+        self.plan = Plan.from_environment(options.data_dir)
+        self.supervisor = Supervisor(str(options.data_dir / "logs"))
+        self.stack: EmbeddedStack | None = None
+        self.board = Dashboard()
+        self.lock = threading.Lock()
+        self.stop = asyncio.Event()
+        self.reader: DerivedReader | None = None
+        self.console = Console(stderr=False)
+        self.stop_reason = "stopped"
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, sig.name)
+        try:
+            runtime = await self._start()
+            await self._watch(runtime)
+        except ChildFailed as exc:
+            self.stop_reason = str(exc)
+            log.error("%s", exc)
+        finally:
+            exits = await self._shutdown()
+        clean = all(code == 0 for code in exits.values())
+        self.console.print(
+            f"mmstream up: {self.stop_reason}; "
+            + ", ".join(f"{name}={code}" for name, code in sorted(exits.items()))
+        )
+        self.console.print(self.board.summary_line(), markup=False)
+        return 0 if clean and self.supervisor.failure is None else 1
+
+    def _request_stop(self, reason: str) -> None:
+        self.stop_reason = f"stopped by {reason}"
+        self.stop.set()
+
+    async def _start(self) -> Runtime:
+        kafka = load_settings(KafkaSettings)
+        if kafka.embedded:
+            self.stack = EmbeddedStack(self.options.data_dir)
+            await asyncio.to_thread(self.stack.start)
+            self.console.print(
+                f"embedded broker {self.stack.bootstrap_servers}, "
+                f"registry {self.stack.registry_url}"
+            )
+        runtime = resolve_runtime()
+        await asyncio.to_thread(create_topics, runtime.target, runtime.topics)
+        await asyncio.to_thread(self._register_schemas, runtime)
+        simulator: dict[str, Any] | None = None
+        if self.plan.simulated:
+            simulator = await self._start_simulators()
+            await self.supervisor.run_job(self.plan.fixture_load(simulator["fixture_map"]), 60)
+        else:
+            self.console.print("API keys found: connecting to the real providers")
+        for feed in ("mmapi", "predexon"):
+            if getattr(self.plan, feed):
+                await self.supervisor.start(self.plan.connector(feed, simulator))
+        await self.supervisor.start(self.plan.worker())
+        for feed in ("mmapi", "predexon"):
+            if getattr(self.plan, feed):
+                self.board.feeds[feed] = FeedStatus(feed)
+        self.reader = DerivedReader(runtime, self.board, self.lock)
+        self.reader.start()
+        return runtime
+
+    @staticmethod
+    def _register_schemas(runtime: Runtime) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        from schemas.serde import AvroSerde
+
+        AvroSerde(SchemaRegistryClient(runtime.registry_config()), runtime.topics).register_all()
+
+    async def _start_simulators(self) -> dict[str, Any]:
+        info_path = self.plan.simulator_info
+        info_path.unlink(missing_ok=True)
+        info_path.with_suffix(".done").unlink(missing_ok=True)
+        scenario_s = self.options.duration_s or self.options.scenario_s
+        await self.supervisor.start(
+            self.plan.simulators(self.options.seed, self.options.rate, scenario_s)
+        )
+        deadline = time.monotonic() + SIMULATOR_START_DEADLINE_S
+        while not info_path.exists():
+            if self.supervisor.failure is not None:
+                raise self.supervisor.failure
+            if time.monotonic() > deadline:
+                raise MmstreamError("the simulators did not start; see var/logs/simulators.log")
+            await asyncio.sleep(0.05)
+        info: dict[str, Any] = json.loads(info_path.read_text())
+        return info
+
+    async def _watch(self, runtime: Runtime) -> None:
+        started = time.monotonic()
+        failure = asyncio.create_task(self.supervisor.wait_failure())
+        urls = self.plan.metrics_urls()
+        last_scrape, last_summary = time.monotonic(), 0.0
+        live = (
+            Live(render(self.board), console=self.console, refresh_per_second=2)
+            if self.options.live_view
+            else None
+        )
+        if live is not None:
+            live.start()
+        try:
+            while not self.stop.is_set():
+                if failure.done():
+                    raise failure.result()
+                now = time.monotonic()
+                await asyncio.to_thread(self._scrape, urls, now - last_scrape)
+                last_scrape = now
+                if live is not None:
+                    with self.lock:
+                        live.update(render(self.board))
+                elif now - last_summary >= self.options.summary_interval_s:
+                    last_summary = now
+                    with self.lock:
+                        print(self.board.summary_line(), flush=True)
+                if self.options.duration_s and now - started >= self.options.duration_s + (
+                    self.options.settle_s if self.options.exit_when_done else 0
+                ):
+                    self.stop_reason = "duration reached"
+                    break
+                if self.options.exit_when_done and self._done():
+                    self.stop_reason = "scenario sent and processed"
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), 1.0)
+        finally:
+            failure.cancel()
+            if live is not None:
+                live.stop()
+
+    def _scrape(self, urls: dict[str, str], elapsed_s: float) -> None:
+        for feed, status in self.board.feeds.items():
+            update_feed(status, urls[feed], elapsed_s)
+        with self.lock:
+            update_agents(self.board, urls["worker"])
+
+    def _done(self) -> bool:
+        """The scenario was sent, and no derived record came for the settle time since."""
+        done_file = self.plan.simulator_info.with_suffix(".done")
+        if not self.plan.simulated or not done_file.exists():
+            return False
+        reader = self.reader
+        if reader is None:
+            return False
+        quiet_for = time.monotonic() - max(
+            reader.last_record_at, done_file.stat().st_mtime - time.time() + time.monotonic()
+        )
+        return quiet_for >= self.options.settle_s
+
+    async def _shutdown(self) -> dict[str, int | None]:
+        exits = await self.supervisor.stop()
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
+        if self.stack is not None:
+            await asyncio.to_thread(self.stack.stop)
+        return exits

@@ -1,0 +1,108 @@
+"""Which processes make up `mmstream up`, with their command lines and settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmstream.pipeline.supervisor import ChildSpec
+from mmstream.stack.process import free_port
+
+MMSTREAM = [sys.executable, "-m", "mmstream.cli"]
+# stop order: connectors flush first, then the worker, then the simulators
+STAGE_CONNECTORS, STAGE_WORKER, STAGE_SIMULATORS = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class FeedEndpoints:
+    """Where a connector connects: simulator addresses, or none (the real provider)."""
+
+    env: dict[str, str]
+
+
+@dataclass
+class Plan:
+    """The processes of one `mmstream up` run."""
+
+    data_dir: Path
+    simulated: bool
+    mmapi: bool
+    predexon: bool
+    metrics_ports: dict[str, int]
+
+    @classmethod
+    def from_environment(cls, data_dir: Path) -> Plan:
+        has_mmapi = bool(os.environ.get("MMAPI_API_KEY"))
+        has_predexon = bool(os.environ.get("PREDEXON_API_KEY"))
+        simulated = not has_mmapi and not has_predexon
+        return cls(
+            data_dir=data_dir,
+            simulated=simulated,
+            mmapi=simulated or has_mmapi,
+            predexon=simulated or has_predexon,
+            metrics_ports={name: free_port() for name in ("mmapi", "predexon", "worker")},
+        )
+
+    @property
+    def simulator_dir(self) -> Path:
+        return self.data_dir / "simulators"
+
+    @property
+    def simulator_info(self) -> Path:
+        return self.simulator_dir / "info.json"
+
+    def simulators(self, seed: int, rate: float, duration_s: float) -> ChildSpec:
+        argv = [
+            *MMSTREAM,
+            "simulate",
+            "--seed",
+            str(seed),
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration_s),
+            "--out-dir",
+            str(self.simulator_dir),
+            "--info-file",
+            str(self.simulator_info),
+        ]
+        return ChildSpec("simulators", argv, stop_stage=STAGE_SIMULATORS)
+
+    def connector(self, feed: str, simulator: dict[str, Any] | None) -> ChildSpec:
+        prefix = "MMAPI_" if feed == "mmapi" else "PREDEXON_"
+        env = {f"{prefix}METRICS_PORT": str(self.metrics_ports[feed])}
+        if simulator is not None:
+            env.update(
+                {
+                    f"{prefix}API_KEY": simulator[f"{feed}_api_key"],
+                    f"{prefix}WS_URL": simulator[f"{feed}_ws_url"],
+                    f"{prefix}REST_URL": simulator[f"{feed}_rest_url"],
+                }
+            )
+        return ChildSpec(
+            f"connector-{feed}",
+            [*MMSTREAM, "connect", feed],
+            env,
+            stop_stage=STAGE_CONNECTORS,
+            stop_timeout=40.0,
+        )
+
+    def worker(self) -> ChildSpec:
+        env = {"MMSTREAM_PROCESSOR_METRICS_PORT": str(self.metrics_ports["worker"])}
+        return ChildSpec(
+            "worker", [*MMSTREAM, "process"], env, stop_stage=STAGE_WORKER, stop_timeout=30.0
+        )
+
+    def fixture_load(self, path: str) -> ChildSpec:
+        return ChildSpec(
+            "fixtures", [*MMSTREAM, "fixtures", "load", path], restart=False, oneshot=True
+        )
+
+    def metrics_urls(self) -> dict[str, str]:
+        feeds = [f for f in ("mmapi", "predexon") if getattr(self, f)]
+        urls = {f: f"http://127.0.0.1:{self.metrics_ports[f]}/metrics" for f in feeds}
+        urls["worker"] = f"http://127.0.0.1:{self.metrics_ports['worker']}/metrics"
+        return urls

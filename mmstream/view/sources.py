@@ -1,0 +1,139 @@
+"""Where the live view's figures come from: the derived topics and the processes' metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import defaultdict
+
+from confluent_kafka import Consumer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from prometheus_client.parser import text_string_to_metric_families
+
+from mmstream.kafka.config import consumer_config
+from mmstream.runtime import Runtime
+from mmstream.view.model import AgentStatus, Dashboard, FeedStatus
+from schemas.values import plain
+
+log = logging.getLogger(__name__)
+DERIVED = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
+
+
+class DerivedReader:
+    """A background consumer folding the derived topics into the dashboard."""
+
+    def __init__(self, runtime: Runtime, board: Dashboard, lock: threading.Lock) -> None:
+        self.runtime = runtime
+        self.board = board
+        self.lock = lock
+        self.stop = threading.Event()
+        self.records = 0
+        self.last_record_at = 0.0
+        self.thread = threading.Thread(target=self._run, name="derived-reader", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+    def _run(self) -> None:
+        names = {self.runtime.topics.name(t): t for t in DERIVED}
+        reset = "earliest" if self.runtime.target.embedded else "latest"
+        consumer = Consumer(
+            consumer_config(
+                self.runtime.target,
+                f"mmstream-view-{uuid.uuid4()}",
+                **{"auto.offset.reset": reset, "enable.auto.commit": False},
+            )
+        )
+        deserialize = AvroDeserializer(SchemaRegistryClient(self.runtime.registry_config()))
+        context = SerializationContext("", MessageField.VALUE)
+        consumer.subscribe(list(names))
+        try:
+            while not self.stop.is_set():
+                message = consumer.poll(0.2)
+                if message is None or message.error():
+                    continue
+                raw = message.value()
+                value = plain(deserialize(raw, context)) if raw is not None else None
+                key = message.key()
+                with self.lock:
+                    self.board.apply_record(
+                        names[str(message.topic())], key.decode() if key else None, value
+                    )
+                self.records += 1
+                self.last_record_at = time.monotonic()
+        except Exception:
+            log.exception("the live view's topic reader stopped")
+        finally:
+            consumer.close()
+
+
+def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]] | None:
+    """Samples by metric name from a Prometheus endpoint, or None if it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+    samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name].append((sample.labels, sample.value))
+    return samples
+
+
+def total(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
+    return sum(value for _, value in samples.get(name, []))
+
+
+def update_feed(status: FeedStatus, url: str, elapsed_s: float) -> None:
+    samples = scrape(url)
+    status.reachable = samples is not None
+    if samples is None:
+        status.state = "down"
+        return
+    received = total(samples, "mmstream_connector_messages_received_total")
+    if elapsed_s > 0:
+        status.messages_per_s = max(0.0, received - status.messages_total) / elapsed_s
+    status.messages_total = received
+    status.dlq_total = total(samples, "mmstream_connector_dlq_total")
+    status.reconnects = total(samples, "mmstream_connector_reconnects_total")
+    ages = [
+        v
+        for labels, v in samples.get("mmstream_connector_last_message_age_seconds", [])
+        if labels.get("channel") not in ("pong", "heartbeat", "ack", "connected")
+    ]
+    status.last_message_age_s = min(ages) if ages else None
+    states = [
+        labels["state"]
+        for labels, v in samples.get("mmstream_connector_session_state", [])
+        if v == 1
+    ]
+    status.state = states[0] if states else "unknown"
+
+
+def update_agents(board: Dashboard, url: str) -> None:
+    samples = scrape(url)
+    if samples is None:
+        return
+    records_in: dict[str, float] = defaultdict(float)
+    records_out: dict[str, float] = defaultdict(float)
+    for labels, value in samples.get("mmstream_processor_records_in_total", []):
+        records_in[labels["agent"]] += value
+    for labels, value in samples.get("mmstream_processor_records_out_total", []):
+        records_out[labels["agent"]] += value
+    lags = {labels["agent"]: value for labels, value in samples.get("mmstream_processor_lag", [])}
+    for agent in sorted(set(records_in) | set(records_out)):
+        status = board.agents.setdefault(agent, AgentStatus(agent))
+        status.records_in = records_in.get(agent, 0.0)
+        status.records_out = records_out.get(agent, 0.0)
+        status.lag = lags.get(agent)

@@ -1,0 +1,143 @@
+"""The Faust app: topics, tables and the plumbing every agent shares.
+
+The agents' decisions are pure functions (`processors/*/logic.py`); this layer only moves
+records: it decodes inputs, keeps state in tables (changelogged, so a restarted worker recovers
+it), sends the derived records, and advances stream time.
+
+Processing guarantee: at-least-once with deterministic, keyed outputs (see README). Faust's
+exactly-once is experimental and does not start on the embedded broker (BROKERS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from faust.types import TableT
+
+from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
+from mmstream.runtime import Runtime
+from processors.codec import CompactJson, WriterSchemaAvro
+from processors.common import Output
+from processors.metrics import ProcessorMetrics
+from processors.settings import ProcessorSettings
+from schemas.codec import AvroTopicCodec
+from schemas.serde import AvroSerde
+
+log = logging.getLogger(__name__)
+OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
+
+
+class StreamClock:
+    """Stream time: the newest event time seen, advanced by the wall clock while idle, so
+    deadlines still fall due when the input stops."""
+
+    def __init__(self) -> None:
+        self.watermark_ms = 0
+        self.seen_at = time.monotonic()
+
+    def observe(self, event_ms: int) -> None:
+        if event_ms > self.watermark_ms:
+            self.watermark_ms = event_ms
+            self.seen_at = time.monotonic()
+
+    def now(self) -> int:
+        if not self.watermark_ms:
+            return 0
+        return self.watermark_ms + int((time.monotonic() - self.seen_at) * 1000)
+
+
+@dataclass
+class Pipeline:
+    """What agents share: the app, topics by id, settings, metrics and the output sender."""
+
+    app: faust.App
+    settings: ProcessorSettings
+    runtime: Runtime
+    metrics: ProcessorMetrics
+    registry: SchemaRegistryClient
+    serde: AvroSerde
+    outputs: dict[str, faust.TopicT] = field(default_factory=dict)
+    topic_ids: dict[str, str] = field(default_factory=dict)  # topic name -> topic id
+
+    def input(self, *topic_ids: str) -> faust.TopicT:
+        """One channel over several raw topics, decoded by writer schema."""
+        names = [self.runtime.topics.name(t) for t in topic_ids]
+        return self.app.topic(
+            *names, key_serializer="raw", value_serializer=WriterSchemaAvro(self.registry)
+        )
+
+    def internal(self, suffix: str, partitions: int) -> faust.TopicT:
+        return self.app.topic(
+            f"{self.settings.app_id}-{suffix}",
+            partitions=partitions,
+            internal=True,
+            key_serializer="raw",
+            value_serializer=CompactJson(),
+        )
+
+    def table(self, name: str, partitions: int) -> TableT:
+        # use_partitioner: timers may write too; murmur2 of the raw key places each key in
+        # the same partition number as its source records (the connectors hash with murmur2).
+        return self.app.Table(
+            name, default=None, partitions=partitions, key_type=bytes, use_partitioner=True
+        )
+
+    def send(self, agent: str, outputs: Iterable[Output]) -> None:
+        """Queue derived records for sending (no await per record)."""
+        for output in outputs:
+            topic = self.outputs[output.topic_id]
+            topic.send_soon(key=output.key.encode(), value=output.value)
+            self.metrics.records_out.labels(agent, output.topic_id).inc()
+
+    def topic_id(self, event: faust.types.EventT) -> str:
+        return self.topic_ids[event.message.topic]
+
+
+def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
+    if runtime.target.embedded:
+        tune_faust_fetch_wait()
+    app = faust.App(
+        settings.app_id,
+        store="memory://",
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        topic_partitions=4,
+        **faust_settings(runtime.target),
+    )
+    registry = SchemaRegistryClient(runtime.registry_config())
+    serde = AvroSerde(registry, runtime.topics)
+    pipeline = Pipeline(app, settings, runtime, ProcessorMetrics(), registry, serde)
+    pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
+    for topic_id in OUTPUT_TOPICS:
+        pipeline.outputs[topic_id] = app.topic(
+            runtime.topics.name(topic_id),
+            key_serializer="raw",
+            value_serializer=AvroTopicCodec(serde, topic_id),
+        )
+    pipeline.outputs["signals"] = pipeline.internal("signals", 1)
+    pipeline.outputs["score_views"] = pipeline.internal("score-views", 4)
+    return pipeline
+
+
+def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
+    """The app with every agent registered."""
+    from processors.emergency.agent import register as register_emergency
+    from processors.hedge.agent import register as register_hedge
+    from processors.scores.agent import register as register_scores
+
+    pipeline = create_pipeline(settings, runtime)
+    register_hedge(pipeline)
+    register_scores(pipeline)
+    register_emergency(pipeline)
+    return pipeline
+
+
+def record_time(record: dict[str, Any]) -> int:
+    envelope = record.get("envelope") or {}
+    return int(envelope.get("event_time") or envelope.get("received_at") or 0)

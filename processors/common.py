@@ -1,0 +1,64 @@
+"""What every agent's pure logic shares: outputs, alerts, event times."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.values import millis
+
+
+@dataclass(frozen=True)
+class Output:
+    """One derived record to send: topic id, key, value."""
+
+    topic_id: str
+    key: str
+    value: dict[str, Any]
+
+
+def alert(
+    alert_type: str,
+    subject: str,
+    state: str,
+    severity: str,
+    message: str,
+    opened_at: int,
+    resolved_at: int | None = None,
+    **fields: Any,
+) -> Output:
+    """A `risk.alerts` record; its id is deterministic, so replays give the same key."""
+    alert_id = f"{alert_type}:{subject}"
+    details = {k: str(v) for k, v in fields.pop("details", {}).items()}
+    value = {
+        "alert_id": alert_id,
+        "alert_type": alert_type,
+        "subject": subject,
+        "state": state,
+        "severity": severity,
+        "message": message,
+        "opened_at": opened_at,
+        "resolved_at": resolved_at,
+        "order_id": fields.get("order_id"),
+        "game_id": fields.get("game_id"),
+        "fixture_id": fields.get("fixture_id"),
+        "details": details,
+    }
+    return Output("risk_alerts", alert_id, value)
+
+
+def event_time(record: dict[str, Any], *fields: str) -> int:
+    """The provider's time of a raw record (first present of `fields` in its payload), else
+    the envelope's event time, else the connector's receive time."""
+    payload = record.get("payload") or record
+    for name in fields:
+        value = millis(payload.get(name))
+        if value is not None:
+            return value
+    envelope = record.get("envelope") or {}
+    return millis(envelope.get("event_time")) or millis(envelope.get("received_at")) or 0
+
+
+def fingerprint(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

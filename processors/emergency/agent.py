@@ -1,0 +1,76 @@
+"""Faust wiring of emergency detection: the feed's flag plus the other agents' signals."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from processors.app import Pipeline, record_time
+from processors.common import Output
+from processors.emergency import logic
+
+AGENT = "emergency"
+STATE_KEY = b"state"
+
+
+def register(p: Pipeline) -> None:
+    settings = p.settings
+    table = p.table("emergency-state", 1)
+    started = int(time.time() * 1000)
+    flags = p.input("emergency", "accounts")
+
+    def load() -> logic.State:
+        state: logic.State | None = table.get(STATE_KEY)
+        return state if state is not None else logic.new_state(started)
+
+    @p.app.agent(flags, name=f"{settings.app_id}-emergency-flag")
+    async def emergency_flag(stream: Any) -> None:
+        async for event in stream.events():
+            record = event.value
+            state = load()
+            at = record_time(record)
+            outputs: list[Output] = logic.apply_signal(
+                state,
+                {
+                    "kind": "activity",
+                    "feed": "mmapi",
+                    "event_ms": at,
+                    "wall_ms": int(time.time() * 1000),
+                    "at": at,
+                },
+                settings,
+            )
+            if p.topic_id(event) == "emergency":
+                payload = record["payload"]
+                changed_at = payload.get("triggeredAt") or at
+                outputs += logic.apply_flag(
+                    state, payload.get("emergency"), payload.get("reason"), changed_at
+                )
+            table[STATE_KEY] = state
+            p.metrics.records_in.labels(AGENT).inc()
+            p.send(AGENT, outputs)
+
+    @p.app.agent(p.outputs["signals"], name=f"{settings.app_id}-emergency-signals")
+    async def emergency_signals(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            state = load()
+            outputs: list[Output] = []
+            for event in events:
+                outputs += logic.apply_signal(state, event.value, settings)
+            table[STATE_KEY] = state
+            p.metrics.records_in.labels(AGENT).inc(len(events))
+            p.send(AGENT, outputs)
+
+    signals_topic = p.outputs["signals"].get_topic_name()
+
+    @p.app.timer(settings.tick_interval_s)
+    async def emergency_ticks() -> None:
+        """Silence is measured on the wall clock too: check it even when nothing arrives."""
+        owned = {tp.topic for tp in p.app.consumer.assignment()}
+        if signals_topic not in owned:  # another worker owns the emergency state
+            return
+        state = load()
+        outputs = logic.tick(state, int(time.time() * 1000), settings)
+        if outputs:
+            table[STATE_KEY] = state
+            p.send(AGENT, outputs)

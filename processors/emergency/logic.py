@@ -1,0 +1,199 @@
+"""Emergency detection: pure transitions of each scope (the feed's flag and derived triggers).
+
+Signals come from the other agents (exposure per order, hedge rejections, conflicts on
+fixtures, feed activity) and from `mmapi.emergency`. A scope's record is published only when it
+changes state (compacted by scope), with the cause, the time and how long the previous state
+lasted; every derived activation also opens (and later resolves) a `risk.alerts` record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.common import Output, alert
+from processors.settings import ProcessorSettings
+
+State = dict[str, Any]
+FEEDS = ("mmapi", "predexon")
+
+
+def new_state(started_wall_ms: int) -> State:
+    return {
+        "scopes": {},
+        "exposure": {},  # order_id -> [fixture_id, unhedged]
+        "rejections": {},  # bet_id -> event ms
+        "activity": {feed: {"event_ms": None, "wall_ms": started_wall_ms} for feed in FEEDS},
+        "conflicts": {},  # game_id -> fixture_id
+        "watermark": 0,
+    }
+
+
+def transition(
+    state: State,
+    scope: str,
+    active: bool,
+    cause: str,
+    reason: str,
+    at: int,
+    value: float | None = None,
+    threshold: float | None = None,
+) -> list[Output]:
+    """The records for `scope` becoming `active` (none if it already is)."""
+    current = state["scopes"].get(scope)
+    if current is not None and current["active"] == active:
+        return []
+    if current is None and not active:
+        state["scopes"][scope] = {"active": False, "since": at}
+        return []
+    previous_ms = at - current["since"] if current is not None else None
+    state["scopes"][scope] = {"active": active, "since": at}
+    record = {
+        "scope": scope,
+        "active": active,
+        "cause": cause,
+        "reason": reason,
+        "changed_at": at,
+        "previous_state_ms": previous_ms,
+        "value": value,
+        "threshold": threshold,
+    }
+    outputs = [Output("risk_emergency", scope, record)]
+    opened = at if active else (current or {}).get("opened", at)
+    if active:
+        state["scopes"][scope]["opened"] = at
+    outputs.append(
+        alert(
+            "EMERGENCY",
+            scope,
+            "OPEN" if active else "RESOLVED",
+            "CRITICAL",
+            f"emergency {'on' if active else 'off'} ({scope}): {reason}",
+            opened,
+            None if active else at,
+            details={"cause": cause, "value": value, "threshold": threshold},
+        )
+    )
+    return outputs
+
+
+def apply_flag(state: State, emergency: bool | None, reason: str | None, at: int) -> list[Output]:
+    """The provider's own flag (authoritative for its mode)."""
+    if emergency is None:
+        return []
+    text = reason or ("activated" if emergency else "deactivated")
+    return transition(state, "mmapi", emergency, "FEED_FLAG", text, at)
+
+
+def apply_signal(state: State, signal: dict[str, Any], settings: ProcessorSettings) -> list[Output]:
+    kind = signal["kind"]
+    at = int(signal.get("at") or state["watermark"])
+    state["watermark"] = max(state["watermark"], at)
+    if kind == "exposure":
+        if signal["unhedged"] > settings.stake_epsilon:
+            state["exposure"][str(signal["order_id"])] = [
+                signal.get("fixture_id"),
+                signal["unhedged"],
+            ]
+        else:
+            state["exposure"].pop(str(signal["order_id"]), None)
+        return exposure_check(state, at, settings) + conflict_check(state, at)
+    if kind == "rejection":
+        state["rejections"][str(signal["bet_id"])] = at
+        return rejection_check(state, at, settings)
+    if kind == "conflict":
+        if signal["active"]:
+            state["conflicts"][signal["game_id"]] = signal.get("fixture_id")
+        else:
+            state["conflicts"].pop(signal["game_id"], None)
+        return conflict_check(state, at)
+    if kind == "activity":
+        activity = state["activity"][signal["feed"]]
+        activity["event_ms"] = max(activity["event_ms"] or 0, int(signal["event_ms"]))
+        activity["wall_ms"] = max(activity["wall_ms"], int(signal["wall_ms"]))
+        return silence_check(state, int(signal["wall_ms"]), settings)
+    return []
+
+
+def exposure_check(state: State, at: int, settings: ProcessorSettings) -> list[Output]:
+    total = round(sum(unhedged for _, unhedged in state["exposure"].values()), 6)
+    active = total > settings.exposure_limit
+    reason = f"unhedged exposure {total:.2f} vs limit {settings.exposure_limit:.2f}"
+    return transition(
+        state,
+        "unhedged_exposure",
+        active,
+        "UNHEDGED_EXPOSURE",
+        reason,
+        at,
+        total,
+        settings.exposure_limit,
+    )
+
+
+def rejection_check(state: State, at: int, settings: ProcessorSettings) -> list[Output]:
+    window_ms = int(settings.rejection_window_s * 1000)
+    recent = {b: t for b, t in state["rejections"].items() if t >= state["watermark"] - window_ms}
+    state["rejections"] = recent
+    active = len(recent) >= settings.rejection_threshold
+    reason = f"{len(recent)} hedge rejections in {settings.rejection_window_s:.0f}s"
+    return transition(
+        state,
+        "hedge_rejections",
+        active,
+        "HEDGE_REJECTIONS",
+        reason,
+        at,
+        float(len(recent)),
+        float(settings.rejection_threshold),
+    )
+
+
+def conflict_check(state: State, at: int) -> list[Output]:
+    open_fixtures = {fixture for fixture, _ in state["exposure"].values()}
+    risky = sorted(g for g, fixture in state["conflicts"].items() if fixture in open_fixtures)
+    reason = (
+        ("score conflict on fixtures with open orders: " + ", ".join(risky))
+        if risky
+        else "no score conflict on fixtures with open orders"
+    )
+    return transition(
+        state, "score_conflict", bool(risky), "SCORE_CONFLICT", reason, at, float(len(risky)), 1.0
+    )
+
+
+def silence_check(state: State, wall_now_ms: int, settings: ProcessorSettings) -> list[Output]:
+    outputs = []
+    limits = {"mmapi": settings.mmapi_silence_s, "predexon": settings.predexon_silence_s}
+    for feed, limit_s in limits.items():
+        activity = state["activity"][feed]
+        limit_ms = int(limit_s * 1000)
+        wall_silent = wall_now_ms - activity["wall_ms"] > limit_ms
+        stream_silent = (
+            activity["event_ms"] is not None
+            and state["watermark"] - activity["event_ms"] > limit_ms
+        )
+        silent = wall_silent or stream_silent
+        measure = "wall time" if wall_silent else "stream time"
+        reason = (
+            f"no {feed} record for over {limit_s:.0f}s ({measure})"
+            if silent
+            else f"{feed} records flowing"
+        )
+        outputs += transition(
+            state,
+            f"feed_silence:{feed}",
+            silent,
+            "FEED_SILENCE",
+            reason,
+            wall_now_ms,
+            None,
+            limit_s,
+        )
+    return outputs
+
+
+def tick(state: State, wall_now_ms: int, settings: ProcessorSettings) -> list[Output]:
+    """Time-driven checks: feed silence and the rejection window sliding past."""
+    return silence_check(state, wall_now_ms, settings) + rejection_check(
+        state, state["watermark"], settings
+    )

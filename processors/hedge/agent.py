@@ -1,0 +1,98 @@
+"""Faust wiring of the fill ↔ hedge join: `mmapi.orders` + `mmapi.bets` → `hedge.fills`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from processors.app import Pipeline, StreamClock, record_time
+from processors.common import Output
+from processors.hedge import logic
+
+AGENT = "hedge"
+
+
+def register(p: Pipeline) -> None:
+    table = p.table("hedge-state", 4)
+    clock = StreamClock()
+    settings = p.settings
+
+    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> None:
+        """Store the state, send its outputs and the emergency agent's signals."""
+        before = logic.exposure(state)
+        signals = [
+            Output(
+                "signals",
+                "emergency",
+                {"kind": "rejection", "bet_id": o.value["subject"], "at": o.value["opened_at"]},
+            )
+            for o in outputs
+            if o.topic_id == "risk_alerts"
+            and o.value["alert_type"] == "HEDGE_REJECTED"
+            and o.value["state"] == "OPEN"
+        ]
+        if any(o.topic_id == "hedge_fills" for o in outputs):
+            signals.append(
+                Output(
+                    "signals",
+                    "emergency",
+                    {
+                        "kind": "exposure",
+                        "order_id": state["order_id"],
+                        "fixture_id": state.get("fixture_id"),
+                        "unhedged": before,
+                        "at": state["last_event_ms"],
+                    },
+                )
+            )
+        table[key] = logic.close_if_settled(state)
+        p.send(AGENT, outputs + signals)
+
+    @p.app.agent(p.input("orders", "bets"), name=f"{settings.app_id}-hedge-join")
+    async def hedge_join(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            states: dict[bytes, logic.State] = {}
+            newest = 0
+            for event in events:
+                record = event.value
+                topic_id = p.topic_id(event)
+                key = event.key
+                state = states.get(key) or table.get(key)
+                if state is None:
+                    state = logic.new_state(int(record["payload"]["orderId"]))
+                states[key] = logic.step(state, topic_id, record)
+                newest = max(newest, record_time(record))
+            p.metrics.records_in.labels(AGENT).inc(len(events))
+            clock.observe(newest)
+            now = clock.now()
+            for key, state in states.items():
+                finish(key, state, logic.evaluate(state, now, settings))
+            p.send(AGENT, [activity("mmapi", newest)])
+
+    @p.app.timer(settings.tick_interval_s)
+    async def hedge_deadlines() -> None:
+        """Deadlines fall due with stream time even when no record arrives; expired orders go."""
+        now = clock.now()
+        if not now:
+            return
+        for key, state in list(table.items()):
+            if logic.expired(state, now, settings):
+                del table[key]
+                continue
+            outputs = logic.evaluate(state, now, settings)
+            if outputs:
+                finish(key, state, outputs)
+        p.metrics.table_size.labels("hedge").set(len(table))
+
+
+def activity(feed: str, event_ms: int) -> Output:
+    return Output(
+        "signals",
+        "emergency",
+        {
+            "kind": "activity",
+            "feed": feed,
+            "event_ms": event_ms,
+            "wall_ms": int(time.time() * 1000),
+        },
+    )

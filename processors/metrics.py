@@ -1,0 +1,38 @@
+"""Prometheus metrics of a processor worker."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+
+class ProcessorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.records_in = Counter(
+            "mmstream_processor_records_in", "Records consumed", ["agent"], registry=r
+        )
+        self.records_out = Counter(
+            "mmstream_processor_records_out",
+            "Derived records sent",
+            ["agent", "topic"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "mmstream_processor_lag",
+            "Records not yet processed on assigned partitions",
+            ["agent"],
+            registry=r,
+        )
+        self.unmapped = Counter(
+            "mmstream_processor_unmapped_games",
+            "Score records for games without a fixture mapping",
+            ["provider"],
+            registry=r,
+        )
+        self.table_size = Gauge(
+            "mmstream_processor_table_keys", "Keys held in a state table", ["table"], registry=r
+        )
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)

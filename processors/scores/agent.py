@@ -1,0 +1,99 @@
+"""Faust wiring of score reconciliation.
+
+Stage 1 (`score-router`): `mmapi.scores` (keyed by fixtureId) and `predexon.sports_live` (keyed
+by game_id) become provider views keyed by game_id, through the fixture map, so that both
+providers' views of one game meet in one partition. Stage 2 (`reconcile`): per game, the pure
+logic decides AGREE / CONFLICT / ONE_SIDED / STALE and the conflict alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from processors.app import Pipeline, StreamClock
+from processors.common import Output
+from processors.hedge.agent import activity
+from processors.scores import logic
+from processors.scores.fixtures import FixtureMap
+
+log = logging.getLogger(__name__)
+AGENT = "scores"
+
+
+def register(p: Pipeline) -> None:
+    settings = p.settings
+    fixtures = FixtureMap(p)
+    table = p.table("score-state", 4)
+    clock = StreamClock()
+    grace_ms = int(settings.out_of_order_grace_s * 1000)
+
+    @p.app.agent(p.input("scores", "sports_live"), name=f"{settings.app_id}-score-router")
+    async def score_router(stream: Any) -> None:
+        await asyncio.to_thread(fixtures.wait_loaded)
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            views: list[Output] = []
+            newest: dict[str, int] = {}
+            for event in events:
+                record = event.value
+                if p.topic_id(event) == "scores":
+                    provider, view = "mmapi", logic.mmapi_view(record)
+                    fixture_id = record["payload"]["fixtureId"]
+                    game_id = fixtures.game_for(fixture_id)
+                else:
+                    provider, view = "predexon", logic.predexon_view(record)
+                    game_id = record["game_id"]
+                    fixture_id = fixtures.fixture_for(game_id)
+                newest[provider] = max(newest.get(provider, 0), view["received_at"])
+                if game_id is None or fixture_id is None:
+                    fixtures.unmapped(provider, fixture_id or game_id)
+                    continue
+                views.append(
+                    Output(
+                        "score_views",
+                        game_id,
+                        {
+                            "provider": provider,
+                            "game_id": game_id,
+                            "fixture_id": fixture_id,
+                            "view": view,
+                        },
+                    )
+                )
+            p.metrics.records_in.labels("score-router").inc(len(events))
+            p.send("score-router", views + [activity(f, t) for f, t in newest.items()])
+
+    @p.app.agent(p.outputs["score_views"], name=f"{settings.app_id}-reconcile")
+    async def reconcile(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            states: dict[bytes, logic.State] = {}
+            for event in events:
+                item = event.value
+                key = event.key
+                state = (
+                    states.get(key)
+                    or table.get(key)
+                    or logic.new_state(item["game_id"], item["fixture_id"])
+                )
+                states[key] = logic.apply_view(state, item["provider"], item["view"], grace_ms)
+                clock.observe(item["view"]["received_at"])
+            p.metrics.records_in.labels(AGENT).inc(len(events))
+            now = clock.now()
+            for key, state in states.items():
+                outputs = logic.evaluate(state, now, settings)
+                table[key] = state
+                p.send(AGENT, outputs)
+
+    @p.app.timer(settings.tick_interval_s)
+    async def score_ticks() -> None:
+        """Grace periods and conflict durations fall due with time, not only with records."""
+        now = clock.now()
+        if not now:
+            return
+        for key, state in list(table.items()):
+            outputs = logic.evaluate(state, now, settings)
+            if outputs:
+                table[key] = state
+                p.send(AGENT, outputs)
+        p.metrics.table_size.labels("scores").set(len(table))

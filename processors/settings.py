@@ -1,0 +1,35 @@
+"""Processor settings (`MMSTREAM_PROCESSOR_*`): thresholds of every agent, validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from mmstream.settings import settings_config
+
+
+class ProcessorSettings(BaseSettings):
+    model_config = settings_config("MMSTREAM_PROCESSOR_")
+
+    app_id: str = Field(default="mmstream-processors", description="Faust app id = consumer group")
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    web_port: int = Field(default=0, ge=0, le=65535, description="Faust web UI; 0 = off")
+    batch_size: int = Field(default=500, ge=1)
+    batch_within_s: float = Field(default=0.02, gt=0)
+    tick_interval_s: float = Field(default=0.5, gt=0)
+    # hedge join
+    hedge_deadline_s: float = Field(default=5.0, gt=0, description="fill → enough hedge stake")
+    retention_s: float = Field(default=3600.0, gt=0, description="drop orders idle this long")
+    closed_retention_s: float = Field(default=600.0, gt=0, description="remember settled orders")
+    stake_epsilon: float = Field(default=0.005, ge=0)
+    # emergency
+    exposure_limit: float = Field(default=5000.0, gt=0, description="total unhedged stake")
+    rejection_window_s: float = Field(default=60.0, gt=0)
+    rejection_threshold: int = Field(default=5, ge=1)
+    mmapi_silence_s: float = Field(default=120.0, gt=0, description="2 x the 60 s heartbeat")
+    predexon_silence_s: float = Field(default=120.0, gt=0)
+    # score reconciliation
+    lag_grace_s: float = Field(default=2.0, ge=0, description="catching up ≠ conflict")
+    stale_s: float = Field(default=30.0, gt=0)
+    conflict_alert_s: float = Field(default=2.0, ge=0, description="conflict this long → alert")
+    out_of_order_grace_s: float = Field(default=2.0, ge=0)

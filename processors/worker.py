@@ -1,0 +1,26 @@
+"""Running a Faust worker with every agent (`mmstream process`)."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from mmstream.runtime import resolve_runtime
+from mmstream.settings import load_settings
+from processors.app import build_app
+from processors.settings import ProcessorSettings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(log_level: str = "info") -> None:
+    """Start a worker (several workers with the same app id share the partitions)."""
+    settings = load_settings(ProcessorSettings)
+    runtime = resolve_runtime()
+    pipeline = build_app(settings, runtime)
+    pipeline.serde.register_all()
+    if settings.metrics_port:
+        pipeline.metrics.serve(settings.metrics_port)
+    worker = faust.Worker(pipeline.app, loglevel=log_level, quiet=True)
+    worker.execute_from_commandline()
