@@ -31,6 +31,7 @@ LEAGUES = (
     ("nhl", "hockey", ("tor", "bos", "nyr", "edm", "col", "vgk")),
 )
 MESSAGES_PER_ORDER = 9.0  # INSERT, fills, bets and their updates, account changes, settlement
+CONFLICT_MS = 6000  # how long the injected score conflict lasts
 
 
 @dataclass
@@ -191,6 +192,13 @@ def play_games(builder: Builder, games: list[Game], truth: GroundTruth) -> int:
         predexon_leads = index % 2 == 0
         start = rng.randrange(0, max(1, end_ms // 20))
         changes = sorted(rng.sample(range(start + 1000, max(start + 2000, end_ms - 2000)), 8))
+        conflict = None
+        if index in conflict_games:
+            # a quiet stretch of CONFLICT_MS with no true change (nor one still in flight), so
+            # the injected disagreement is the only one and its window is exact
+            a = start + (end_ms - start) * 2 // 5
+            conflict = (a, min(a + CONFLICT_MS, end_ms - 2500))
+            changes = [t for t in changes if not conflict[0] - 1700 <= t <= conflict[1] + 200]
         game.live, game.period = True, "1st Half"
         emit_score(builder, game, start, predexon_leads, truth)
         if index in stale_games:
@@ -220,11 +228,8 @@ def play_games(builder: Builder, games: list[Game], truth: GroundTruth) -> int:
             builder.emit(
                 b, "predexon", "sports_live", "sports_live_state", predexon_state(builder, game, b)
             )
-        if index in conflict_games:
-            # in the longest quiet stretch, after the previous change has reached both feeds
-            i = max(range(len(changes) - 1), key=lambda j: changes[j + 1] - changes[j])
-            a = changes[i] + 1600
-            b = max(a + 500, changes[i + 1] - 100)
+        if conflict is not None and conflict[1] > conflict[0]:
+            a, b = conflict
             # MM API briefly reports a wrong score, then corrects itself.
             home, away = score_at(game, a)
             builder.emit(a, "mmapi", "scores", "UPDATE", mmapi_score(game, a, home + 1, away))
