@@ -1,33 +1,9 @@
-"""The serde's wire format, checked against a `mock://` registry (unit level)."""
+"""Serde helpers (the wire format itself is checked on the real registry in integration)."""
 
 from __future__ import annotations
 
-import struct
-
-from confluent_kafka.schema_registry import SchemaRegistryClient
-
-from mmstream.settings import TopicSettings
-from schemas.serde import AvroSerde, decode_key, encode_key
-from schemas.values import millis, plain
-
-
-def test_confluent_framing_and_round_trip() -> None:
-    serde = AvroSerde(SchemaRegistryClient.new_client({"url": "mock://unit"}), TopicSettings())
-    ids = serde.register_all()
-    record = {
-        "source": "mmapi",
-        "reason": "malformed JSON",
-        "error_class": None,
-        "raw": b"{oops",
-        "received_at": 1_771_151_405_123,
-        "connection_id": None,
-        "subscription_id": None,
-        "channel": None,
-    }
-    data = serde.encode("dlq", record)
-    magic, schema_id = struct.unpack(">bI", data[:5])
-    assert magic == 0 and schema_id == ids["connectors.dlq-value"]
-    assert plain(serde.decode("dlq", data)) == record
+from schemas.serde import decode_key, encode_key
+from schemas.values import millis
 
 
 def test_keys_are_utf8_strings() -> None:
