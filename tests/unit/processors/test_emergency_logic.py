@@ -1,0 +1,131 @@
+"""Emergency detection: each scope publishes its transitions once, with cause and durations."""
+
+from __future__ import annotations
+
+from processors.emergency import logic
+from processors.settings import ProcessorSettings
+
+SETTINGS = ProcessorSettings(
+    exposure_limit=150.0,
+    rejection_threshold=2,
+    rejection_window_s=10,
+    mmapi_silence_s=5,
+    predexon_silence_s=5,
+)
+T0 = 1_771_149_600_000
+
+
+def records(outputs: list[logic.Output], topic_id: str) -> list[dict[str, object]]:
+    return [o.value for o in outputs if o.topic_id == topic_id]
+
+
+def test_feed_flag_transitions_once_with_previous_duration() -> None:
+    state = logic.new_state(T0)
+    on = logic.apply_flag(state, True, "Manual trigger", T0 + 1000)
+    again = logic.apply_flag(state, True, "Manual trigger", T0 + 1500)
+    off = logic.apply_flag(state, False, "Manual release", T0 + 4000)
+    assert [(r["scope"], r["active"], r["cause"]) for r in records(on, "risk_emergency")] == [
+        ("mmapi", True, "FEED_FLAG")
+    ]
+    assert again == []
+    [released] = records(off, "risk_emergency")
+    assert released["active"] is False and released["previous_state_ms"] == 3000
+    states = [a["state"] for a in records(on + off, "risk_alerts")]
+    assert states == ["OPEN", "RESOLVED"]
+
+
+def test_unhedged_exposure_over_the_limit_and_back() -> None:
+    state = logic.new_state(T0)
+    outputs = []
+    for order_id, unhedged in ((1, 100.0), (2, 100.0), (1, 0.0)):
+        outputs += logic.apply_signal(
+            state,
+            {
+                "kind": "exposure",
+                "order_id": order_id,
+                "fixture_id": "f",
+                "unhedged": unhedged,
+                "at": T0 + order_id,
+            },
+            SETTINGS,
+        )
+    changes = [(r["scope"], r["active"], r["value"]) for r in records(outputs, "risk_emergency")]
+    assert changes == [("unhedged_exposure", True, 200.0), ("unhedged_exposure", False, 100.0)]
+
+
+def test_hedge_rejections_in_a_sliding_window() -> None:
+    state = logic.new_state(T0)
+    out = logic.apply_signal(state, {"kind": "rejection", "bet_id": "a", "at": T0}, SETTINGS)
+    out += logic.apply_signal(state, {"kind": "rejection", "bet_id": "a", "at": T0}, SETTINGS)
+    assert records(out, "risk_emergency") == [], "a duplicate is one rejection"
+    out = logic.apply_signal(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 2000}, SETTINGS)
+    assert records(out, "risk_emergency")[0]["active"] is True
+    state["watermark"] = T0 + 30_000
+    out = logic.tick(state, T0 + 30_000, SETTINGS)
+    scopes = {(r["scope"], r["active"]) for r in records(out, "risk_emergency")}
+    assert ("hedge_rejections", False) in scopes
+
+
+def test_silence_in_wall_time_and_stream_time() -> None:
+    state = logic.new_state(T0)
+    assert logic.tick(state, T0 + 4000, SETTINGS) == []
+    silent = records(logic.tick(state, T0 + 6000, SETTINGS), "risk_emergency")
+    assert {r["scope"] for r in silent} == {"feed_silence:mmapi", "feed_silence:predexon"}
+    back = logic.apply_signal(
+        state,
+        {
+            "kind": "activity",
+            "feed": "mmapi",
+            "event_ms": T0 + 6000,
+            "wall_ms": T0 + 6100,
+            "at": T0 + 6000,
+        },
+        SETTINGS,
+    )
+    assert [(r["scope"], r["active"]) for r in records(back, "risk_emergency")] == [
+        ("feed_silence:mmapi", False)
+    ]
+    # stream time: MM API keeps flowing while Predexon's last record falls behind
+    logic.apply_signal(
+        state,
+        {
+            "kind": "activity",
+            "feed": "predexon",
+            "event_ms": T0 + 6000,
+            "wall_ms": T0 + 6100,
+            "at": T0 + 6000,
+        },
+        SETTINGS,
+    )
+    out = logic.apply_signal(
+        state,
+        {
+            "kind": "activity",
+            "feed": "mmapi",
+            "event_ms": T0 + 20_000,
+            "wall_ms": T0 + 6200,
+            "at": T0 + 20_000,
+        },
+        SETTINGS,
+    )
+    assert ("feed_silence:predexon", True) in {
+        (r["scope"], r["active"]) for r in records(out, "risk_emergency")
+    }
+
+
+def test_score_conflict_matters_only_on_fixtures_with_open_orders() -> None:
+    state = logic.new_state(T0)
+    out = logic.apply_signal(
+        state,
+        {"kind": "conflict", "game_id": "g", "fixture_id": "f1", "active": True, "at": T0},
+        SETTINGS,
+    )
+    assert records(out, "risk_emergency") == []
+    out = logic.apply_signal(
+        state,
+        {"kind": "exposure", "order_id": 1, "fixture_id": "f1", "unhedged": 10.0, "at": T0 + 1},
+        SETTINGS,
+    )
+    assert ("score_conflict", True) in {
+        (r["scope"], r["active"]) for r in records(out, "risk_emergency")
+    }
