@@ -1,0 +1,53 @@
+"""Back-off, error classification, and the published-state memory (pure pieces)."""
+
+from __future__ import annotations
+
+import random
+
+from connectors.backoff import Backoff
+from connectors.errors import FatalSessionError, RetryableSessionError
+from connectors.mmapi import classify_error
+from connectors.state import PublishedState, SequenceTracker
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    policy = Backoff(base_s=0.5, cap_s=8.0)
+    rng = random.Random(1)
+    delays = [policy.delay(attempt, rng=rng) for attempt in range(10)]
+    assert all(0.25 <= d <= 8.0 for d in delays)
+    assert delays[0] <= 0.5 and max(delays[6:]) > 4.0
+    assert len({round(d, 6) for d in delays}) == len(delays), "jitter: no two alike"
+
+
+def test_connection_limit_backs_off_longer() -> None:
+    policy = Backoff(base_s=0.5, cap_s=8.0)
+    rng = random.Random(2)
+    assert min(policy.delay(0, slow=True, rng=rng) for _ in range(20)) >= 2.5
+
+
+def test_mmapi_errors_are_classified() -> None:
+    for fatal in ("Invalid API key", "Invalid apiKey format", "apiKey required"):
+        assert isinstance(classify_error(fatal), FatalSessionError)
+    limit = classify_error("Connection limit exceeded")
+    assert isinstance(limit, RetryableSessionError) and limit.slow
+    other = classify_error("Internal error")
+    assert isinstance(other, RetryableSessionError) and not other.slow
+
+
+def test_sequence_tracker_drops_old_and_counts_gaps() -> None:
+    tracker = SequenceTracker()
+    assert tracker.check("g", 5) == (True, 0)
+    assert tracker.check("g", 5) == (False, 0)
+    assert tracker.check("g", 4) == (False, 0)
+    assert tracker.check("g", 8) == (True, 2)
+    assert tracker.check("h", 1) == (True, 0)
+
+
+def test_published_state_is_bounded_and_knows_repeats_and_stale_snapshots() -> None:
+    state = PublishedState(capacity=2)
+    state.remember("orders", "1", "a", 100, {})
+    state.remember("orders", "2", "b", 100, {})
+    state.remember("orders", "3", "c", 100, {})
+    assert state.get("orders", "1") is None, "least recently published evicted"
+    assert state.is_repeat("orders", "3", "c") and not state.is_repeat("orders", "3", "d")
+    assert state.is_stale("orders", "3", 100) and not state.is_stale("orders", "3", 101)

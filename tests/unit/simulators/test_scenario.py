@@ -1,0 +1,101 @@
+"""The scenario engine: deterministic, finite, and consistent with its own ground truth."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from mmstream.simulators.config import FaultConfig, ScenarioConfig
+from mmstream.simulators.faults import FaultPlan
+from mmstream.simulators.scenario import DEFAULT_CLIENT, build_scenario
+from mmstream.simulators.timeline import render
+
+CONFIG = ScenarioConfig(seed=11, rate=100, duration_s=30)
+
+
+def test_same_seed_same_stream_other_seed_other_stream() -> None:
+    first, _ = build_scenario(CONFIG)
+    second, _ = build_scenario(CONFIG)
+    other, _ = build_scenario(ScenarioConfig(seed=12, rate=100, duration_s=30))
+    assert [render(s.payload, 0) for s in first] == [render(s.payload, 0) for s in second]
+    assert [render(s.payload, 0) for s in first] != [render(s.payload, 0) for s in other]
+
+
+def test_timeline_is_finite_sorted_and_near_the_rate() -> None:
+    steps, truth = build_scenario(CONFIG)
+    times = [s.t_ms for s in steps]
+    assert times == sorted(times) and times[-1] <= 30_000
+    assert 0.6 * 3000 <= len(steps) <= 1.2 * 3000
+    assert sum(truth.messages.values()) == len(steps)
+
+
+def test_ground_truth_matches_the_broadcast_life_cycles() -> None:
+    steps, truth = build_scenario(CONFIG)
+    final_matched: dict[int, float] = {}
+    final_bets: dict[int, tuple[int, float, str]] = {}
+    for step in steps:
+        if step.channel == "orders":
+            final_matched[step.payload["orderId"]] = step.payload["matchedStake"]
+        elif step.channel == "bets" and step.payload["betStatus"] != "settled":
+            final_bets[step.payload["betId"]] = (
+                step.payload["orderId"],
+                step.payload["placedStake"],
+                step.payload["betStatus"],
+            )
+    for order in truth.orders.values():
+        assert order.filled_stake == final_matched[order.order_id]
+        for bet in order.bets:
+            assert final_bets[bet.bet_id] == (order.order_id, bet.stake, bet.status)
+    mine = truth.client_orders(DEFAULT_CLIENT)
+    assert any(o.fully_hedged for o in mine), "hedged fills"
+    assert any(o.filled_stake > 0 and not o.fully_hedged for o in mine), "unhedged fills"
+    assert any(o.rejected_bets for o in mine), "rejected hedges"
+    assert any(len(o.bets) > 1 for o in mine), "several bets per order"
+
+
+def test_bets_sometimes_reach_the_socket_before_their_fill() -> None:
+    steps, _ = build_scenario(CONFIG)
+    first_bet: dict[int, int] = {}
+    first_fill: dict[int, int] = {}
+    for step in steps:
+        order_id = step.payload.get("orderId")
+        if step.channel == "bets":
+            first_bet.setdefault(order_id, step.t_ms)
+        elif step.channel == "orders" and step.payload["matchedStake"]:
+            first_fill.setdefault(order_id, step.t_ms)
+    assert any(first_bet[o] < first_fill[o] for o in first_bet if o in first_fill)
+
+
+def test_games_emergencies_conflicts_and_staleness_are_scheduled() -> None:
+    steps, truth = build_scenario(CONFIG)
+    assert len(truth.emergency_windows) == 1
+    assert sum(len(g.conflicts) for g in truth.games.values()) == 1
+    assert sum(len(g.stale) for g in truth.games.values()) == 1
+    sequences: dict[str, list[int]] = {}
+    for step in steps:
+        if step.feed == "predexon":
+            sequences.setdefault(step.payload["game_id"], []).append(step.payload["sequence"])
+    for numbers in sequences.values():
+        assert numbers == list(range(1, len(numbers) + 1)), "per-game sequence in send order"
+
+
+def test_fault_plan_does_what_each_switch_claims() -> None:
+    counters: Counter[str] = Counter()
+    plan = FaultPlan(
+        FaultConfig(duplicate_p=0.2, reorder_p=0.2, malformed_p=0.1, disconnect_every=50),
+        random.Random(3),
+        counters,
+        lambda kind: f"<{kind}>",
+    )
+    sent: list[str] = []
+    disconnects = 0
+    for n in range(200):
+        for frame in plan.frames_for(str(n)):
+            sent.append(frame)
+            disconnects += plan.should_disconnect()
+    data = [f for f in sent if not f.startswith("<")]
+    assert len(data) - len(set(data)) == counters["duplicated"] > 0
+    assert sum(f == "<malformed>" for f in sent) == counters["malformed"] > 0
+    assert counters["reordered"] > 0 and data != sorted(data, key=int)
+    assert disconnects == counters["disconnects"] == len(sent) // 50
+    assert set(data) | {str(199)} >= {str(n) for n in range(199)}, "nothing lost but a held last"
