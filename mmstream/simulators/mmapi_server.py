@@ -126,13 +126,15 @@ class MmapiServer:
         self.connections.add(connection)
         self.counters["mmapi_connections"] += 1
         subscriber: Subscriber | None = None
-        heartbeat = asyncio.create_task(self._heartbeats(connection))
+        heartbeat: asyncio.Task[None] | None = None
         try:
             subscriber = await self._authenticate(ws, connection)
             if subscriber is not None:
+                heartbeat = asyncio.create_task(self._heartbeats(connection))
                 await self._serve(ws, connection, subscriber)
         finally:
-            heartbeat.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
             if subscriber is not None and subscriber in self.subscribers:
                 self.subscribers.remove(subscriber)
             self.connections.discard(connection)
