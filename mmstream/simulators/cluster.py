@@ -133,7 +133,8 @@ class SimulatorCluster:
 
     # --- life cycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, autoplay: bool = True) -> None:
+        """Serve both providers; play the scenario now, or later with `play()`."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._write_files()
         await self.mmapi_site.start()
@@ -145,7 +146,13 @@ class SimulatorCluster:
         self.truth.end_ms = self.anchor_ms + int(self.config.duration_s * 1000)
         self._shift_truth()
         self.truth.write(self.ground_truth_path)
-        self._player = asyncio.create_task(self._play(), name="scenario-player")
+        if autoplay:
+            self.play()
+
+    def play(self) -> None:
+        """Start sending the scenario (once)."""
+        if self._player is None:
+            self._player = asyncio.create_task(self._play(), name="scenario-player")
 
     async def stop(self) -> None:
         if self._player is not None:
@@ -252,12 +259,13 @@ async def run_simulators(
     out_dir: Path | None = None,
     mmapi_port: int = 0,
     predexon_port: int = 0,
+    autoplay: bool = True,
 ) -> AsyncIterator[SimulatorCluster]:
     """Start both simulators; stop them (and drop every connection) on exit."""
     with contextlib.ExitStack() as stack:
         directory = out_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         cluster = SimulatorCluster(config, directory, mmapi_port, predexon_port)
-        await cluster.start()
+        await cluster.start(autoplay)
         try:
             yield cluster
         finally:

@@ -68,13 +68,15 @@ class Builder:
         payload: dict[str, Any],
         old: dict[str, Any] | None = None,
         client: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Schedule a message; False when it falls after the scenario's end (not sent)."""
         end = int(self.config.duration_s * 1000)
         if t_ms > end:
-            return
+            return False
         self.steps.append(
             Step(t_ms, len(self.steps), feed, channel, client, event, dict(payload), old)
         )
+        return True
 
 
 def build_scenario(config: ScenarioConfig) -> tuple[list[Step], GroundTruth]:
@@ -382,11 +384,12 @@ def order_lifecycle(
         }
         bet_first = rng.random() < config.bet_first_p
         fill_message_t = t + 450 if bet_first else t
-        builder.emit(
+        sent = builder.emit(
             fill_message_t, "mmapi", "orders", "UPDATE", after, changed(order, after), client
         )
         order = after
-        order_truth.filled_stake = float(cumulative)
+        if sent:  # the truth is what the feed showed
+            order_truth.filled_stake = float(cumulative)
         if not unhedged:
             last_bet_t = max(last_bet_t, hedge(builder, order_truth, client, t, float(increment)))
         t = max(t, fill_message_t)
@@ -446,7 +449,8 @@ def place_bet(
         "placedAt": At(t),
         "updatedAt": At(t),
     }
-    builder.emit(t, "mmapi", "bets", "INSERT", bet, client=client)
+    if not builder.emit(t, "mmapi", "bets", "INSERT", bet, client=client):
+        return t
     t2 = t + rng.randrange(150, 700)
     final = {
         **bet,
@@ -457,7 +461,8 @@ def place_bet(
         else {"betId": str(rng.randrange(100, 999)), "status": "U"},
         "updatedAt": At(t2),
     }
-    builder.emit(t2, "mmapi", "bets", "UPDATE", final, changed(bet, final), client)
+    if not builder.emit(t2, "mmapi", "bets", "UPDATE", final, changed(bet, final), client):
+        outcome = "placed"  # the scenario ended before the bookmaker answered
     order.bets.append(BetTruth(bet_id, stake, outcome, bookmaker))
     if outcome != "rejected":
         account_change(builder, client, bookmaker, t2 + 20, -stake)

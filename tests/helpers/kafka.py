@@ -19,8 +19,10 @@ def consume(
     deadline_s: float = 20.0,
     decode: Callable[[bytes], Any] | None = None,
     group_id: str | None = None,
+    quiet_s: float = 0.0,
 ) -> list[tuple[str | None, Any, Message]]:
-    """Read `count` records of `topic` from the beginning, or fail after `deadline_s`.
+    """Read at least `count` records of `topic` from the beginning, or fail after `deadline_s`;
+    with `quiet_s`, go on reading until no record came for that long (to see duplicates too).
 
     Partitions are assigned directly (no group join), so a read costs milliseconds.
     """
@@ -31,11 +33,15 @@ def consume(
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     records: list[tuple[str | None, Any, Message]] = []
     end = time.monotonic() + deadline_s
+    last = time.monotonic()
     try:
-        while len(records) < count and time.monotonic() < end:
-            message = consumer.poll(0.2)
+        while time.monotonic() < end:
+            if len(records) >= count and time.monotonic() - last >= quiet_s:
+                break
+            message = consumer.poll(0.1)
             if message is None or message.error():
                 continue
+            last = time.monotonic()
             key = message.key()
             value = message.value()
             records.append(
