@@ -34,22 +34,34 @@ OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconci
 
 
 class StreamClock:
-    """Stream time: the newest event time seen, advanced by the wall clock while idle, so
-    deadlines still fall due when the input stops."""
+    """Stream time over several inputs, as a watermark.
 
-    def __init__(self) -> None:
-        self.watermark_ms = 0
-        self.seen_at = time.monotonic()
+    Each input partition's time is the newest event time read from it, advanced by the wall
+    clock since it was read (so deadlines still fall due when the input stops). Stream time is
+    the earliest of them, less the out-of-order grace: a partition with a backlog holds it back,
+    so a fill is never judged unhedged before the bets that were placed in time have been read.
+    Until every required input has been read, there is no stream time (0).
+    """
 
-    def observe(self, event_ms: int) -> None:
-        if event_ms > self.watermark_ms:
-            self.watermark_ms = event_ms
-            self.seen_at = time.monotonic()
+    def __init__(self, required: set[str], grace_ms: int = 0) -> None:
+        self.required = required
+        self.grace_ms = grace_ms
+        self.partitions: dict[tuple[str, int], tuple[int, float]] = {}
+
+    def observe(self, topic: str, partition: int, event_ms: int) -> None:
+        key = (topic, partition)
+        known = self.partitions.get(key)
+        if known is None or event_ms >= known[0]:
+            self.partitions[key] = (event_ms, time.monotonic())
+        else:
+            self.partitions[key] = (known[0], time.monotonic())
 
     def now(self) -> int:
-        if not self.watermark_ms:
+        if not self.partitions or not self.required <= {t for t, _ in self.partitions}:
             return 0
-        return self.watermark_ms + int((time.monotonic() - self.seen_at) * 1000)
+        wall = time.monotonic()
+        earliest = min(ms + int((wall - seen) * 1000) for ms, seen in self.partitions.values())
+        return earliest - self.grace_ms
 
 
 @dataclass

@@ -35,6 +35,7 @@ from mmstream.view.sources import DerivedReader, update_agents, update_feed
 
 log = logging.getLogger(__name__)
 SIMULATOR_START_DEADLINE_S = 30.0
+EXIT_WHEN_DONE_MARGIN_S = 120.0
 
 
 @dataclass
@@ -168,9 +169,7 @@ class Orchestrator:
                     last_summary = now
                     with self.lock:
                         print(self.board.summary_line(), flush=True)
-                if self.options.duration_s and now - started >= self.options.duration_s + (
-                    self.options.settle_s if self.options.exit_when_done else 0
-                ):
+                if self.options.duration_s and now - started >= self._time_limit():
                     self.stop_reason = "duration reached"
                     break
                 if self.options.exit_when_done and self._done():
@@ -182,6 +181,14 @@ class Orchestrator:
             failure.cancel()
             if live is not None:
                 live.stop()
+
+    def _time_limit(self) -> float:
+        """--duration alone: run that long. With --exit-when-done it is the scenario's length,
+        and the run ends when its outputs settle; the limit is then only a safety net."""
+        assert self.options.duration_s is not None
+        if self.options.exit_when_done:
+            return self.options.duration_s + self.options.settle_s + EXIT_WHEN_DONE_MARGIN_S
+        return self.options.duration_s
 
     def _scrape(self, urls: dict[str, str], elapsed_s: float) -> None:
         for feed, status in self.board.feeds.items():

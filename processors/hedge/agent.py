@@ -14,8 +14,11 @@ AGENT = "hedge"
 
 def register(p: Pipeline) -> None:
     table = p.table("hedge-state", 4)
-    clock = StreamClock()
     settings = p.settings
+    clock = StreamClock(
+        {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},
+        int(settings.out_of_order_grace_s * 1000),
+    )
 
     def finish(key: bytes, state: logic.State, outputs: list[Output]) -> None:
         """Store the state, send its outputs and the emergency agent's signals."""
@@ -60,13 +63,14 @@ def register(p: Pipeline) -> None:
                 state = states.get(key) or table.get(key)
                 if state is None:
                     state = logic.new_state(int(record["payload"]["orderId"]))
-                states[key] = logic.step(state, topic_id, record)
-                newest = max(newest, record_time(record))
+                states[key] = logic.step(state, topic_id, record, wall_ms())
+                at = record_time(record)
+                newest = max(newest, at)
+                clock.observe(event.message.topic, event.message.partition, at)
             p.metrics.records_in.labels(AGENT).inc(len(events))
-            clock.observe(newest)
             now = clock.now()
             for key, state in states.items():
-                finish(key, state, logic.evaluate(state, now, settings))
+                finish(key, state, logic.evaluate(state, now, settings, wall_ms()))
             p.send(AGENT, [activity("mmapi", newest)])
 
     @p.app.timer(settings.tick_interval_s)
@@ -79,10 +83,14 @@ def register(p: Pipeline) -> None:
             if logic.expired(state, now, settings):
                 del table[key]
                 continue
-            outputs = logic.evaluate(state, now, settings)
+            outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
                 finish(key, state, outputs)
         p.metrics.table_size.labels("hedge").set(len(table))
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def activity(feed: str, event_ms: int) -> Output:

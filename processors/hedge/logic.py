@@ -31,6 +31,7 @@ def new_state(order_id: int) -> State:
         "fill_steps": [],
         "first_matched_at": None,
         "last_matched_at": None,
+        "fill_seen_wall_ms": None,
         "order_settled": False,
         "order_updated_at": None,
         "bets": {},
@@ -42,8 +43,11 @@ def new_state(order_id: int) -> State:
     }
 
 
-def apply_order(state: State, record: dict[str, Any]) -> State:
-    """Fold an `mmapi.orders` record in; a fill is an increase of cumulative matchedStake."""
+def apply_order(state: State, record: dict[str, Any], wall_ms: int | None = None) -> State:
+    """Fold an `mmapi.orders` record in; a fill is an increase of cumulative matchedStake.
+
+    `wall_ms` is when the worker read it: a deadline must also have passed since then.
+    """
     payload = record["payload"]
     at = event_time(record, "updatedAt", "matchedAt", "createdAt")
     state["last_event_ms"] = max(state["last_event_ms"], at)
@@ -60,6 +64,8 @@ def apply_order(state: State, record: dict[str, Any]) -> State:
             state[field] = payload[name]
     matched = payload.get("matchedStake")
     if matched is not None and matched > 0:
+        if matched > state["filled_stake"] and wall_ms is not None:
+            state["fill_seen_wall_ms"] = wall_ms
         if matched not in state["fill_steps"]:
             state["fill_steps"] = sorted({*state["fill_steps"], float(matched)})
         state["filled_stake"] = max(state["filled_stake"], float(matched))
@@ -170,8 +176,14 @@ def hedge_fill(state: State, settings: ProcessorSettings) -> dict[str, Any]:
     }
 
 
-def evaluate(state: State, now_ms: int, settings: ProcessorSettings) -> list[Output]:
-    """The derived records this state calls for at stream time `now_ms` (changes only)."""
+def evaluate(
+    state: State, now_ms: int, settings: ProcessorSettings, wall_ms: int | None = None
+) -> list[Output]:
+    """The derived records this state calls for at stream time `now_ms` (changes only).
+
+    A hedge deadline falls due when it has passed in stream time and, given `wall_ms`, also
+    since the worker read the fill: on a backlog the bets may not have been read yet.
+    """
     if state["closed"]:
         return []
     outputs: list[Output] = []
@@ -182,13 +194,17 @@ def evaluate(state: State, now_ms: int, settings: ProcessorSettings) -> list[Out
     if print_ != state["emitted"] and fill["status"] != "NO_FILL":
         state["emitted"] = print_
         outputs.append(Output("hedge_fills", str(order_id), fill))
-    outputs += unhedged_alert(state, fill, now_ms, settings)
+    outputs += unhedged_alert(state, fill, now_ms, settings, wall_ms)
     outputs += rejection_alerts(state, fill)
     return outputs
 
 
 def unhedged_alert(
-    state: State, fill: dict[str, Any], now_ms: int, settings: ProcessorSettings
+    state: State,
+    fill: dict[str, Any],
+    now_ms: int,
+    settings: ProcessorSettings,
+    wall_ms: int | None = None,
 ) -> list[Output]:
     subject = f"order:{state['order_id']}"
     current = state["alerts"].get("UNHEDGED_FILL")
@@ -197,7 +213,9 @@ def unhedged_alert(
     if state["last_matched_at"] is not None:
         deadline = state["last_matched_at"] + int(settings.hedge_deadline_s * 1000)
     common = {"order_id": state["order_id"], "fixture_id": state["fixture_id"]}
-    if short and current != "OPEN" and deadline is not None and now_ms >= deadline:
+    seen = state.get("fill_seen_wall_ms")
+    waited = wall_ms is None or seen is None or wall_ms - seen >= settings.hedge_deadline_s * 1000
+    if short and current != "OPEN" and deadline is not None and now_ms >= deadline and waited:
         state["alerts"]["UNHEDGED_FILL"] = "OPEN"
         return [
             alert(
@@ -300,13 +318,13 @@ def close_if_settled(state: State) -> State:
     return {"order_id": state["order_id"], "closed": True, "last_event_ms": state["last_event_ms"]}
 
 
-def step(state: State, topic_id: str, record: dict[str, Any]) -> State:
+def step(state: State, topic_id: str, record: dict[str, Any], wall_ms: int | None = None) -> State:
     """Fold one raw record (orders or bets) into the order's state; closed orders stay closed."""
     if state["closed"]:
         state["last_event_ms"] = max(state["last_event_ms"], event_time(record, "updatedAt"))
         return state
     if topic_id == "orders":
-        return apply_order(state, record)
+        return apply_order(state, record, wall_ms)
     return apply_bet(state, record)
 
 

@@ -26,7 +26,7 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     fixtures = FixtureMap(p)
     table = p.table("score-state", 4)
-    clock = StreamClock()
+    clock = StreamClock({p.outputs["score_views"].get_topic_name()})
     grace_ms = int(settings.out_of_order_grace_s * 1000)
 
     @p.app.agent(p.input("scores", "sports_live"), name=f"{settings.app_id}-score-router")
@@ -77,7 +77,9 @@ def register(p: Pipeline) -> None:
                     or logic.new_state(item["game_id"], item["fixture_id"])
                 )
                 states[key] = logic.apply_view(state, item["provider"], item["view"], grace_ms)
-                clock.observe(item["view"]["received_at"])
+                clock.observe(
+                    event.message.topic, event.message.partition, item["view"]["received_at"]
+                )
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
             for key, state in states.items():

@@ -195,3 +195,14 @@ def test_unhedged_orders_are_not_closed_even_when_settled() -> None:
     state, _ = fold(records, T0 + 3100)
     assert logic.close_if_settled(state) is state
     assert logic.exposure(state) == 100.0
+
+
+def test_on_a_backlog_the_deadline_also_waits_in_wall_time() -> None:
+    """Stream time may jump past a deadline while the bets are still unread."""
+    state = logic.step(
+        logic.new_state(7), "orders", order(T0, 100.0, "FILLED", matched_at=T0), wall_ms=50_000
+    )
+    early = logic.evaluate(state, T0 + 9000, SETTINGS, wall_ms=51_000)
+    assert not [o for o in early if o.topic_id == "risk_alerts"]
+    late = logic.evaluate(state, T0 + 9000, SETTINGS, wall_ms=55_000)
+    assert [o.value["state"] for o in late if o.topic_id == "risk_alerts"] == ["OPEN"]
