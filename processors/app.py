@@ -120,6 +120,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         topic_partitions=4,
+        datadir=str(settings.data_dir / "faust" / settings.app_id),
         **faust_settings(runtime.target),
     )
     registry = SchemaRegistryClient(runtime.registry_config())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
@@ -11,6 +13,7 @@ from mmstream.settings import settings_config
 class ProcessorSettings(BaseSettings):
     model_config = settings_config("MMSTREAM_PROCESSOR_")
 
+    data_dir: Path = Field(default=Path("var"), alias="MMSTREAM_DATA_DIR")
     app_id: str = Field(default="mmstream-processors", description="Faust app id = consumer group")
     metrics_port: int = Field(default=0, ge=0, le=65535)
     web_port: int = Field(default=0, ge=0, le=65535, description="Faust web UI; 0 = off")
