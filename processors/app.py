@@ -114,13 +114,15 @@ class Pipeline:
 def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     if runtime.target.embedded:
         tune_faust_fetch_wait()
+    datadir = settings.data_dir / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     app = faust.App(
         settings.app_id,
         store="memory://",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         topic_partitions=4,
-        datadir=str(settings.data_dir / "faust" / settings.app_id),
+        datadir=str(datadir),
         **faust_settings(runtime.target),
     )
     registry = SchemaRegistryClient(runtime.registry_config())
