@@ -1,0 +1,243 @@
+"""Agent throughput and latency on one worker (embedded broker, tuned profile).
+
+1. Backlog: N orders with a fill and a hedge bet each (2N events), plus score updates, are
+   written first; one worker then drains them: events/s through each agent.
+2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
+   record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
+
+Usage: bench/bench_agents.py [N] [RATE] [SECONDS]   (defaults 10000, 1000, 10)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from bench.common import embedded_stack, peak_rss_mb, percentiles, table
+from mmstream.kafka.admin import create_topics
+from mmstream.kafka.config import consumer_config, producer_config
+from mmstream.settings import TopicSettings
+from mmstream.view.sources import scrape
+from schemas.serde import AvroSerde
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 1_000.0
+SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
+
+
+def envelope(now: int) -> dict[str, object]:
+    return {
+        "source": "mmapi",
+        "connection_id": "bench",
+        "subscription_id": "1",
+        "received_at": now,
+        "event_time": now,
+        "origin": "LIVE",
+    }
+
+
+def order(order_id: int, now: int) -> dict[str, object]:
+    return {
+        "envelope": envelope(now),
+        "event": "UPDATE",
+        "old": None,
+        "changed_fields": [],
+        "payload_extra": {},
+        "old_extra": {},
+        "payload": {
+            "orderId": order_id,
+            "client": "desk",
+            "fixtureId": "f1",
+            "orderStake": 100.0,
+            "matchedStake": 100.0,
+            "matchedAt": now,
+            "orderStatus": "FILLED",
+            "updatedAt": now,
+        },
+    }
+
+
+def bet(order_id: int, now: int) -> dict[str, object]:
+    return {
+        "envelope": envelope(now),
+        "event": "INSERT",
+        "old": None,
+        "changed_fields": [],
+        "payload_extra": {},
+        "old_extra": {},
+        "payload": {
+            "betId": order_id,
+            "orderId": order_id,
+            "bookmaker": "vertex",
+            "placedStake": 100.0,
+            "placedPrice": 1.9,
+            "betStatus": "placed",
+            "placedAt": now,
+            "updatedAt": now,
+        },
+    }
+
+
+def score(fixture: int, now: int) -> dict[str, object]:
+    return {
+        "envelope": envelope(now),
+        "event": "UPDATE",
+        "old": None,
+        "changed_fields": [],
+        "payload_extra": {},
+        "old_extra": {},
+        "payload": {
+            "fixtureId": f"fx{fixture}",
+            "live": True,
+            "scores": {"home": now % 7, "away": 1, "periods": {}},
+        },
+    }
+
+
+def agent_counts(url: str) -> dict[str, float]:
+    samples = scrape(url) or {}
+    counts: dict[str, float] = {}
+    for labels, value in samples.get("mmstream_processor_records_in_total", []):
+        counts[labels["agent"]] = counts.get(labels["agent"], 0.0) + value
+    return counts
+
+
+def main() -> None:
+    with embedded_stack() as stack, tempfile.TemporaryDirectory() as data_dir:
+        topics = TopicSettings(**{k: f"{v}.bench" for k, v in TopicSettings().names().items()})
+        from mmstream.kafka.config import ClusterTarget
+
+        target = ClusterTarget(stack.bootstrap_servers, embedded=True)
+        create_topics(target, topics, replication_factor=1)
+        serde = AvroSerde(SchemaRegistryClient({"url": stack.registry_url}), topics)
+        serde.register_all()
+        producer = Producer(producer_config(target))
+        now = int(time.time() * 1000)
+        for i in range(N):
+            producer.produce(
+                topics.name("orders"),
+                key=str(i).encode(),
+                value=serde.encode("orders", order(i, now)),
+            )
+            producer.produce(
+                topics.name("bets"),
+                key=str(i).encode(),
+                value=serde.encode("bets", bet(i, now + 1)),
+            )
+            if i % 2 == 0:
+                producer.produce(
+                    topics.name("scores"),
+                    key=f"fx{i % 50}".encode(),
+                    value=serde.encode("scores", score(i % 50, now)),
+                )
+            producer.poll(0)
+        producer.flush(60)
+        port = 19_500 + os.getpid() % 400
+        env = {
+            **os.environ,
+            "MMSTREAM_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+            "MMSTREAM_SCHEMA_REGISTRY_URL": stack.registry_url,
+            "MMSTREAM_BROKER_PROFILE": "embedded",
+            "MMSTREAM_DATA_DIR": data_dir,
+            "MMSTREAM_PROCESSOR_METRICS_PORT": str(port),
+            "MMSTREAM_LOG_LEVEL": "WARNING",
+            "MMSTREAM_PROCESSOR_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+            **{f"MMSTREAM_TOPIC_{k.upper()}": v for k, v in topics.names().items()},
+        }
+        worker = subprocess.Popen([sys.executable, "-m", "mmstream.cli", "process"], env=env)
+        url = f"http://127.0.0.1:{port}/metrics"
+        started = None
+        deadline = time.monotonic() + 600
+        counts: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            counts = agent_counts(url)
+            if started is None and counts.get("hedge"):
+                started = time.monotonic()
+            if counts.get("hedge", 0) >= 2 * N and counts.get("score-router", 0) >= N // 2:
+                break
+            time.sleep(0.05)
+        drained = time.monotonic() - (started or time.monotonic())
+        backlog_rows = [
+            (f"{agent}: backlog drain", f"{value / max(drained, 1e-9):,.0f} events/s")
+            for agent, value in sorted(counts.items())
+        ]
+
+        # steady load: latency raw append -> hedge.fills append
+        consumer = Consumer(
+            consumer_config(target, f"bench-{uuid.uuid4()}", **{"enable.auto.commit": False})
+        )
+        fills = topics.name("hedge_fills")
+        partitions = consumer.list_topics(fills, timeout=10).topics[fills].partitions
+        consumer.assign([TopicPartition(fills, p, OFFSET_BEGINNING) for p in partitions])
+        while consumer.poll(0.5) is not None:
+            pass  # skip the backlog's outputs
+        sent_at: dict[int, float] = {}
+        interval = 2.0 / RATE  # an order and its bet per interval
+        begin = time.monotonic()
+        i = N
+        while time.monotonic() - begin < SECONDS:
+            due = begin + (i - N) * interval
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            stamp = int(time.time() * 1000)
+            producer.produce(
+                topics.name("orders"),
+                key=str(i).encode(),
+                value=serde.encode("orders", order(i, stamp)),
+            )
+            producer.produce(
+                topics.name("bets"), key=str(i).encode(), value=serde.encode("bets", bet(i, stamp))
+            )
+            producer.poll(0)
+            sent_at[i] = time.time()
+            i += 1
+        producer.flush(30)
+        latencies = []
+        wanted = set(sent_at)
+        end = time.monotonic() + 60
+        while wanted and time.monotonic() < end:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            order_id = int(message.key())
+            if order_id in wanted:
+                wanted.discard(order_id)
+                _, appended_ms = message.timestamp()
+                latencies.append(appended_ms - sent_at[order_id] * 1000)
+        consumer.close()
+        rss = peak_rss_mb(worker.pid)
+        worker.terminate()
+        worker.wait(60)
+    p = percentiles(latencies)
+    print(
+        table(
+            [
+                ("backlog", f"{N:,} orders + {N:,} bets + {N // 2:,} scores"),
+                *backlog_rows,
+                (
+                    "steady load",
+                    f"{RATE:,.0f} events/s for {SECONDS:.0f} s ({len(sent_at):,} orders)",
+                ),
+                (
+                    "raw append -> hedge.fills append",
+                    f"p50 {p['p50']:.0f} ms, p95 {p['p95']:.0f} ms, p99 {p['p99']:.0f} ms",
+                ),
+                ("orders without a derived record", f"{len(wanted)}"),
+                ("worker peak RSS", f"{rss:.0f} MiB"),
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
