@@ -79,15 +79,8 @@ class PredexonProtocol(FeedProtocol):
 
     async def handle(self, raw: str | bytes, session: Session) -> None:
         received = now_ms()
-        try:
-            body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise RejectedInput("not a JSON object")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            await self.publisher.reject(raw, RejectedInput(f"malformed JSON: {exc}"), session)
-            return
-        except RejectedInput as exc:
-            await self.publisher.reject(raw, exc, session)
+        body = await self.publisher.parse(raw, session)
+        if body is None:
             return
         kind = body.get("type")
         if kind == "event":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -52,6 +53,18 @@ class Publisher:
         self, topic_id: str, key: str, value: dict[str, Any], event_time_ms: int | None
     ) -> None:
         await self.sink.publish(topic_id, key, value, event_time_ms)
+
+    async def parse(self, raw: str | bytes, session: Session) -> dict[str, Any] | None:
+        """The message as a JSON object, or None once it has been dead-lettered."""
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            await self.reject(raw, RejectedInput(f"malformed JSON: {exc}"), session)
+            return None
+        if not isinstance(body, dict):
+            await self.reject(raw, RejectedInput("not a JSON object"), session)
+            return None
+        return body
 
     async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
         """Send a message that cannot be typed to the DLQ, with the reason; never raise."""

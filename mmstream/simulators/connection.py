@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import Counter
 
 from aiohttp import WSCloseCode, web
 
-from mmstream.simulators.faults import FaultPlan
+from mmstream.simulators.config import FaultConfig
+from mmstream.simulators.faults import BadFrameFactory, FaultPlan
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,19 @@ class Connection:
         self.writer = asyncio.create_task(self._drain())
         self.closed = asyncio.Event()
         self._closing: asyncio.Future[bool] | None = None
+
+    @classmethod
+    def with_faults(
+        cls,
+        ws: web.WebSocketResponse,
+        config: FaultConfig,
+        rng: random.Random,
+        counters: Counter[str],
+        bad_frame: BadFrameFactory,
+    ) -> Connection:
+        """A connection with its own fault plan, seeded from the server's generator."""
+        plan = FaultPlan(config, random.Random(rng.getrandbits(32)), counters, bad_frame)
+        return cls(ws, plan, counters)
 
     def send(self, text: str, faults: bool = True) -> None:
         """Queue a frame (data frames go through the fault plan; control replies do not)."""

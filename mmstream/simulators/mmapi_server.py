@@ -20,7 +20,6 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from mmstream.simulators.config import ScenarioConfig
 from mmstream.simulators.connection import Connection
-from mmstream.simulators.faults import FaultPlan
 from mmstream.simulators.rest import RateLimiter, int_param, json_error
 from mmstream.simulators.scenario import DEFAULT_CLIENT, OTHER_CLIENT
 
@@ -116,13 +115,9 @@ class MmapiServer:
         if not ws.can_prepare(request).ok:
             return json_error(426, {"detail": "Upgrade Required: use a WebSocket client"})
         await ws.prepare(request)
-        plan = FaultPlan(
-            self.config.faults,
-            random.Random(self.connection_rng.getrandbits(32)),
-            self.counters,
-            bad_frame,
+        connection = Connection.with_faults(
+            ws, self.config.faults, self.connection_rng, self.counters, bad_frame
         )
-        connection = Connection(ws, plan, self.counters)
         self.connections.add(connection)
         self.counters["mmapi_connections"] += 1
         subscriber: Subscriber | None = None

@@ -18,7 +18,6 @@ from aiohttp import WSMsgType, web
 
 from mmstream.simulators.config import ScenarioConfig
 from mmstream.simulators.connection import Connection
-from mmstream.simulators.faults import FaultPlan
 from mmstream.simulators.rest import RateLimiter, int_param, json_error
 
 log = logging.getLogger(__name__)
@@ -94,13 +93,9 @@ class PredexonServer:
         heartbeat = self.config.predexon_ping_interval_s if self.config.faults.heartbeats else None
         ws = web.WebSocketResponse(heartbeat=heartbeat, autoping=True)
         await ws.prepare(request)
-        plan = FaultPlan(
-            self.config.faults,
-            random.Random(self.connection_rng.getrandbits(32)),
-            self.counters,
-            bad_frame,
+        connection = Connection.with_faults(
+            ws, self.config.faults, self.connection_rng, self.counters, bad_frame
         )
-        connection = Connection(ws, plan, self.counters)
         self.subscriptions[connection] = []
         self.counters["predexon_connections"] += 1
         self._reply(connection, {"type": "connected", "message": "Connected to Predexon WebSocket"})
