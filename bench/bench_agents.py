@@ -5,11 +5,12 @@
 2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
    record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
 
-Usage: bench/bench_agents.py [N] [RATE] [SECONDS]   (defaults 10000, 1000, 10)
+Usage: bench/bench_agents.py [N] [RATE] [SECONDS]   (defaults 5000, 500, 10)
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -23,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from bench.common import embedded_stack, peak_rss_mb, percentiles, table
+from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
 from mmstream.kafka.admin import create_topics
 from mmstream.kafka.config import consumer_config, producer_config
 from mmstream.settings import TopicSettings
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 1_000.0
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
+RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 500.0
 SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
 
 
@@ -154,7 +155,13 @@ def main() -> None:
             "MMSTREAM_PROCESSOR_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
             **{f"MMSTREAM_TOPIC_{k.upper()}": v for k, v in topics.names().items()},
         }
-        worker = subprocess.Popen([sys.executable, "-m", "mmstream.cli", "process"], env=env)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "mmstream.cli", "process"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        atexit.register(stop_child, worker)  # never leave it behind, even on error
         url = f"http://127.0.0.1:{port}/metrics"
         started = None
         deadline = time.monotonic() + 600
@@ -188,7 +195,7 @@ def main() -> None:
         while time.monotonic() - begin < SECONDS:
             due = begin + (i - N) * interval
             if due > time.monotonic():
-                time.sleep(due - time.monotonic())
+                time.sleep(max(0.0, due - time.monotonic()))
             stamp = int(time.time() * 1000)
             producer.produce(
                 topics.name("orders"),
@@ -209,7 +216,7 @@ def main() -> None:
             message = consumer.poll(0.2)
             if message is None or message.error():
                 continue
-            order_id = int(message.key())
+            order_id = int(message.key() or b"-1")
             if order_id in wanted:
                 wanted.discard(order_id)
                 _, appended_ms = message.timestamp()

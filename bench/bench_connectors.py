@@ -2,12 +2,13 @@
 process, against the bare receive rate of a plain `websockets` client that only parses JSON
 (the ceiling), in the same run; and the connector's peak RSS.
 
-Usage: bench/bench_connectors.py [RATE] [SECONDS]   (defaults 20000 msg/s for 10 s)
+Usage: bench/bench_connectors.py [RATE] [SECONDS]   (defaults 5000 msg/s for 8 s)
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import subprocess
@@ -19,13 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websockets
 
-from bench.common import embedded_stack, peak_rss_mb, table
+from bench.common import embedded_stack, peak_rss_mb, stop_child, table
 from mmstream.simulators import ScenarioConfig, run_simulators
 from mmstream.simulators.scenario import DEFAULT_CLIENT
 from mmstream.view.sources import scrape, total
 
-RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 20_000.0
-SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 5_000.0
+SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 8.0
 
 
 async def bare_client(url: str, key: str, done: asyncio.Event) -> tuple[int, float]:
@@ -74,8 +75,12 @@ async def main() -> None:
                 "MMSTREAM_LOG_LEVEL": "WARNING",
             }
             connector = subprocess.Popen(
-                [sys.executable, "-m", "mmstream.cli", "connect", "mmapi"], env=env
+                [sys.executable, "-m", "mmstream.cli", "connect", "mmapi"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
+            atexit.register(stop_child, connector)  # never leave it behind, even on error
             url = f"http://127.0.0.1:{port}/metrics"
             while (samples := scrape(url)) is None or not any(
                 labels.get("state") == "streaming" and v == 1
@@ -89,12 +94,17 @@ async def main() -> None:
             sims.play()
             await sims.wait_finished()
             done.set()
-            published, deadline = 0.0, time.monotonic() + 300
-            while published < expected and time.monotonic() < deadline:
+            published, progress_at = 0.0, time.monotonic()
+            while published < expected and time.monotonic() - progress_at < 5:
                 samples = scrape(url) or {}
-                published = total(samples, "mmstream_connector_records_published_total")
+                now_published = total(samples, "mmstream_connector_records_published_total")
+                if now_published > published:
+                    published, progress_at = now_published, time.monotonic()
                 await asyncio.sleep(0.05)
-            elapsed = time.monotonic() - started
+            elapsed = progress_at - started
+            samples = scrape(url) or {}
+            reconnects = total(samples, "mmstream_connector_reconnects_total")
+            backfilled = total(samples, "mmstream_connector_resync_records_total")
             rss = peak_rss_mb(connector.pid)
             connector.terminate()
             connector.wait(60)
@@ -116,6 +126,10 @@ async def main() -> None:
                     f"{bare_rate:,.0f} msg/s ({received:,} msgs)",
                 ),
                 ("ratio connector / bare", f"{connector_rate / bare_rate:.2f}"),
+                (
+                    "reconnects (server drops a slow consumer) / backfilled",
+                    f"{reconnects:.0f} / {backfilled:.0f}",
+                ),
                 ("connector peak RSS", f"{rss:.0f} MiB"),
             ]
         )
