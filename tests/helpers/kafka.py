@@ -57,8 +57,10 @@ def consume(
     return records
 
 
-def produce(target: ClusterTarget, topic: str, records: list[tuple[str | None, bytes]]) -> None:
-    producer = Producer(producer_config(target))
+def produce(
+    target: ClusterTarget, topic: str, records: list[tuple[str | None, bytes]], **config: Any
+) -> None:
+    producer = Producer(producer_config(target, **config))
     for key, value in records:
         producer.produce(topic, key=key.encode() if key else None, value=value)
     remaining = producer.flush(30)
