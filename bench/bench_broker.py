@@ -26,9 +26,8 @@ APP = Path(__file__).resolve().parent.parent / "tests/integration/broker/faust_c
 
 def topic(bootstrap: str) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(name, 1, 1)])[
-        name
-    ].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the result
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(30)
     return name
 
 
