@@ -66,7 +66,8 @@ class Orchestrator:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: a closed terminal must stop the pipeline, not orphan its processes
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self._request_stop, sig.name)
         try:
             runtime = await self._start()
