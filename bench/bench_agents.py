@@ -47,15 +47,24 @@ def envelope(now: int) -> dict[str, object]:
     }
 
 
-def order(order_id: int, now: int) -> dict[str, object]:
+def change_record(event: str, now: int, payload: dict[str, object]) -> dict[str, object]:
+    """A raw change record as the connectors write it (no `old`)."""
     return {
         "envelope": envelope(now),
-        "event": "UPDATE",
+        "event": event,
         "old": None,
         "changed_fields": [],
         "payload_extra": {},
         "old_extra": {},
-        "payload": {
+        "payload": payload,
+    }
+
+
+def order(order_id: int, now: int) -> dict[str, object]:
+    return change_record(
+        "UPDATE",
+        now,
+        {
             "orderId": order_id,
             "client": "desk",
             "fixtureId": "f1",
@@ -65,18 +74,14 @@ def order(order_id: int, now: int) -> dict[str, object]:
             "orderStatus": "FILLED",
             "updatedAt": now,
         },
-    }
+    )
 
 
 def bet(order_id: int, now: int) -> dict[str, object]:
-    return {
-        "envelope": envelope(now),
-        "event": "INSERT",
-        "old": None,
-        "changed_fields": [],
-        "payload_extra": {},
-        "old_extra": {},
-        "payload": {
+    return change_record(
+        "INSERT",
+        now,
+        {
             "betId": order_id,
             "orderId": order_id,
             "bookmaker": "vertex",
@@ -86,23 +91,19 @@ def bet(order_id: int, now: int) -> dict[str, object]:
             "placedAt": now,
             "updatedAt": now,
         },
-    }
+    )
 
 
 def score(fixture: int, now: int) -> dict[str, object]:
-    return {
-        "envelope": envelope(now),
-        "event": "UPDATE",
-        "old": None,
-        "changed_fields": [],
-        "payload_extra": {},
-        "old_extra": {},
-        "payload": {
+    return change_record(
+        "UPDATE",
+        now,
+        {
             "fixtureId": f"fx{fixture}",
             "live": True,
             "scores": {"home": now % 7, "away": 1, "periods": {}},
         },
-    }
+    )
 
 
 def agent_counts(url: str) -> dict[str, float]:
