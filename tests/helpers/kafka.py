@@ -65,3 +65,32 @@ def produce(
         producer.produce(topic, key=key.encode() if key else None, value=value)
     remaining = producer.flush(30)
     assert remaining == 0, f"{remaining} records not delivered to {topic}"
+
+
+def consume_until(
+    target: ClusterTarget,
+    topic: str,
+    done: Callable[[list[tuple[str | None, Any]]], bool],
+    deadline_s: float,
+    decode: Callable[[bytes], Any],
+) -> list[tuple[str | None, Any]]:
+    """Read `topic` from the beginning until `done(records so far)` holds; fail after
+    `deadline_s` with what was read."""
+    consumer = Consumer(
+        consumer_config(target, f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    records: list[tuple[str | None, Any]] = []
+    end = time.monotonic() + deadline_s
+    try:
+        while not done(records):
+            assert time.monotonic() < end, f"{topic}: condition not met in {deadline_s}s: {records}"
+            message = consumer.poll(0.1)
+            if message is None or message.error() or message.value() is None:
+                continue
+            key = message.key()
+            records.append((key.decode() if key else None, decode(message.value())))
+    finally:
+        consumer.close()
+    return records

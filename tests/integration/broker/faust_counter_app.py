@@ -8,8 +8,11 @@ import os
 import faust
 
 from mmstream.kafka.config import ClusterTarget, faust_settings, tune_faust_fetch_wait
+from mmstream.kafka.faust_fixes import install_faust_fixes
 
 target = ClusterTarget(os.environ["TEST_BOOTSTRAP"], os.environ["TEST_EMBEDDED"] == "1")
+if os.environ.get("TEST_FAUST_FIXES", "1") == "1":
+    install_faust_fixes()
 if target.embedded:
     tune_faust_fetch_wait()
 app = faust.App(
@@ -33,4 +36,6 @@ async def count(stream: faust.StreamT) -> None:  # type: ignore[type-arg]
 
 
 if __name__ == "__main__":
-    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+    faust.Worker(
+        app, loglevel=os.environ.get("TEST_LOGLEVEL", "warn"), quiet=True
+    ).execute_from_commandline()
