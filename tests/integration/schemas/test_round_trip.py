@@ -15,6 +15,7 @@ from fastavro.utils import generate_many
 from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
 from mmstream.topics import TOPICS
+from processors.codec import WriterSchemaAvro
 from schemas import load_schema_dict
 from schemas.serde import AvroSerde
 from schemas.values import plain
@@ -45,12 +46,14 @@ def test_every_schema_round_trips_through_broker_and_registry(
     received = consume(kafka_target, topic, len(records), decode=lambda b: b)
     by_key = {key: value for key, value, _ in received}
     stock = AvroDeserializer(registry_client)  # no reader schema: the writer's, from the registry
+    worker_codec = WriterSchemaAvro(registry_client)
     context = SerializationContext(topic, MessageField.VALUE)
     for i, original in enumerate(records):
         raw = by_key[str(i)]
         assert raw[0] == 0, "Confluent magic byte"
         assert plain(serde.decode(spec.id, raw)) == original
         assert plain(stock(raw, context)) == original
+        assert worker_codec.loads(raw) == original, "the workers' fastavro codec reads the same"
 
 
 def test_a_spec_example_order_fill_round_trips(serde: AvroSerde) -> None:
@@ -89,3 +92,10 @@ def test_a_spec_example_order_fill_round_trips(serde: AvroSerde) -> None:
     assert decoded["payload"]["matchedAt"] == 1771151405000
     assert decoded["changed_fields"] == ["orderStatus", "matchedStatus", "matchedStake"]
     assert decoded["payload_extra"] == {"newField": '"x"'}
+
+
+def test_the_workers_codec_rejects_bytes_that_are_not_confluent_framed(
+    registry_client: SchemaRegistryClient,
+) -> None:
+    with pytest.raises(ValueError, match="not a Confluent-framed Avro record"):
+        WriterSchemaAvro(registry_client).loads(b'{"json": "is not avro"}')
