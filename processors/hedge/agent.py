@@ -7,6 +7,7 @@ from typing import Any
 
 from processors.app import Pipeline, StreamClock, record_time
 from processors.common import Output
+from processors.due import DueIndex
 from processors.hedge import logic
 
 AGENT = "hedge"
@@ -20,9 +21,11 @@ def register(p: Pipeline) -> None:
         int(settings.out_of_order_grace_s * 1000),
     )
 
+    due = DueIndex()
+
     def finish(key: bytes, state: logic.State, outputs: list[Output]) -> None:
-        """Store the state, send its outputs and the emergency agent's signals."""
-        before = logic.exposure(state)
+        """Store the state, schedule its next deadline, send its outputs and the emergency
+        agent's signals (exposure only when it changed)."""
         signals = [
             Output(
                 "signals",
@@ -34,7 +37,9 @@ def register(p: Pipeline) -> None:
             and o.value["alert_type"] == "HEDGE_REJECTED"
             and o.value["state"] == "OPEN"
         ]
-        if any(o.topic_id == "hedge_fills" for o in outputs):
+        unhedged = round(logic.exposure(state), 6)
+        if unhedged != state.get("signaled_exposure", 0.0):
+            state["signaled_exposure"] = unhedged
             signals.append(
                 Output(
                     "signals",
@@ -43,49 +48,62 @@ def register(p: Pipeline) -> None:
                         "kind": "exposure",
                         "order_id": state["order_id"],
                         "fixture_id": state.get("fixture_id"),
-                        "unhedged": before,
+                        "unhedged": unhedged,
                         "at": state["last_event_ms"],
                     },
                 )
             )
-        table[key] = logic.close_if_settled(state)
+        stored = logic.close_if_settled(state)
+        table[key] = stored
+        due.schedule(key, logic.next_due(stored, settings))
         p.send(AGENT, outputs + signals)
+
+    @table.on_recover
+    async def reindex() -> None:
+        """Recovered (or newly assigned) orders get their deadlines scheduled again."""
+        due.rebuild((key, logic.next_due(state, settings)) for key, state in table.items())
 
     @p.app.agent(p.input("orders", "bets"), name=f"{settings.app_id}-hedge-join")
     async def hedge_join(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             states: dict[bytes, logic.State] = {}
             newest = 0
+            read_at = wall_ms()
             for event in events:
                 record = event.value
-                topic_id = p.topic_id(event)
                 key = event.key
                 state = states.get(key) or table.get(key)
                 if state is None:
                     state = logic.new_state(int(record["payload"]["orderId"]))
-                states[key] = logic.step(state, topic_id, record, wall_ms())
+                states[key] = logic.step(state, p.topic_id(event), record, read_at)
                 at = record_time(record)
                 newest = max(newest, at)
                 clock.observe(event.message.topic, event.message.partition, at)
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
             for key, state in states.items():
-                finish(key, state, logic.evaluate(state, now, settings, wall_ms()))
+                finish(key, state, logic.evaluate(state, now, settings, read_at))
             p.send(AGENT, [activity("mmapi", newest)])
 
     @p.app.timer(settings.tick_interval_s)
     async def hedge_deadlines() -> None:
-        """Deadlines fall due with stream time even when no record arrives; expired orders go."""
+        """Deadlines fall due with stream time even when no record arrives; expired orders go.
+        Only the orders that are due are looked at."""
         now = clock.now()
         if not now:
             return
-        for key, state in list(table.items()):
+        for key in due.pop_due(now):
+            state = table.get(key)
+            if state is None:
+                continue  # its partition moved to another worker
             if logic.expired(state, now, settings):
                 del table[key]
                 continue
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
                 finish(key, state, outputs)
+            else:  # due in stream time, not yet in wall time: look again next tick
+                due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
         p.metrics.table_size.labels("hedge").set(len(table))
 
 

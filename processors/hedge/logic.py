@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.common import Output, alert, event_time, fingerprint
+from processors.common import Output, alert, digest, event_time
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 
@@ -190,7 +190,7 @@ def evaluate(
     fill = hedge_fill(state, settings)
     order_id = state["order_id"]
     comparable = {k: v for k, v in fill.items() if k != "source_received_at"}
-    print_ = fingerprint(comparable)
+    print_ = digest(comparable)
     if print_ != state["emitted"] and fill["status"] != "NO_FILL":
         state["emitted"] = print_
         outputs.append(Output("hedge_fills", str(order_id), fill))
@@ -303,6 +303,22 @@ def expired(state: State, now_ms: int, settings: ProcessorSettings) -> bool:
     if state["closed"]:
         return idle > settings.closed_retention_s * 1000
     return idle > settings.retention_s * 1000
+
+
+def next_due(state: State, settings: ProcessorSettings) -> int | None:
+    """The stream time at which `evaluate` or `expired` may next decide differently for this
+    state with no new record: its hedge deadline (while stake is unhedged and no alert is
+    open), else its expiry."""
+    retention = settings.closed_retention_s if state["closed"] else settings.retention_s
+    due = state["last_event_ms"] + int(retention * 1000) + 1
+    if (
+        not state["closed"]
+        and state["last_matched_at"] is not None
+        and state["alerts"].get("UNHEDGED_FILL") != "OPEN"
+        and exposure(state) > settings.stake_epsilon
+    ):
+        due = min(due, state["last_matched_at"] + int(settings.hedge_deadline_s * 1000))
+    return due
 
 
 def close_if_settled(state: State) -> State:

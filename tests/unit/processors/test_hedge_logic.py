@@ -206,3 +206,29 @@ def test_on_a_backlog_the_deadline_also_waits_in_wall_time() -> None:
     assert not [o for o in early if o.topic_id == "risk_alerts"]
     late = logic.evaluate(state, T0 + 9000, SETTINGS, wall_ms=55_000)
     assert [o.value["state"] for o in late if o.topic_id == "risk_alerts"] == ["OPEN"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(order_histories(), st.integers(0, 20_000))
+def test_nothing_changes_before_the_state_is_next_due(
+    history: tuple[list[tuple[str, dict[str, Any]]], float, float], offset: int
+) -> None:
+    """The deadline timer only looks at due orders: before `next_due`, evaluating the state
+    again (at any stream time) gives nothing new and it has not expired."""
+    state = logic.new_state(7)
+    now = T0
+    for topic_id, record in history[0]:
+        state = logic.step(state, topic_id, record)
+        logic.evaluate(state, now, SETTINGS)
+    due = logic.next_due(state, SETTINGS)
+    assert due is not None
+    before = min(due - 1, now + offset)
+    assert logic.evaluate(state, before, SETTINGS) == []
+    assert not logic.expired(state, before, SETTINGS)
+
+
+def test_an_unhedged_fill_is_due_at_its_deadline_then_at_its_expiry() -> None:
+    state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, "FILLED", matched_at=T0))
+    assert logic.next_due(state, SETTINGS) == T0 + 5000
+    logic.evaluate(state, T0 + 5000, SETTINGS)  # the alert opens
+    assert logic.next_due(state, SETTINGS) == T0 + int(SETTINGS.retention_s * 1000) + 1
