@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from faust.types import TP
 
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.kafka.faust_fixes import read_true_ends
 from mmstream.stack.embedded import Broker
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, produce
@@ -68,6 +70,24 @@ def test_end_offsets_are_right_after_one_record_batches(kafka_target: ClusterTar
     low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     consumer.close()
     assert (low, high) == (0, 25)
+
+
+def test_the_workers_end_probe_finds_the_true_end_after_multi_record_batches(
+    kafka_target: ClusterTarget,
+) -> None:
+    """Faust recovers a table up to its changelog's end; on Tansu the reported end is the last
+    batch's base offset + 1, so the worker reads the last batch to find the real one."""
+    topic = new_topic(kafka_target)
+    producer = Producer(producer_config(kafka_target, **{"linger.ms": 50}))
+    for n in range(25):
+        producer.produce(topic, key=b"k", value=str(n).encode())
+    assert producer.flush(30) == 0
+    consumer = Consumer(consumer_config(kafka_target, f"offsets-{uuid.uuid4()}"))
+    _, reported = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    consumer.close()
+    assert reported >= 1
+    tp = TP(topic, 0)
+    assert read_true_ends(kafka_target, {tp: reported}) == {tp: 25}
 
 
 def test_committed_offsets_survive_a_consumer_restart(kafka_target: ClusterTarget) -> None:
