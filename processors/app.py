@@ -102,11 +102,19 @@ class Pipeline:
         )
 
     def send(self, agent: str, outputs: Iterable[Output]) -> None:
-        """Queue derived records for sending (no await per record)."""
+        """Queue derived records for sending (no await per record). The emergency agent's
+        signals of one call travel as one record: each costs a send and a receive."""
+        signals = []
         for output in outputs:
+            if output.topic_id == "signals":
+                signals.append(output.value)
+                continue
             topic = self.outputs[output.topic_id]
             topic.send_soon(key=output.key.encode(), value=output.value)
             self.metrics.records_out.labels(agent, output.topic_id).inc()
+        if signals:
+            self.outputs["signals"].send_soon(key=b"emergency", value=batch_of(signals))
+            self.metrics.records_out.labels(agent, "signals").inc(len(signals))
 
     def topic_id(self, event: faust.types.EventT) -> str:
         return self.topic_ids[event.message.topic]
@@ -154,6 +162,15 @@ def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     register_scores(pipeline)
     register_emergency(pipeline)
     return pipeline
+
+
+def batch_of(signals: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": "batch", "signals": signals}
+
+
+def signals_in(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signals one record of the signals topic carries."""
+    return value["signals"] if value.get("kind") == "batch" else [value]
 
 
 def record_time(record: dict[str, Any]) -> int:

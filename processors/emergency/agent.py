@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from processors.app import Pipeline, record_time
+from processors.app import Pipeline, record_time, signals_in
 from processors.common import Output
 from processors.emergency import logic
 
@@ -55,10 +55,13 @@ def register(p: Pipeline) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             state = load()
             outputs: list[Output] = []
+            received = 0
             for event in events:
-                outputs += logic.apply_signal(state, event.value, settings)
+                for signal in signals_in(event.value):
+                    outputs += logic.apply_signal(state, signal, settings)
+                    received += 1
             table[STATE_KEY] = state
-            p.metrics.records_in.labels(AGENT).inc(len(events))
+            p.metrics.records_in.labels(AGENT).inc(received)
             p.send(AGENT, outputs)
 
     signals_topic = p.outputs["signals"].get_topic_name()

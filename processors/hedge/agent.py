@@ -23,9 +23,9 @@ def register(p: Pipeline) -> None:
 
     due = DueIndex()
 
-    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> None:
-        """Store the state, schedule its next deadline, send its outputs and the emergency
-        agent's signals (exposure only when it changed)."""
+    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
+        """Store the state and schedule its next deadline; its outputs and the emergency
+        agent's signals (exposure only when it changed), to send."""
         signals = [
             Output(
                 "signals",
@@ -56,7 +56,7 @@ def register(p: Pipeline) -> None:
         stored = logic.close_if_settled(state)
         table[key] = stored
         due.schedule(key, logic.next_due(stored, settings))
-        p.send(AGENT, outputs + signals)
+        return outputs + signals
 
     @table.on_recover
     async def reindex() -> None:
@@ -81,9 +81,10 @@ def register(p: Pipeline) -> None:
                 clock.observe(event.message.topic, event.message.partition, at)
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
+            outputs = [activity("mmapi", newest)]
             for key, state in states.items():
-                finish(key, state, logic.evaluate(state, now, settings, read_at))
-            p.send(AGENT, [activity("mmapi", newest)])
+                outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
+            p.send(AGENT, outputs)
 
     @p.app.timer(settings.tick_interval_s)
     async def hedge_deadlines() -> None:
@@ -92,6 +93,7 @@ def register(p: Pipeline) -> None:
         now = clock.now()
         if not now:
             return
+        pending: list[Output] = []
         for key in due.pop_due(now):
             state = table.get(key)
             if state is None:
@@ -101,9 +103,10 @@ def register(p: Pipeline) -> None:
                 continue
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
-                finish(key, state, outputs)
+                pending += finish(key, state, outputs)
             else:  # due in stream time, not yet in wall time: look again next tick
                 due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
+        p.send(AGENT, pending)
         p.metrics.table_size.labels("hedge").set(len(table))
 
 
