@@ -166,23 +166,34 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/metrics"
         targets = {"hedge": 2 * N, "score-router": N // 2}
         first: dict[str, float] = {}
-        done: dict[str, float] = {}
+        last: dict[str, tuple[float, float]] = {}  # agent -> (count, when it last grew)
         deadline = time.monotonic() + 600
         counts: dict[str, float] = {}
-        while time.monotonic() < deadline and len(done) < len(targets):
+        while time.monotonic() < deadline:
             counts = agent_counts(url)
             now = time.monotonic()
-            for agent, goal in targets.items():
-                if counts.get(agent) and agent not in first:
+            for agent, count in counts.items():
+                if count and agent not in first:
                     first[agent] = now
-                if counts.get(agent, 0) >= goal and agent not in done:
-                    done[agent] = now
+                if count > last.get(agent, (0.0, 0.0))[0]:
+                    last[agent] = (count, now)
+            if all(counts.get(a, 0) >= goal for a, goal in targets.items()):
+                break
+            time.sleep(0.05)
+        settle = time.monotonic() + 3.0  # the downstream agents (scores, emergency) finish
+        while time.monotonic() < settle:
+            for agent, count in agent_counts(url).items():
+                if count > last.get(agent, (0.0, 0.0))[0]:
+                    last[agent] = (count, time.monotonic())
             time.sleep(0.05)
         # each agent's own rate: its events over the time from its first to its last one
-        spans = {a: max(done.get(a, now) - first.get(a, now), 1e-9) for a in targets}
         backlog_rows = [
-            (f"{a}: backlog drain", f"{counts.get(a, 0) / spans[a]:,.0f} events/s")
-            for a in sorted(targets)
+            (
+                f"{agent}: backlog drain",
+                f"{count:,.0f} events in {when - first[agent]:.1f} s = "
+                f"{count / max(when - first[agent], 1e-9):,.0f} events/s",
+            )
+            for agent, (count, when) in sorted(last.items())
         ]
 
         # steady load: latency raw append -> hedge.fills append

@@ -18,7 +18,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
-PER_SCRIPT_TIMEOUT_S = 900
+PER_SCRIPT_TIMEOUT_S = 1800  # bench_million runs for about 20 minutes
 
 
 def machine() -> str:
@@ -61,6 +61,17 @@ def run(script: Path) -> tuple[str, float, int]:
     return output.strip(), time.monotonic() - started, code
 
 
+def previous_sections() -> dict[str, str]:
+    """The sections of the current RESULTS.md by script name (kept when re-running some)."""
+    if not RESULTS.exists():
+        return {}
+    sections: dict[str, str] = {}
+    for chunk in RESULTS.read_text().split("\n## ")[1:]:
+        name = chunk.split(" ", 1)[0].split("\n", 1)[0]
+        sections[name] = "## " + chunk.rstrip() + "\n"
+    return sections
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="script names without .py, e.g. bench_serde")
@@ -68,21 +79,24 @@ def main() -> int:
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem in set(args.only)]
-    sections = [
-        "# Benchmark results\n",
-        f"- machine: {machine()}",
-        f"- commit: {commit()}",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        "- command: `make bench` (or `.venv/bin/python bench/<script>.py`)\n",
-    ]
+    sections = previous_sections() if args.only else {}
     failures = 0
     for script in scripts:
         print(f"running {script.name} …", flush=True)
         output, seconds, code = run(script)
         failures += code != 0
         status = "" if code == 0 else f" — FAILED (exit {code})"
-        sections.append(f"## {script.stem} ({seconds:.0f} s){status}\n\n```\n{output}\n```\n")
-    RESULTS.write_text("\n".join(sections))
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        stamp = f"{seconds:.0f} s, commit {commit()}, {when}"
+        sections[script.stem] = f"## {script.stem} ({stamp}){status}\n\n```\n{output}\n```\n"
+    header = [
+        "# Benchmark results\n",
+        f"- machine: {machine()}",
+        "- each section names the commit and time it was measured at",
+        "- command: `make bench` (or `.venv/bin/python bench/<script>.py`); "
+        "`bench/run_all.py --only NAME` re-runs one section and keeps the others\n",
+    ]
+    RESULTS.write_text("\n".join(header + [sections[name] for name in sorted(sections)]))
     print(f"wrote {RESULTS}")
     return 1 if failures else 0
 
