@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -60,15 +61,24 @@ def test_a_consumer_joins_its_group_within_the_tuned_bound(kafka_target: Cluster
         assert elapsed < JOIN_BOUND_S, f"group join + first record took {elapsed:.1f}s"
 
 
-def test_end_offsets_are_right_after_one_record_batches(kafka_target: ClusterTarget) -> None:
-    topic = new_topic(kafka_target)
-    producer = Producer(producer_config(kafka_target, **{"batch.num.messages": 1}))
+def write_25_and_read_watermarks(
+    target: ClusterTarget, producer_settings: dict[str, Any]
+) -> tuple[str, int, int]:
+    """A new topic with 25 records written with `producer_settings`; its low and high
+    watermarks as the broker reports them."""
+    topic = new_topic(target)
+    producer = Producer(producer_config(target, **producer_settings))
     for n in range(25):
         producer.produce(topic, key=b"k", value=str(n).encode())
     assert producer.flush(30) == 0
-    consumer = Consumer(consumer_config(kafka_target, f"offsets-{uuid.uuid4()}"))
+    consumer = Consumer(consumer_config(target, f"offsets-{uuid.uuid4()}"))
     low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     consumer.close()
+    return topic, low, high
+
+
+def test_end_offsets_are_right_after_one_record_batches(kafka_target: ClusterTarget) -> None:
+    _, low, high = write_25_and_read_watermarks(kafka_target, {"batch.num.messages": 1})
     assert (low, high) == (0, 25)
 
 
@@ -77,14 +87,7 @@ def test_the_workers_end_probe_finds_the_true_end_after_multi_record_batches(
 ) -> None:
     """Faust recovers a table up to its changelog's end; on Tansu the reported end is the last
     batch's base offset + 1, so the worker reads the last batch to find the real one."""
-    topic = new_topic(kafka_target)
-    producer = Producer(producer_config(kafka_target, **{"linger.ms": 50}))
-    for n in range(25):
-        producer.produce(topic, key=b"k", value=str(n).encode())
-    assert producer.flush(30) == 0
-    consumer = Consumer(consumer_config(kafka_target, f"offsets-{uuid.uuid4()}"))
-    _, reported = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-    consumer.close()
+    topic, _, reported = write_25_and_read_watermarks(kafka_target, {"linger.ms": 50})
     assert reported >= 1
     tp = TP(topic, 0)
     assert read_true_ends(kafka_target, {tp: reported}) == {tp: 25}
