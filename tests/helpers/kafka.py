@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
 
@@ -94,3 +103,22 @@ def consume_until(
     finally:
         consumer.close()
     return records
+
+
+async def wait_committed(
+    target: ClusterTarget, group: str, ends: dict[TopicPartition, int], deadline_s: float = 60.0
+) -> None:
+    """Wait until `group` has committed every partition up to its end, failing after
+    `deadline_s`."""
+    admin = AdminClient({"bootstrap.servers": target.bootstrap_servers, **target.client_properties})
+    request = [ConsumerGroupTopicPartitions(group, list(ends))]
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        result = admin.list_consumer_group_offsets(request)[group].result(10)
+        committed = {
+            TopicPartition(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions
+        }
+        if all(committed.get(tp, -1) >= end for tp, end in ends.items()):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{group} did not commit {ends}")

@@ -26,7 +26,7 @@ from mmstream.kafka.config import ClusterTarget, consumer_config, producer_confi
 from mmstream.kafka.faust_fixes import read_true_ends
 from mmstream.stack.embedded import Broker
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, produce
+from tests.helpers.kafka import consume, produce, wait_committed
 
 APP = Path(__file__).with_name("faust_counter_app.py")
 JOIN_BOUND_S = 3.0
@@ -175,7 +175,7 @@ async def test_faust_table_state_survives_a_worker_restart(
     try:
         counted = consume(cluster.target, output, 5, 60, bytes.decode)
         assert [v for _, v, _ in counted][-1] == "5"
-        await committed(cluster.target, app_id, topic, 5)
+        await wait_committed(cluster.target, app_id, {TopicPartition(topic, 0): 5}, 30)
         worker.send_signal(stop_signal)
         await asyncio.to_thread(worker.wait, 30)
     finally:
@@ -193,21 +193,6 @@ async def test_faust_table_state_survives_a_worker_restart(
     finally:
         restarted.terminate()
         await asyncio.to_thread(restarted.wait, 30)
-
-
-async def committed(target: ClusterTarget, group: str, topic: str, offset: int) -> None:
-    """Wait until `group` has committed `offset` on the topic's partition 0."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
-    admin = AdminClient({"bootstrap.servers": target.bootstrap_servers, **target.client_properties})
-    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        result = admin.list_consumer_group_offsets(request)[group].result(10)
-        if result.topic_partitions[0].offset >= offset:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{group} never committed offset {offset}")
 
 
 # --- the embedded broker's known gaps: pinned so that a change is noticed ----------------------

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import TopicPartition
 
-from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, consume_until, produce
+from tests.helpers.kafka import consume, consume_until, produce, wait_committed
 from tests.helpers.processes import Child
 
 T0 = 1_771_149_600_000
@@ -125,24 +122,6 @@ def hedged(stake: float, orders: list[int]) -> Callable[[list[tuple[str | None, 
         return all(latest.get(o, {}).get("hedged_stake") == stake for o in orders)
 
     return check
-
-
-async def wait_committed(
-    target: ClusterTarget, group: str, ends: dict[TopicPartition, int]
-) -> None:
-    """Wait until `group` has committed every partition up to its end."""
-    admin = AdminClient({"bootstrap.servers": target.bootstrap_servers, **target.client_properties})
-    request = [ConsumerGroupTopicPartitions(group, list(ends))]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        result = admin.list_consumer_group_offsets(request)[group].result(10)
-        committed = {
-            TopicPartition(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions
-        }
-        if all(committed.get(tp, -1) >= end for tp, end in ends.items()):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{group} did not commit {ends}")
 
 
 def ends_of(cluster: TestCluster, topic: str, count: int) -> dict[TopicPartition, int]:
