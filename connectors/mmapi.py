@@ -109,6 +109,24 @@ class ChangeRecords:
                 return int(payload[name])
         return None
 
+    def row_time(self, row: dict[str, Any]) -> int | None:
+        """The event time of a REST row, whose times are ISO 8601 text."""
+        fields = self.channel.time_fields
+        return self.event_time({k: parse_time_ms(row[k], k) for k in fields if row.get(k)})
+
+    def page_end(self, rows: list[Any]) -> int | None:
+        """The newest time of a REST page whose rows are in time order, else None."""
+        times: list[int] = []
+        for row in rows:
+            try:
+                time = self.row_time(row) if isinstance(row, dict) else None
+            except RejectedInput:
+                return None
+            if time is None:
+                return None
+            times.append(time)
+        return times[-1] if times and times == sorted(times) else None
+
 
 class MmapiProtocol(FeedProtocol):
     feed = "mmapi"
@@ -124,7 +142,8 @@ class MmapiProtocol(FeedProtocol):
         self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
         self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         self.published = PublishedState()
-        self.watermark_ms: int | None = None  # newest order/bet change seen
+        self.watermark_ms: int | None = None  # newest order/bet change published
+        self.gap_from_ms: dict[str, int] = {}  # channel → start of a gap not yet closed
         self.rest = RestClient(
             settings.rest_url, {"X-API-Key": self.api_key}, settings.rest_requests_per_min
         )
@@ -197,7 +216,9 @@ class MmapiProtocol(FeedProtocol):
         event_time = records.event_time(payload)
         envelope["event_time"] = event_time
         print_ = fingerprint(body.get("payload"), body.get("old"))
-        if self.published.is_repeat(str(name), entity, print_):
+        if self.published.is_repeat(str(name), entity, print_) or self.published.is_older(
+            str(name), entity, event_time
+        ):
             self.metrics.duplicates.labels(self.feed, str(name)).inc()
             return
         await self.publisher.record(records.channel.topic_id, key, value, event_time)
@@ -206,22 +227,38 @@ class MmapiProtocol(FeedProtocol):
             self.watermark_ms = max(self.watermark_ms or 0, event_time)
 
     async def resync(self, session: Session) -> None:
-        """After a reconnect, publish what changed while the socket was down (REST)."""
+        """After a reconnect, publish from REST what changed while the socket was down.
+
+        Only the gap: from the newest change published minus the margin (or from where an
+        unfinished resync stopped) to this subscription plus the margin; what is newer arrives
+        on the socket, which is read meanwhile. Pages in time order are walked by their last
+        time rather than by page number, so rows changing during the walk cannot shift a row
+        past a page boundary, and the walk's progress survives a dropped connection.
+        """
         if not session.resumed or self.watermark_ms is None:
             return
-        since_ms = self.watermark_ms - int(self.settings.backfill_margin_s * 1000)
-        since = datetime.fromtimestamp(since_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-        for name in BACKFILLED:
-            if name in self.settings.channel_list:
-                await self._backfill(name, since, session)
+        margin_ms = int(self.settings.backfill_margin_s * 1000)
+        until_ms = now_ms() + margin_ms
+        names = [name for name in BACKFILLED if name in self.settings.channel_list]
+        for name in names:
+            self.gap_from_ms.setdefault(name, self.watermark_ms - margin_ms)
+        for name in names:
+            await self._backfill(name, until_ms, session)
+            del self.gap_from_ms[name]
 
-    async def _backfill(self, name: str, since: str, session: Session) -> None:
+    async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
         records = self.records[name]
+        since_ms = self.gap_from_ms[name]
         page, published = 1, 0
         while True:
             body = await self.rest.get(
                 f"/api/v1/{name}",
-                {"fromDate": since, "page": page, "pageSize": self.settings.rest_page_size},
+                {
+                    "fromDate": iso_ms(self.gap_from_ms[name]),
+                    "toDate": iso_ms(until_ms),
+                    "page": page,
+                    "pageSize": self.settings.rest_page_size,
+                },
             )
             rows = body.get("data", []) if isinstance(body, dict) else body
             for row in rows:
@@ -229,18 +266,28 @@ class MmapiProtocol(FeedProtocol):
             pagination = body.get("pagination", {}) if isinstance(body, dict) else {}
             if page >= int(pagination.get("totalPages", page)) or not rows:
                 break
-            page += 1
-        log.info("mmapi backfill of %s since %s: %d records", name, since, published)
+            page_end = records.page_end(rows)
+            if page_end is not None and page_end > self.gap_from_ms[name]:
+                self.gap_from_ms[name], page = page_end, 1
+            else:
+                page += 1
+        log.info(
+            "mmapi backfill of %s from %s to %s: %d records",
+            name,
+            iso_ms(since_ms),
+            iso_ms(until_ms),
+            published,
+        )
 
     async def _backfill_row(
         self, name: str, records: ChangeRecords, row: Any, session: Session
     ) -> int:
         raw = json.dumps(row)
         try:
+            if not isinstance(row, dict):
+                raise RejectedInput("row: expected an object")
             entity = records.entity(row)
-            updated = records.event_time(
-                {k: parse_time_ms(row[k], k) for k in records.channel.time_fields if row.get(k)}
-            )
+            updated = records.row_time(row)
             if self.published.is_stale(name, entity, updated) or self.published.is_repeat(
                 name, entity, fingerprint(row, None)
             ):
@@ -264,11 +311,17 @@ class MmapiProtocol(FeedProtocol):
             records.channel.topic_id, records.key(value["payload"]), value, updated
         )
         self.published.remember(name, entity, fingerprint(row, None), updated, value["payload"])
+        if updated is not None:
+            self.watermark_ms = max(self.watermark_ms or 0, updated)
         self.metrics.resynced.labels(self.feed, name).inc()
         return 1
 
     async def close(self) -> None:
         await self.rest.close()
+
+
+def iso_ms(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_control(raw: str | bytes) -> dict[str, Any]:

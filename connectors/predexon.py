@@ -109,6 +109,9 @@ class PredexonProtocol(FeedProtocol):
             await self.publisher.reject(raw, exc, session)
             return
         game_id, sequence = value["game_id"], value["sequence"]
+        if self.published.is_older("game", game_id, value["updated_at"]):
+            self.metrics.duplicates.labels(self.feed, "sports_live").inc()
+            return  # older than a state rehydrated meanwhile
         if sequence is not None:
             fresh, missing = self.sequences.check(game_id, sequence)
             if not fresh:

@@ -141,26 +141,36 @@ class SessionLoop:
                 session.subscription_id,
                 session.connection_id,
             )
-            await self.protocol.resync(session)
-            self.metrics.set_state("streaming")
             await self._stream(ws, session)
 
     async def _stream(self, ws: ClientConnection, session: Session) -> None:
+        """Read the socket while the gap is closed from REST: a connection left unread during a
+        long resync would be dropped by the server as a slow consumer, and resync again."""
         reader = asyncio.create_task(self._read(ws, session))
         keepalive = asyncio.create_task(self.protocol.keepalive(ws))
         stopper = asyncio.create_task(self.stop.wait())
-        tasks = {reader, keepalive, stopper}
+        resync = asyncio.create_task(self._resync(session))
+        tasks = {reader, keepalive, stopper, resync}
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper:
-                    task.result()  # surfaces the session's end: closed, dead, fatal
+            running = set(tasks)
+            while running:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not stopper:
+                        task.result()  # surfaces the session's end: closed, dead, fatal
+                if done != {resync}:
+                    return
         finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    async def _resync(self, session: Session) -> None:
+        await self.protocol.resync(session)
+        self.metrics.set_state("streaming")
+        log.info("%s in sync (connection %s)", self.protocol.feed, session.connection_id)
 
     async def _read(self, ws: ClientConnection, session: Session) -> None:
         timeout = self.protocol.liveness_timeout_s

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 
-def fingerprint(*parts: Any) -> str:
-    return json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+def fingerprint(*parts: Any) -> bytes:
+    """A 16-byte digest of a state: enough to tell repeats apart, small enough to keep 100k."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 @dataclass
 class Published:
-    fingerprint: str
+    fingerprint: bytes
     updated_ms: int | None
     payload: dict[str, Any]
 
@@ -30,7 +33,7 @@ class PublishedState:
         return self.entries.get((kind, entity))
 
     def remember(
-        self, kind: str, entity: str, print_: str, updated_ms: int | None, payload: dict[str, Any]
+        self, kind: str, entity: str, print_: bytes, updated_ms: int | None, payload: dict[str, Any]
     ) -> None:
         key = (kind, entity)
         self.entries[key] = Published(print_, updated_ms, payload)
@@ -38,9 +41,16 @@ class PublishedState:
         while len(self.entries) > self.capacity:
             self.entries.popitem(last=False)
 
-    def is_repeat(self, kind: str, entity: str, print_: str) -> bool:
+    def is_repeat(self, kind: str, entity: str, print_: bytes) -> bool:
         previous = self.entries.get((kind, entity))
         return previous is not None and previous.fingerprint == print_
+
+    def is_older(self, kind: str, entity: str, updated_ms: int | None) -> bool:
+        """Whether a change stamped `updated_ms` predates what was published (a late arrival)."""
+        previous = self.entries.get((kind, entity))
+        if previous is None or previous.updated_ms is None or updated_ms is None:
+            return False
+        return updated_ms < previous.updated_ms
 
     def is_stale(self, kind: str, entity: str, updated_ms: int | None) -> bool:
         """Whether a snapshot taken at `updated_ms` is not newer than what was published."""

@@ -20,7 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from mmstream.simulators.config import ScenarioConfig
 from mmstream.simulators.connection import Connection
-from mmstream.simulators.rest import RateLimiter, int_param, json_error
+from mmstream.simulators.rest import RateLimiter, TimeOrderedRows, int_param, json_error
 from mmstream.simulators.scenario import DEFAULT_CLIENT, OTHER_CLIENT
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ class MmapiServer:
         self.next_subscription = 1
         self.connection_rng = random.Random(config.seed * 31 + 1)
         self.rate_limiter = RateLimiter(config.rest_rate_limit_per_min)
-        self.orders: dict[int, dict[str, Any]] = {}
-        self.bets: dict[int, dict[str, Any]] = {}
+        self.orders = TimeOrderedRows("orderId")
+        self.bets = TimeOrderedRows("betId")
         self.emergency: dict[str, Any] = {"emergency": False}
         self.connections: set[Connection] = set()
 
@@ -96,9 +96,9 @@ class MmapiServer:
     def publish(self, channel: str, client: str | None, text: str, payload: dict[str, Any]) -> None:
         """Record the new state (for REST) and broadcast `text` to the subscribers."""
         if channel == "orders":
-            self.orders[int(payload["orderId"])] = payload
+            self.orders.put(payload)
         elif channel == "bets":
-            self.bets[int(payload["betId"])] = payload
+            self.bets.put(payload)
         elif channel == "emergency":
             self.emergency = payload
         for subscriber in self.subscribers:
@@ -260,7 +260,7 @@ class MmapiServer:
         return self.clients[key]
 
     def _listing(
-        self, request: web.Request, rows: list[dict[str, Any]], status_field: str
+        self, request: web.Request, rows: TimeOrderedRows, status_field: str
     ) -> web.Response:
         client = self._authorize(request)
         if isinstance(client, web.Response):
@@ -276,14 +276,11 @@ class MmapiServer:
         size = int_param(request, "pageSize", 100, 1, 2000)
         selected = [
             row
-            for row in rows
+            for row in rows.between(since, until)
             if row.get("client") == client
-            and (since is None or row["updatedAt"] >= since)
-            and (until is None or row["updatedAt"] <= until)
             and (not statuses or row.get(status_field) in statuses)
             and (fixture is None or row.get("fixtureId") == fixture)
         ]
-        selected.sort(key=lambda row: (row["updatedAt"], row.get("orderId"), row.get("betId")))
         total = len(selected)
         chunk = selected[(page - 1) * size : page * size]
         return web.json_response(
@@ -299,10 +296,10 @@ class MmapiServer:
         )
 
     async def list_orders(self, request: web.Request) -> web.Response:
-        return self._listing(request, list(self.orders.values()), "orderStatus")
+        return self._listing(request, self.orders, "orderStatus")
 
     async def list_bets(self, request: web.Request) -> web.Response:
-        return self._listing(request, list(self.bets.values()), "betStatus")
+        return self._listing(request, self.bets, "betStatus")
 
     async def trading_status(self, request: web.Request) -> web.Response:
         client = self._authorize(request)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 
@@ -42,3 +44,30 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
             content_type="application/json",
         )
     return int(raw)
+
+
+class TimeOrderedRows:
+    """The latest row per id, kept in (updatedAt, id) order: a listing from a date costs what it
+    returns, not the size of the whole history (a gap fill during a long run must stay cheap)."""
+
+    def __init__(self, id_field: str) -> None:
+        self.id_field = id_field
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.order: list[tuple[str, int]] = []
+
+    def put(self, row: dict[str, Any]) -> None:
+        row_id = int(row[self.id_field])
+        previous = self.rows.get(row_id)
+        if previous is not None:
+            del self.order[bisect_left(self.order, (previous["updatedAt"], row_id))]
+        self.rows[row_id] = row
+        insort(self.order, (row["updatedAt"], row_id))
+
+    def between(self, since: str | None, until: str | None) -> Iterator[dict[str, Any]]:
+        """Rows with `since` <= updatedAt <= `until` (ISO text, sortable), oldest first."""
+        start = 0 if since is None else bisect_left(self.order, (since,))
+        for index in range(start, len(self.order)):
+            updated, row_id = self.order[index]
+            if until is not None and updated > until:
+                return
+            yield self.rows[row_id]

@@ -7,7 +7,7 @@ import random
 from connectors.backoff import Backoff
 from connectors.errors import FatalSessionError, RetryableSessionError
 from connectors.mmapi import classify_error
-from connectors.state import PublishedState, SequenceTracker
+from connectors.state import PublishedState, SequenceTracker, fingerprint
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -45,9 +45,12 @@ def test_sequence_tracker_drops_old_and_counts_gaps() -> None:
 
 def test_published_state_is_bounded_and_knows_repeats_and_stale_snapshots() -> None:
     state = PublishedState(capacity=2)
-    state.remember("orders", "1", "a", 100, {})
-    state.remember("orders", "2", "b", 100, {})
-    state.remember("orders", "3", "c", 100, {})
+    state.remember("orders", "1", fingerprint("a"), 100, {})
+    state.remember("orders", "2", fingerprint("b"), 100, {})
+    state.remember("orders", "3", fingerprint("c"), 100, {})
     assert state.get("orders", "1") is None, "least recently published evicted"
-    assert state.is_repeat("orders", "3", "c") and not state.is_repeat("orders", "3", "d")
+    assert state.is_repeat("orders", "3", fingerprint("c"))
+    assert not state.is_repeat("orders", "3", fingerprint("d"))
     assert state.is_stale("orders", "3", 100) and not state.is_stale("orders", "3", 101)
+    assert state.is_older("orders", "3", 99) and not state.is_older("orders", "3", 100)
+    assert not state.is_older("orders", "4", 1), "nothing published: nothing is late"
