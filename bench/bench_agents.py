@@ -26,14 +26,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
 from mmstream.kafka.admin import create_topics
-from mmstream.kafka.config import consumer_config, producer_config
+from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
 from mmstream.settings import TopicSettings
+from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
-
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
-RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 500.0
-SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
 
 
 def envelope(now: int) -> dict[str, object]:
@@ -114,18 +111,48 @@ def agent_counts(url: str) -> dict[str, float]:
     return counts
 
 
-def main() -> None:
-    with embedded_stack() as stack, tempfile.TemporaryDirectory() as data_dir:
-        topics = TopicSettings(**{k: f"{v}.bench" for k, v in TopicSettings().names().items()})
-        from mmstream.kafka.config import ClusterTarget
+def prepare_topics(stack: EmbeddedStack) -> tuple[ClusterTarget, TopicSettings, AvroSerde]:
+    """Bench-named topics on the stack, with their schemas registered."""
+    topics = TopicSettings(**{k: f"{v}.bench" for k, v in TopicSettings().names().items()})
+    target = ClusterTarget(stack.bootstrap_servers, embedded=True)
+    create_topics(target, topics, replication_factor=1)
+    serde = AvroSerde(SchemaRegistryClient({"url": stack.registry_url}), topics)
+    serde.register_all()
+    return target, topics, serde
 
-        target = ClusterTarget(stack.bootstrap_servers, embedded=True)
-        create_topics(target, topics, replication_factor=1)
-        serde = AvroSerde(SchemaRegistryClient({"url": stack.registry_url}), topics)
-        serde.register_all()
+
+def start_worker(
+    stack: EmbeddedStack, data_dir: str, topics: TopicSettings, port: int, **extra: str
+) -> subprocess.Popen[bytes]:
+    """`mmstream process` on the bench topics, metrics on `port`; stopped at exit."""
+    env = {
+        **os.environ,
+        "MMSTREAM_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "MMSTREAM_SCHEMA_REGISTRY_URL": stack.registry_url,
+        "MMSTREAM_BROKER_PROFILE": "embedded",
+        "MMSTREAM_DATA_DIR": data_dir,
+        "MMSTREAM_PROCESSOR_METRICS_PORT": str(port),
+        "MMSTREAM_LOG_LEVEL": "WARNING",
+        "MMSTREAM_PROCESSOR_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        **{f"MMSTREAM_TOPIC_{k.upper()}": v for k, v in topics.names().items()},
+        **extra,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mmstream.cli", "process"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(stop_child, worker)  # never leave it behind, even on error
+    return worker
+
+
+def main(n: int, rate: float, seconds: float) -> None:
+    with embedded_stack() as stack, tempfile.TemporaryDirectory() as data_dir:
+        target, topics, serde = prepare_topics(stack)
         producer = Producer(producer_config(target))
         now = int(time.time() * 1000)
-        for i in range(N):
+        for i in range(n):
             producer.produce(
                 topics.name("orders"),
                 key=str(i).encode(),
@@ -145,26 +172,9 @@ def main() -> None:
             producer.poll(0)
         producer.flush(60)
         port = 19_500 + os.getpid() % 400
-        env = {
-            **os.environ,
-            "MMSTREAM_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-            "MMSTREAM_SCHEMA_REGISTRY_URL": stack.registry_url,
-            "MMSTREAM_BROKER_PROFILE": "embedded",
-            "MMSTREAM_DATA_DIR": data_dir,
-            "MMSTREAM_PROCESSOR_METRICS_PORT": str(port),
-            "MMSTREAM_LOG_LEVEL": "WARNING",
-            "MMSTREAM_PROCESSOR_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
-            **{f"MMSTREAM_TOPIC_{k.upper()}": v for k, v in topics.names().items()},
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "mmstream.cli", "process"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        atexit.register(stop_child, worker)  # never leave it behind, even on error
+        worker = start_worker(stack, data_dir, topics, port)
         url = f"http://127.0.0.1:{port}/metrics"
-        targets = {"hedge": 2 * N, "score-router": N // 2}
+        targets = {"hedge": 2 * n, "score-router": n // 2}
         first: dict[str, float] = {}
         last: dict[str, tuple[float, float]] = {}  # agent -> (count, when it last grew)
         deadline = time.monotonic() + 600
@@ -206,11 +216,11 @@ def main() -> None:
         while consumer.poll(0.5) is not None:
             pass  # skip the backlog's outputs
         sent_at: dict[int, float] = {}
-        interval = 2.0 / RATE  # an order and its bet per interval
+        interval = 2.0 / rate  # an order and its bet per interval
         begin = time.monotonic()
-        i = N
-        while time.monotonic() - begin < SECONDS:
-            due = begin + (i - N) * interval
+        i = n
+        while time.monotonic() - begin < seconds:
+            due = begin + (i - n) * interval
             if due > time.monotonic():
                 time.sleep(max(0.0, due - time.monotonic()))
             stamp = int(time.time() * 1000)
@@ -246,11 +256,11 @@ def main() -> None:
     print(
         table(
             [
-                ("backlog", f"{N:,} orders + {N:,} bets + {N // 2:,} scores"),
+                ("backlog", f"{n:,} orders + {n:,} bets + {n // 2:,} scores"),
                 *backlog_rows,
                 (
                     "steady load",
-                    f"{RATE:,.0f} events/s for {SECONDS:.0f} s ({len(sent_at):,} orders)",
+                    f"{rate:,.0f} events/s for {seconds:.0f} s ({len(sent_at):,} orders)",
                 ),
                 (
                     "raw append -> hedge.fills append",
@@ -264,4 +274,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 5_000,
+        float(sys.argv[2]) if len(sys.argv) > 2 else 500.0,
+        float(sys.argv[3]) if len(sys.argv) > 3 else 10.0,
+    )

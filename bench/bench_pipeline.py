@@ -34,7 +34,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from bench.common import peak_rss_mb, percentiles, stop_child, table
 from mmstream.kafka.config import ClusterTarget, consumer_config
 from mmstream.settings import TopicSettings
-from mmstream.view.sources import scrape
+from mmstream.view.sources import scrape, total
 from schemas.serde import AvroSerde
 from schemas.values import plain
 
@@ -134,6 +134,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         peaks: dict[str, float] = {}
         tables: dict[str, float] = {}
         records_in: dict[str, float] = {}
+        connector: dict[str, float] = {}
         while up.poll() is None:
             for pid, cmdline in children(up.pid).items():
                 role = next((r for r in ("connect mmapi", "process") if r in cmdline), None)
@@ -141,6 +142,12 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
                     continue
                 try:
                     peaks[role] = max(peaks.get(role, 0.0), peak_rss_mb(pid))
+                    if role == "connect mmapi":
+                        port = environ(pid).get("MMAPI_METRICS_PORT")
+                        samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
+                        for name in ("records_published_total", "reconnects_total"):
+                            if f"mmstream_connector_{name}" in samples:
+                                connector[name] = total(samples, f"mmstream_connector_{name}")
                     if role == "process":
                         port = environ(pid).get("MMSTREAM_PROCESSOR_METRICS_PORT")
                         samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
@@ -158,6 +165,11 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
     keys = ", ".join(f"{name} {count:,.0f}" for name, count in sorted(tables.items()))
     return [
         (f"offered {rate:,.0f} msg/s for {seconds:.0f} s", f"exit code {up.returncode}"),
+        (
+            "  MM API connector: records into Kafka / reconnects",
+            f"{connector.get('records_published_total', 0):,.0f}"
+            f" / {connector.get('reconnects_total', 0):,.0f}",
+        ),
         ("  raw events through the agents", f"{inputs:,.0f}"),
         ("  fill/bet sent -> hedge.fills append", summary(follower.latencies["hedge_fills"])),
         ("  score sent -> scores.reconciled", summary(follower.latencies["scores_reconciled"])),

@@ -61,7 +61,7 @@ class ConnectorMetrics:
         )
         self.duplicates = Counter(
             "mmstream_connector_duplicates_dropped",
-            "Messages not published again: same content, older sequence, or already backfilled",
+            "Messages not published: same content, older sequence or event time, or backfilled",
             ["feed", "channel"],
             registry=r,
         )
