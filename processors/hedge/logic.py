@@ -279,7 +279,8 @@ def rejection_alerts(state: State, fill: dict[str, Any]) -> list[Output]:
                     **common,
                 )
             )
-        elif current == "OPEN" and hedged:
+            current = "OPEN"
+        if current == "OPEN" and hedged:  # also at once: a rejection other bets already cover
             state["alerts"][name] = "RESOLVED"
             outputs.append(
                 alert(

@@ -172,6 +172,22 @@ def test_rejected_bet_alerts_once() -> None:
     assert [(a["alert_type"], a["subject"]) for a in rejected] == [("HEDGE_REJECTED", "bet:3")]
 
 
+def test_a_rejection_other_bets_already_cover_opens_and_resolves_at_once() -> None:
+    records = [
+        ("orders", order(T0, 50.0, "FILLED", matched_at=T0)),
+        ("bets", bet(3, T0 + 100, 50.0, "placed", T0 + 100)),
+        ("bets", bet(4, T0 + 200, 50.0, "placed", T0 + 200)),
+        ("bets", bet(3, T0 + 300, 50.0, "rejected", T0 + 100)),
+    ]
+    state, outputs = fold(records, T0 + 400)
+    alerts = [o.value for o in outputs if o.topic_id == "risk_alerts"]
+    assert [(a["alert_type"], a["state"]) for a in alerts] == [
+        ("HEDGE_REJECTED", "OPEN"),
+        ("HEDGE_REJECTED", "RESOLVED"),
+    ], "the alert must not stay open until some later record or the order's expiry"
+    assert logic.evaluate(state, T0 + 500, SETTINGS) == []
+
+
 def test_settled_hedged_orders_shrink_and_late_duplicates_stay_harmless() -> None:
     records = [
         ("orders", order(T0, 100.0, "FILLED", matched_at=T0)),
