@@ -172,6 +172,13 @@ async def test_drops_and_a_server_restart_lose_nothing(
     assert sims.counters["disconnects"] + sims.counters["restarts"] >= 2
     backfilled = [r for _, r in orders + bets if r["envelope"]["origin"] == "BACKFILL"]
     assert backfilled, "the gaps were closed from REST"
+    updated: dict[int, list[Any]] = {}
+    for _, record in orders:  # one key, one partition: topic order is publish order
+        updated.setdefault(record["payload"]["orderId"], []).append(
+            record["envelope"]["event_time"]
+        )
+    for order_id, times in updated.items():
+        assert times == sorted(times), f"order {order_id}: an older state after a newer one"
     assert await connector.stop() == 0
 
 
