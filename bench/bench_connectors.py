@@ -3,7 +3,7 @@ process, against the bare receive rate of a plain `websockets` client that only 
 (the ceiling), in the same run; and the connector's peak RSS. One feed at a time, each with
 the machine to itself.
 
-Usage: bench/bench_connectors.py [RATE] [SECONDS]   (defaults 5000 msg/s for 8 s, both feeds
+Usage: bench/bench_connectors.py [RATE] [SECONDS]   (defaults 12000 msg/s for 8 s, both feeds
 together as the simulator counts them)
 """
 
@@ -30,7 +30,7 @@ from mmstream.simulators.scenario import DEFAULT_CLIENT
 from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape, total
 
-RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 5_000.0
+RATE = float(sys.argv[1]) if len(sys.argv) > 1 else 12_000.0
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 8.0
 
 
