@@ -18,7 +18,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
-PER_SCRIPT_TIMEOUT_S = 3600  # bench_million runs for about 30 minutes
+PER_SCRIPT_TIMEOUT_S = 3600  # bench_million runs for about 40 minutes
 
 
 def machine() -> str:
