@@ -141,7 +141,7 @@ class MmapiProtocol(FeedProtocol):
         self.metrics = metrics
         self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
         self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
-        self.published = PublishedState()
+        self.published = PublishedState(settings.remembered_entities)
         self.watermark_ms: int | None = None  # newest order/bet change published
         self.gap_from_ms: dict[str, int] = {}  # channel → start of a gap not yet closed
         self.rest = RestClient(

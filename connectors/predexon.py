@@ -43,7 +43,7 @@ class PredexonProtocol(FeedProtocol):
         self.liveness_timeout_s = settings.silence_timeout_s or None
         self.converter = Converter(load_schema_dict("predexon_sports_live"))
         self.sequences = SequenceTracker()
-        self.published = PublishedState()
+        self.published = PublishedState(settings.remembered_entities)
         self.rest = RestClient(settings.rest_url, {"x-api-key": self.api_key}, 600)
 
     def url(self) -> str:

@@ -28,6 +28,11 @@ class FeedSettings(BaseSettings):
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
     handshake_timeout_s: float = Field(default=10.0, gt=0)
+    remembered_entities: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="last published state kept per entity (dedup, gap fills); about 1 KB each",
+    )
 
     @field_validator("ws_url")
     @classmethod

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from connectors.backoff import Backoff
 from connectors.errors import FatalSessionError, RetryableSessionError
 from connectors.mmapi import classify_error
+from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, fingerprint
+from mmstream.errors import ConfigurationError
+from mmstream.settings import load_settings
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -54,3 +59,13 @@ def test_published_state_is_bounded_and_knows_repeats_and_stale_snapshots() -> N
     assert state.is_stale("orders", "3", 100) and not state.is_stale("orders", "3", 101)
     assert state.is_older("orders", "3", 99) and not state.is_older("orders", "3", 100)
     assert not state.is_older("orders", "4", 1), "nothing published: nothing is late"
+
+
+def test_the_published_state_capacity_is_a_setting_checked_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MMAPI_REMEMBERED_ENTITIES", "250000")
+    assert load_settings(MmapiSettings).remembered_entities == 250_000
+    monkeypatch.setenv("PREDEXON_REMEMBERED_ENTITIES", "10")
+    with pytest.raises(ConfigurationError, match="PREDEXON_REMEMBERED_ENTITIES"):
+        load_settings(PredexonSettings)
