@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -25,6 +26,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
+from connectors.publisher import Session
+from connectors.records import change_record
 from mmstream.kafka.admin import create_topics
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
 from mmstream.settings import TopicSettings
@@ -32,33 +35,16 @@ from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
 
-
-def envelope(now: int) -> dict[str, object]:
-    return {
-        "source": "mmapi",
-        "connection_id": "bench",
-        "subscription_id": "1",
-        "received_at": now,
-        "event_time": now,
-        "origin": "LIVE",
-    }
+SESSION = Session(connection_id="bench", subscription_id="1")
 
 
-def change_record(event: str, now: int, payload: dict[str, object]) -> dict[str, object]:
-    """A raw change record as the connectors write it (no `old`)."""
-    return {
-        "envelope": envelope(now),
-        "event": event,
-        "old": None,
-        "changed_fields": [],
-        "payload_extra": {},
-        "old_extra": {},
-        "payload": payload,
-    }
+def change(event: str, now: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """A raw change record as the connectors write it, received when it happened."""
+    return change_record(SESSION.envelope("mmapi", now, now, "LIVE"), event, payload)
 
 
-def order(order_id: int, now: int) -> dict[str, object]:
-    return change_record(
+def order(order_id: int, now: int) -> dict[str, Any]:
+    return change(
         "UPDATE",
         now,
         {
@@ -74,8 +60,8 @@ def order(order_id: int, now: int) -> dict[str, object]:
     )
 
 
-def bet(order_id: int, now: int) -> dict[str, object]:
-    return change_record(
+def bet(order_id: int, now: int) -> dict[str, Any]:
+    return change(
         "INSERT",
         now,
         {
@@ -91,8 +77,8 @@ def bet(order_id: int, now: int) -> dict[str, object]:
     )
 
 
-def score(fixture: int, now: int) -> dict[str, object]:
-    return change_record(
+def score(fixture: int, now: int) -> dict[str, Any]:
+    return change(
         "UPDATE",
         now,
         {

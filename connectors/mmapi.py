@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
 from connectors.metrics import ConnectorMetrics
 from connectors.publisher import Publisher, Session, now_ms
-from connectors.records import Converter, field_schema, parse_time_ms
+from connectors.records import Converter, change_record, field_schema, parse_time_ms
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import MmapiSettings
@@ -76,22 +76,12 @@ class ChangeRecords:
             if alias in payload and name not in payload:
                 payload = {**payload, name: payload[alias]}
         payload_extra: dict[str, str] = {}
-        old_extra: dict[str, str] = {}
-        value: dict[str, Any] = {
-            "envelope": envelope,
-            "event": str(event),
-            "payload": self.converter.record(
-                self.payload_schema, payload, "payload", payload_extra
-            ),
-            "old": None,
-            "changed_fields": [],
-            "payload_extra": payload_extra,
-            "old_extra": old_extra,
-        }
+        typed = self.converter.record(self.payload_schema, payload, "payload", payload_extra)
+        value = change_record(envelope, str(event), typed, payload_extra)
         if old is not None:
             if not isinstance(old, dict):
                 raise RejectedInput("old: expected an object", self.channel.topic_id)
-            value["old"] = self.converter.record(self.old_schema, old, "old", old_extra)
+            value["old"] = self.converter.record(self.old_schema, old, "old", value["old_extra"])
             value["changed_fields"] = list(old)
         return value
 

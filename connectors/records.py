@@ -18,6 +18,24 @@ Schema = Any  # a parsed .avsc (dicts, lists, strings)
 EXTRA_FIELDS = ("extra", "periods")
 
 
+def change_record(
+    envelope: dict[str, Any],
+    event: str,
+    payload: dict[str, Any],
+    payload_extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A raw change record (`mmapi.*` topics) as the connectors write it, with no `old` yet."""
+    return {
+        "envelope": envelope,
+        "event": event,
+        "payload": payload,
+        "old": None,
+        "changed_fields": [],
+        "payload_extra": {} if payload_extra is None else payload_extra,
+        "old_extra": {},
+    }
+
+
 def parse_time_ms(value: Any, path: str) -> int:
     if isinstance(value, bool):
         raise RejectedInput(f"{path}: expected a timestamp, got {value!r}")

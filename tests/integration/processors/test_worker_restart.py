@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
+from connectors.publisher import Session
+from connectors.records import change_record
 from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
@@ -30,27 +32,11 @@ ORDERS = list(range(2000, 2012))
 FIRST, SECOND = 60.0, 40.0
 
 
-def envelope(at: int) -> dict[str, Any]:
-    return {
-        "source": "mmapi",
-        "connection_id": "c",
-        "subscription_id": "1",
-        "received_at": at,
-        "event_time": at,
-        "origin": "LIVE",
-    }
+SESSION = Session(connection_id="c", subscription_id="1")
 
 
 def change(payload: dict[str, Any], at: int, event: str) -> dict[str, Any]:
-    return {
-        "envelope": envelope(at),
-        "event": event,
-        "changed_fields": [],
-        "old": None,
-        "payload_extra": {},
-        "old_extra": {},
-        "payload": payload,
-    }
+    return change_record(SESSION.envelope("mmapi", at, at, "LIVE"), event, payload)
 
 
 def filled(order_id: int) -> dict[str, Any]:
