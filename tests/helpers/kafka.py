@@ -21,6 +21,16 @@ from confluent_kafka.admin import AdminClient
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
 
 
+def from_beginning(target: ClusterTarget, topic: str, group_id: str | None = None) -> Consumer:
+    """A consumer with every partition of `topic` assigned from offset 0 (no group join)."""
+    consumer = Consumer(
+        consumer_config(target, group_id or f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    return consumer
+
+
 def consume(
     target: ClusterTarget,
     topic: str,
@@ -35,11 +45,7 @@ def consume(
 
     Partitions are assigned directly (no group join), so a read costs milliseconds.
     """
-    consumer = Consumer(
-        consumer_config(target, group_id or f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    consumer = from_beginning(target, topic, group_id)
     records: list[tuple[str | None, Any, Message]] = []
     end = time.monotonic() + deadline_s
     last = time.monotonic()
@@ -85,11 +91,7 @@ def consume_until(
 ) -> list[tuple[str | None, Any]]:
     """Read `topic` from the beginning until `done(records so far)` holds; fail after
     `deadline_s` with what was read."""
-    consumer = Consumer(
-        consumer_config(target, f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    consumer = from_beginning(target, topic)
     records: list[tuple[str | None, Any]] = []
     end = time.monotonic() + deadline_s
     try:
