@@ -47,17 +47,17 @@ class PublishedState:
 
     def is_older(self, kind: str, entity: str, updated_ms: int | None) -> bool:
         """Whether a change stamped `updated_ms` predates what was published (a late arrival)."""
-        previous = self.entries.get((kind, entity))
-        if previous is None or previous.updated_ms is None or updated_ms is None:
-            return False
-        return updated_ms < previous.updated_ms
+        published = self._published_ms(kind, entity)
+        return published is not None and updated_ms is not None and updated_ms < published
 
     def is_stale(self, kind: str, entity: str, updated_ms: int | None) -> bool:
         """Whether a snapshot taken at `updated_ms` is not newer than what was published."""
+        published = self._published_ms(kind, entity)
+        return published is not None and updated_ms is not None and updated_ms <= published
+
+    def _published_ms(self, kind: str, entity: str) -> int | None:
         previous = self.entries.get((kind, entity))
-        if previous is None or previous.updated_ms is None or updated_ms is None:
-            return False
-        return updated_ms <= previous.updated_ms
+        return None if previous is None else previous.updated_ms
 
 
 class SequenceTracker:
