@@ -31,7 +31,7 @@ from confluent_kafka import Producer
 
 from bench.bench_agents import agent_counts, bet, order, prepare_topics, score, start_worker
 from bench.bench_pipeline import run as run_pipeline
-from bench.common import embedded_stack, peak_rss_mb, table
+from bench.common import embedded_stack, listing, peak_rss_mb, table
 from mmstream.kafka.config import ClusterTarget, producer_config
 from mmstream.settings import TopicSettings
 from mmstream.view.sources import scrape
@@ -155,10 +155,6 @@ def worker_run(orders: int, steady_rate: float | None) -> list[tuple[str, str]]:
         (f"  table keys, most {during}", listing(watch.max_keys)),
         ("  table keys at the end", listing(watch.keys)),
     ]
-
-
-def listing(counts: dict[str, float]) -> str:
-    return ", ".join(f"{name} {count:,.0f}" for name, count in sorted(counts.items()))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from bench.common import peak_rss_mb, percentiles, stop_child, table
+from bench.common import listing, peak_rss_mb, percentiles, stop_child, table
 from mmstream.kafka.config import ClusterTarget, consumer_config
 from mmstream.settings import TopicSettings
 from mmstream.view.sources import scrape, total
 from schemas.serde import AvroSerde
 from schemas.values import plain
+
+# the processes whose memory and metrics are followed, and where each says its metrics port is
+METRICS_PORT_VARIABLE = {
+    "connect mmapi": "MMAPI_METRICS_PORT",
+    "process": "MMSTREAM_PROCESSOR_METRICS_PORT",
+}
 
 
 def children(parent: int) -> dict[int, str]:
@@ -137,20 +143,18 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         connector: dict[str, float] = {}
         while up.poll() is None:
             for pid, cmdline in children(up.pid).items():
-                role = next((r for r in ("connect mmapi", "process") if r in cmdline), None)
+                role = next((r for r in METRICS_PORT_VARIABLE if r in cmdline), None)
                 if role is None:
                     continue
                 try:
                     peaks[role] = max(peaks.get(role, 0.0), peak_rss_mb(pid))
+                    port = environ(pid).get(METRICS_PORT_VARIABLE[role])
+                    samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
                     if role == "connect mmapi":
-                        port = environ(pid).get("MMAPI_METRICS_PORT")
-                        samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
                         for name in ("records_published_total", "reconnects_total"):
                             if f"mmstream_connector_{name}" in samples:
                                 connector[name] = total(samples, f"mmstream_connector_{name}")
-                    if role == "process":
-                        port = environ(pid).get("MMSTREAM_PROCESSOR_METRICS_PORT")
-                        samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
+                    else:
                         for labels, value in samples.get("mmstream_processor_table_keys", []):
                             tables[labels["table"]] = value
                         for labels, value in samples.get("mmstream_processor_records_in_total", []):
@@ -162,7 +166,6 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         follower.join(10)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
-    keys = ", ".join(f"{name} {count:,.0f}" for name, count in sorted(tables.items()))
     return [
         (f"offered {rate:,.0f} msg/s for {seconds:.0f} s", f"exit code {up.returncode}"),
         (
@@ -174,7 +177,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         ("  fill/bet sent -> hedge.fills append", summary(follower.latencies["hedge_fills"])),
         ("  score sent -> scores.reconciled", summary(follower.latencies["scores_reconciled"])),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
-        ("  worker table keys at the end", keys),
+        ("  worker table keys at the end", listing(tables)),
     ]
 
 

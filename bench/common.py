@@ -37,6 +37,11 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def listing(counts: dict[str, float]) -> str:
+    """`name count, …` in name order, e.g. table sizes."""
+    return ", ".join(f"{name} {count:,.0f}" for name, count in sorted(counts.items()))
+
+
 def table(rows: list[tuple[str, str]], header: tuple[str, str] = ("figure", "value")) -> str:
     lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
