@@ -10,7 +10,10 @@ import faust
 from mmstream.kafka.config import ClusterTarget, faust_settings, tune_faust_fetch_wait
 from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
 
-target = ClusterTarget(os.environ["TEST_BOOTSTRAP"], os.environ["TEST_EMBEDDED"] == "1")
+profile = os.environ.get("TEST_PROFILE") or (
+    "tansu" if os.environ.get("TEST_EMBEDDED") == "1" else "default"
+)
+target = ClusterTarget.with_profile(os.environ["TEST_BOOTSTRAP"], profile)
 if os.environ.get("TEST_FAUST_FIXES", "1") == "1":
     install_faust_fixes()
 if target.embedded:
