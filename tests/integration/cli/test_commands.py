@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
-from tests.fixtures.kafka import TestCluster
+from tests.fixtures.kafka import TEST_BROKER, TestCluster
 from tests.helpers.kafka import produce
 from tests.helpers.processes import Child
 
@@ -107,18 +107,30 @@ def test_a_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
     assert "MMSTREAM_BOOTSTRAP_SERVERS" in result.stderr
     result = run(["connect", "mmapi"], {"MMSTREAM_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2 and "MMAPI_API_KEY is not set" in result.stderr
+    result = run(["up", "--duration", "1"], {"MMSTREAM_EMBEDDED_BROKER": "redpanda"})
+    assert result.returncode == 2 and "MMSTREAM_EMBEDDED_BROKER" in result.stderr
+
+
+def test_up_on_kafka_without_its_jars_says_what_to_install(tmp_path: Path) -> None:
+    result = run(
+        ["up", "--broker", "kafka", "--duration", "1", "--no-view"],
+        {"MMSTREAM_DATA_DIR": str(tmp_path), "MMSTREAM_LOCAL_KAFKA_LIB": str(tmp_path / "none")},
+    )
+    assert result.returncode == 1
+    assert "make kafka" in result.stderr and "JDK 17" in result.stderr
 
 
 async def test_up_on_the_embedded_default_runs_and_stops_cleanly(tmp_path: Path) -> None:
-    """No Kafka settings, no keys: the embedded stack, simulators, connectors and a worker."""
-    up = Child(
-        ["up", "--no-view", "--duration", "12", "--rate", "40", "--summary-interval", "3"],
-        {"MMSTREAM_DATA_DIR": str(tmp_path)},
-        tmp_path / "up.log",
-    )
-    assert await up.wait(120) == 0, up.output[-2000:]
+    """No Kafka settings, no keys: the embedded stack, simulators, connectors and a worker —
+    on the tier's broker (`--broker kafka` on the Kafka tier, the Tansu default otherwise)."""
+    args = ["up", "--no-view", "--duration", "12", "--rate", "40", "--summary-interval", "3"]
+    if TEST_BROKER == "kafka":
+        args += ["--broker", "kafka"]
+    up = Child(args, {"MMSTREAM_DATA_DIR": str(tmp_path)}, tmp_path / "up.log")
+    assert await up.wait(180) == 0, up.output[-2000:]
     output = up.output
     assert "embedded broker 127.0.0.1:" in output
+    assert f"({TEST_BROKER})" in output
     assert "duration reached" in output
     summaries = [line for line in output.splitlines() if line.startswith("feeds[")]
     assert summaries, output[-1500:]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from mmstream.errors import ConfigurationError
+from mmstream.kafka.config import ClusterTarget, consumer_config
 from mmstream.settings import (
     KafkaSettings,
     RegistrySettings,
+    StackSettings,
     TopicSettings,
     kafka_passthrough,
     load_settings,
@@ -17,6 +19,42 @@ from mmstream.settings import (
 def test_no_bootstrap_servers_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MMSTREAM_BOOTSTRAP_SERVERS", raising=False)
     assert load_settings(KafkaSettings).embedded
+
+
+@pytest.mark.parametrize(
+    ("servers", "setting", "stack_broker", "profile"),
+    [
+        (None, "auto", None, "tansu"),
+        (None, "auto", "tansu", "tansu"),
+        (None, "auto", "kafka", "kafka-local"),
+        ("kafka:9092", "auto", None, "default"),
+        ("kafka:9092", "embedded", None, "tansu"),
+        ("127.0.0.1:9092", "kafka-local", None, "kafka-local"),
+    ],
+)
+def test_the_client_profile_follows_the_setting_or_the_running_stack(
+    monkeypatch: pytest.MonkeyPatch,
+    servers: str | None,
+    setting: str,
+    stack_broker: str | None,
+    profile: str,
+) -> None:
+    monkeypatch.delenv("MMSTREAM_BOOTSTRAP_SERVERS", raising=False)
+    if servers:
+        monkeypatch.setenv("MMSTREAM_BOOTSTRAP_SERVERS", servers)
+    monkeypatch.setenv("MMSTREAM_BROKER_PROFILE", setting)
+    assert load_settings(KafkaSettings).profile(stack_broker) == profile
+    target = ClusterTarget.with_profile("127.0.0.1:1", profile)
+    assert target.profile == profile
+    consumer = consumer_config(target, "g")
+    assert ("fetch.wait.max.ms" in consumer) == (profile == "tansu")
+    assert ("session.timeout.ms" in consumer) == (profile != "default")
+
+
+def test_a_bad_embedded_broker_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMSTREAM_EMBEDDED_BROKER", "redpanda")
+    with pytest.raises(ConfigurationError, match="MMSTREAM_EMBEDDED_BROKER"):
+        load_settings(StackSettings)
 
 
 def test_bad_bootstrap_servers_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
