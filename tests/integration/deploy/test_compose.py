@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,35 @@ def test_missing_api_key_is_named_in_the_error() -> None:
     result = resolved_config({"PREDEXON_API_KEY": "k2"})
     assert result.returncode != 0
     assert "MMAPI_API_KEY" in result.stderr
+
+
+def test_compose_runs_the_kafka_version_of_the_tests(config: dict[str, Any]) -> None:
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert version, "deploy/kafka/pom.xml names the Kafka version"
+    assert config["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
+
+
+def test_compose_replication_settings_are_safe_for_its_broker_count(
+    config: dict[str, Any],
+) -> None:
+    """Replication factors fit the brokers; min ISR leaves room for one broker down when there
+    are three (RF 3, min ISR 2, as in the 3-node tests), and is 1 for a single broker."""
+    services = config["services"]
+    brokers = [svc for svc in services.values() if str(svc.get("image", "")).startswith("apache/")]
+    env = services["kafka"]["environment"]
+    replication = {
+        int(env[name])
+        for name in (
+            "KAFKA_DEFAULT_REPLICATION_FACTOR",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        )
+    }
+    assert replication == {len(brokers)}
+    min_isr = {
+        int(env["KAFKA_MIN_INSYNC_REPLICAS"]),
+        int(env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]),
+    }
+    assert min_isr == {2 if len(brokers) >= 3 else 1}
+    assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
