@@ -31,7 +31,7 @@ from mmstream.stack.process import free_port
 log = logging.getLogger(__name__)
 CLUSTER_FILE = "cluster.json"
 # a JVM start on a busy 2-core machine: seconds, not milliseconds
-READY_DEADLINE_S = 120.0
+READY_DEADLINE_S = 180.0
 
 
 class KafkaCluster:
@@ -82,8 +82,10 @@ class KafkaCluster:
         require_kafka()
         started = time.monotonic()
         self._load_or_create_layout()
-        for node in self.nodes.values():
-            node.format(self.cluster_id)
+        # one JVM per format: the nodes format side by side
+        formatting = {i: node.start_format(self.cluster_id) for i, node in self.nodes.items()}
+        for i, node in self.nodes.items():
+            node.finish_format(formatting[i])
         for node in self.nodes.values():
             node.launch()
         try:
