@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from processors.app import Pipeline, StreamClock, record_time
+from processors import signals
+from processors.app import Pipeline, record_time
+from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
@@ -19,6 +21,7 @@ def register(p: Pipeline) -> None:
     clock = StreamClock(
         {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},
         int(settings.out_of_order_grace_s * 1000),
+        consumer_highwater(p.app),
     )
 
     due = DueIndex()
@@ -26,37 +29,11 @@ def register(p: Pipeline) -> None:
     def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
         """Store the state and schedule its next deadline; its outputs and the emergency
         agent's signals (exposure only when it changed), to send."""
-        signals = [
-            Output(
-                "signals",
-                "emergency",
-                {"kind": "rejection", "bet_id": o.value["subject"], "at": o.value["opened_at"]},
-            )
-            for o in outputs
-            if o.topic_id == "risk_alerts"
-            and o.value["alert_type"] == "HEDGE_REJECTED"
-            and o.value["state"] == "OPEN"
-        ]
-        unhedged = round(logic.exposure(state), 6)
-        if unhedged != state.get("signaled_exposure", 0.0):
-            state["signaled_exposure"] = unhedged
-            signals.append(
-                Output(
-                    "signals",
-                    "emergency",
-                    {
-                        "kind": "exposure",
-                        "order_id": state["order_id"],
-                        "fixture_id": state.get("fixture_id"),
-                        "unhedged": unhedged,
-                        "at": state["last_event_ms"],
-                    },
-                )
-            )
+        sent = logic.emergency_signals(state, outputs)
         stored = logic.close_if_settled(state)
         table[key] = stored
         due.schedule(key, logic.next_due(stored, settings))
-        return outputs + signals
+        return outputs + sent
 
     @table.on_recover
     async def reindex() -> None:
@@ -78,7 +55,9 @@ def register(p: Pipeline) -> None:
                 states[key] = logic.step(state, p.topic_id(event), record, read_at)
                 at = record_time(record)
                 newest = max(newest, at)
-                clock.observe(event.message.topic, event.message.partition, at)
+                clock.observe(
+                    event.message.topic, event.message.partition, at, event.message.offset
+                )
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
             outputs = [activity("mmapi", newest)]
@@ -100,6 +79,7 @@ def register(p: Pipeline) -> None:
                 continue  # its partition moved to another worker
             if logic.expired(state, now, settings):
                 del table[key]
+                pending += logic.leaving(state, now)
                 continue
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
@@ -115,13 +95,4 @@ def wall_ms() -> int:
 
 
 def activity(feed: str, event_ms: int) -> Output:
-    return Output(
-        "signals",
-        "emergency",
-        {
-            "kind": "activity",
-            "feed": feed,
-            "event_ms": event_ms,
-            "wall_ms": int(time.time() * 1000),
-        },
-    )
+    return signals.output(signals.Activity(feed, event_ms, wall_ms()))
