@@ -23,6 +23,7 @@ class OrderTruth:
     fixture_id: str
     filled_stake: float = 0.0
     bets: list[BetTruth] = field(default_factory=list)
+    last_fill_ms: int | None = None  # matchedAt of the last fill (epoch ms): deadline anchor
 
     @property
     def hedged_stake(self) -> float:

@@ -88,6 +88,10 @@ def stale_threshold_ms(state: State, updating: str, settings: ProcessorSettings)
 
 
 def silent_while_agreeing(state: State, now_ms: int, settings: ProcessorSettings) -> str | None:
+    """A provider missing the other's updates of an agreed, live game for too long (a game
+    over, or not in play, has nothing left to update)."""
+    if any(v.get("ended") or v.get("live") is False for v in state["views"].values()):
+        return None
     for provider in PROVIDERS:
         missed = state["missed_since"].get(provider)
         if missed is not None and now_ms - missed > stale_threshold_ms(

@@ -27,6 +27,7 @@ class Shown:
     away: int
     conflict: bool = False
     stale: bool = False
+    live: bool = True
 
 
 @dataclass
@@ -57,8 +58,8 @@ def view(record: Shown) -> dict[str, Any]:
         "away": record.away,
         "period": "1st",
         "clock": None,
-        "live": True,
-        "ended": False,
+        "live": record.live,
+        "ended": (not record.live) if record.provider == "predexon" else None,
         "updated_at": at,
         "received_at": at,
         "reliability": "multi_source",
