@@ -228,13 +228,7 @@ class SimulatorCluster:
         shift = self.anchor_ms - DEFAULT_START_MS
         if shift == 0 or self.config.start_ms is not None:
             return
-        for window in self.truth.emergency_windows:
-            window.start_ms += shift
-            window.end_ms += shift
-        for game in self.truth.games.values():
-            for window in game.conflicts + game.stale:
-                window.start_ms += shift
-                window.end_ms += shift
+        self.truth.shift_times(shift)
 
     def _write_files(self) -> None:
         rows = [

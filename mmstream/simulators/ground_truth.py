@@ -73,6 +73,19 @@ class GroundTruth:
         wanted = client or self.default_client
         return [o for o in self.orders.values() if o.client == wanted]
 
+    def shift_times(self, shift_ms: int) -> None:
+        """Move every event time (windows, fills) by `shift_ms` (the scenario was built on
+        one anchor and played on another); start and end are set by the caller."""
+        windows = list(self.emergency_windows)
+        for game in self.games.values():
+            windows += game.conflicts + game.stale
+        for window in windows:
+            window.start_ms += shift_ms
+            window.end_ms += shift_ms
+        for order in self.orders.values():
+            if order.last_fill_ms is not None:
+                order.last_fill_ms += shift_ms
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
