@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, Message, Producer, TopicPartition
 
 from bench.bench_agents import bet, order, prepare_topics, start_worker
 from bench.common import embedded_stack, percentiles, table
@@ -82,6 +82,31 @@ def main(rate: float, seconds: float, deadline_s: float, unhedged_share: float) 
 
         filled_at: dict[int, int] = {}
         unhedged: set[int] = set()
+        lateness: list[float] = []
+        pipeline: list[float] = []
+        alerted: set[int] = set()
+        false_alerts = 0
+
+        def read(message: Message | None) -> None:
+            nonlocal false_alerts
+            if message is None or message.error():
+                return
+            _, appended_ms = message.timestamp()
+            if names[message.topic()] == "fills":
+                order_id = int(message.key() or b"-1")
+                if order_id in filled_at and order_id not in unhedged:
+                    pipeline.append(appended_ms - filled_at[order_id])
+                return
+            value = serde.decode("risk_alerts", message.value() or b"")
+            if value["alert_type"] != "UNHEDGED_FILL" or value["state"] != "OPEN":
+                return
+            order_id = int(value["order_id"])
+            if order_id in unhedged:
+                alerted.add(order_id)
+                lateness.append(appended_ms - (filled_at[order_id] + deadline_ms))
+            elif order_id in filled_at:
+                false_alerts += 1
+
         begin = time.monotonic()
         i = 0
         while time.monotonic() - begin < seconds:
@@ -93,36 +118,12 @@ def main(rate: float, seconds: float, deadline_s: float, unhedged_share: float) 
             if not hedged:
                 unhedged.add(i)
             i += 1
-            consumer.poll(0)  # keep the consumer's session alive; records are read below
+            read(consumer.poll(0))
         producer.flush(30)
 
-        lateness: list[float] = []
-        false_alerts = 0
-        pipeline: list[float] = []
-        alerted: set[int] = set()
-        end = time.monotonic() + deadline_s + 30
-        while time.monotonic() < end and (len(alerted) < len(unhedged) or not pipeline):
-            message = consumer.poll(0.2)
-            if message is None or message.error():
-                continue
-            _, appended_ms = message.timestamp()
-            kind = names[message.topic()]
-            if kind == "fills":
-                order_id = int(message.key() or b"-1")
-                if order_id in filled_at and order_id not in unhedged:
-                    pipeline.append(appended_ms - filled_at[order_id])
-                continue
-            value = serde.decode("risk_alerts", message.value() or b"")
-            if value["alert_type"] != "UNHEDGED_FILL" or value["state"] != "OPEN":
-                continue
-            order_id = int(value["order_id"])
-            if order_id not in filled_at:
-                continue
-            if order_id in unhedged:
-                alerted.add(order_id)
-                lateness.append(appended_ms - (filled_at[order_id] + deadline_ms))
-            else:
-                false_alerts += 1
+        deadline_passed = time.monotonic() + deadline_s + 30
+        while time.monotonic() < deadline_passed and (len(alerted) < len(unhedged) or not pipeline):
+            read(consumer.poll(0.2))
         consumer.close()
     late = percentiles(lateness) if lateness else {}
     floor = percentiles(pipeline) if pipeline else {}

@@ -13,6 +13,7 @@ from processors.due import DueIndex
 from processors.hedge import logic
 
 AGENT = "hedge"
+DEADLINE_TICK_S = 0.1
 
 
 def register(p: Pipeline) -> None:
@@ -63,15 +64,10 @@ def register(p: Pipeline) -> None:
             outputs = [activity("mmapi", newest)]
             for key, state in states.items():
                 outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
-            p.send(AGENT, outputs)
+            p.send(AGENT, outputs + (sweep(now) if now else []))
 
-    @p.app.timer(settings.tick_interval_s)
-    async def hedge_deadlines() -> None:
-        """Deadlines fall due with stream time even when no record arrives; expired orders go.
-        Only the orders that are due are looked at."""
-        now = clock.now()
-        if not now:
-            return
+    def sweep(now: int) -> list[Output]:
+        """The orders due at stream time `now` (only those): deadlines, expiry."""
         pending: list[Output] = []
         for key in due.pop_due(now):
             state = table.get(key)
@@ -84,9 +80,19 @@ def register(p: Pipeline) -> None:
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
                 pending += finish(key, state, outputs)
-            else:  # due in stream time, not yet in wall time: look again next tick
+            else:  # due in stream time, not yet in wall time: look again soon
                 due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
-        p.send(AGENT, pending)
+        return pending
+
+    @p.app.timer(min(settings.tick_interval_s, DEADLINE_TICK_S))
+    async def hedge_deadlines() -> None:
+        """Deadlines fall due with stream time even when no record arrives; expired orders go.
+        A short tick (popping only what is due costs nothing when nothing is), and a sweep
+        after each batch too, so an alert is raised close to its deadline."""
+        now = clock.now()
+        if not now:
+            return
+        p.send(AGENT, sweep(now))
         p.metrics.table_size.labels("hedge").set(len(table))
 
 
