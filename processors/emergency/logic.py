@@ -46,7 +46,9 @@ def transition(
     if current is None and not active:
         return []  # a scope is inactive until first activated; how long that lasted is unknown
     # the first activation has no previous state of known length: null, not "since epoch"
-    previous_ms = at - current["since"] if current is not None else None
+    # (states written before this rule may hold an inactive scope "since" 0: unknown too)
+    known = current is not None and current.get("since", 0) > 0
+    previous_ms = at - current["since"] if known and current is not None else None
     state["scopes"][scope] = {"active": active, "since": at}
     record = {
         "scope": scope,

@@ -172,3 +172,12 @@ def test_one_activation_per_conflict_window_even_when_exposure_comes_and_goes() 
     )
     scope = [r for r in records(out, "risk_emergency") if r["scope"] == "score_conflict"]
     assert [(r["active"], r["previous_state_ms"]) for r in scope] == [(True, None), (False, 9)]
+
+
+def test_a_state_from_before_knows_no_duration_for_a_scope_inactive_since_zero() -> None:
+    state = logic.new_state(T0)
+    state["scopes"]["hedge_rejections"] = {"active": False, "since": 0}  # as written before
+    out = apply(state, {"kind": "rejection", "bet_id": "a", "at": T0})
+    out += apply(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 1})
+    [activation] = records(out, "risk_emergency")
+    assert activation["previous_state_ms"] is None
