@@ -150,9 +150,24 @@ class SimulatorCluster:
             self.play()
 
     def play(self) -> None:
-        """Start sending the scenario (once)."""
-        if self._player is None:
-            self._player = asyncio.create_task(self._play(), name="scenario-player")
+        """Start sending the scenario (once). On the live clock the scenario's times start
+        now, so a scenario played later than the servers started is not stamped in the past."""
+        if self._player is not None:
+            return
+        if self.config.start_ms is None:
+            now = int(time.time() * 1000)
+            self.truth.shift_times(now - self.anchor_ms)
+            self.anchor_ms = self.truth.start_ms = now
+            self.truth.end_ms = now + int(self.config.duration_s * 1000)
+            self.truth.write(self.ground_truth_path)
+        self._player = asyncio.create_task(self._play(), name="scenario-player")
+
+    async def play_when_subscribed(self) -> None:
+        """Play once both feeds have had a subscriber, so no connector that is still starting
+        misses the scenario's first messages (what `mmstream up` runs)."""
+        await self.mmapi.subscribed.wait()
+        await self.predexon.subscribed.wait()
+        self.play()
 
     async def stop(self) -> None:
         if self._player is not None:

@@ -24,7 +24,8 @@ LEAGUES = (
     ("nhl", "hockey", ("tor", "bos", "nyr", "edm", "col", "vgk")),
 )
 CONFLICT_MS = 5000  # how long an injected phantom point is shown before its correction
-PREDEXON_LAG_MS = (2000, 5000)  # Predexon's lag behind the true score, per game
+PREDEXON_LAG_MS = (2000, 5000)  # Predexon's lag behind the true score, per game (less in
+# scenarios too short for it: at most a fifth of the scenario)
 JITTER_MS = 400
 MMAPI_LEAD_MS = 300  # MM API shows a change within this of it happening
 Score = tuple[int, int]
@@ -60,8 +61,14 @@ def make_games(builder: Builder, truth: GroundTruth) -> list[Game]:
         fixture_id = f"id10000008616{24412 + index * 7919:07d}"
         game_truth = GameTruth(game_id, fixture_id, league, sport)
         truth.games[game_id] = game_truth
-        games.append(Game(game_truth, home, away, rng.randrange(*PREDEXON_LAG_MS)))
+        low, high = lag_range(builder)
+        games.append(Game(game_truth, home, away, rng.randrange(low, high)))
     return games
+
+
+def lag_range(builder: Builder) -> tuple[int, int]:
+    high = max(2, min(PREDEXON_LAG_MS[1], int(builder.config.duration_s * 1000) // 5))
+    return min(PREDEXON_LAG_MS[0], high // 2), high
 
 
 def predexon_state(
@@ -120,13 +127,14 @@ def play_games(builder: Builder, games: list[Game], truth: GroundTruth) -> int:
     """Schedule every game's score changes on both feeds; return the number of messages."""
     rng, config = builder.rng, builder.config
     end_ms = int(config.duration_s * 1000)
-    final_t = end_ms - PREDEXON_LAG_MS[1] - JITTER_MS - 1000  # both feeds show the final score
+    latest_final = end_ms - lag_range(builder)[1] - JITTER_MS - 1000  # both feeds show it
     before = len(builder.steps)
     conflict_games = rng.sample(range(len(games)), min(config.conflicts, len(games)))
     stale_choices = [i for i in range(len(games)) if i not in conflict_games] or [0]
     stale_games = set(rng.sample(stale_choices, min(config.stale_windows, len(stale_choices))))
     for index, game in enumerate(games):
         start = rng.randrange(0, max(1, end_ms // 20))
+        final_t = max(latest_final, start + 2500)
         changes = sorted(rng.sample(range(start + 1000, max(start + 2000, final_t - 1000)), 8))
         conflict = None
         if index in conflict_games:
