@@ -202,7 +202,12 @@ def conflict_window(
             since, cause, calm_since = judged.since or now_ms, judged.cause, None
         else:
             since, cause, calm_since = withdrawn[1], "SCORE_WITHDRAWN", withdrawn[2]
-        window = state["conflict"] = {"since": since, "cause": cause, "calm_since": calm_since}
+        window = state["conflict"] = {
+            "since": since,
+            "cause": cause,
+            "calm_since": calm_since,
+            "detected": now_ms,
+        }
         outputs += conflict_outputs(state, True, since, now_ms)
     if window is None:
         return outputs
@@ -214,11 +219,15 @@ def conflict_window(
     if now_ms - window["calm_since"] >= settings.resolve_hysteresis_s * 1000:
         state["conflict"] = None
         state["conflict_ended"] = window["calm_since"]
-        outputs += conflict_outputs(state, False, window["since"], window["calm_since"])
+        # the emergency agent hears of the end no earlier than it heard of the start
+        ended = max(window["calm_since"], window.get("detected", 0))
+        outputs += conflict_outputs(state, False, window["since"], window["calm_since"], ended)
     return outputs
 
 
-def conflict_outputs(state: State, active: bool, since: int, at: int) -> list[Output]:
+def conflict_outputs(
+    state: State, active: bool, since: int, at: int, signal_at: int | None = None
+) -> list[Output]:
     game_id, window = state["game_id"], state["conflict"] or {}
     mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
     details = {"mmapi": score_text(mm), "predexon": score_text(px)}
@@ -240,7 +249,7 @@ def conflict_outputs(state: State, active: bool, since: int, at: int) -> list[Ou
             game_id=game_id,
             fixture_id=state["fixture_id"],
         ),
-        signals.output(signals.Conflict(game_id, state["fixture_id"], active, at)),
+        signals.output(signals.Conflict(game_id, state["fixture_id"], active, signal_at or at)),
     ]
 
 

@@ -141,3 +141,20 @@ def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
     logic.apply_view(old, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
     [record] = [o.value for o in logic.evaluate(old, T0 + 500, SETTINGS)]
     assert record["status"] == "AGREE"
+
+
+def test_a_withdrawal_judged_late_ends_its_signal_no_earlier_than_it_began() -> None:
+    """Evaluated a while after the correction (a batch, a tick later), the window is opened
+    then; the emergency agent's conflict signal must not end before it began."""
+    state = logic.new_state("g1", "f1")
+    for record in (Shown(0, "mmapi", 1, 0), Shown(700, "predexon", 1, 0)):
+        logic.apply_view(state, record.provider, view(record), SETTINGS)
+    logic.apply_view(state, "mmapi", view(Shown(20_000, "mmapi", 2, 0)), SETTINGS)
+    logic.evaluate(state, T0 + 20_000, SETTINGS)
+    logic.apply_view(state, "mmapi", view(Shown(25_000, "mmapi", 1, 0)), SETTINGS)
+    outputs = logic.evaluate(state, T0 + 26_500, SETTINGS)
+    outputs += logic.evaluate(state, T0 + 29_000, SETTINGS)
+    sent = [o.value for o in outputs if o.topic_id == "signals"]
+    assert [(s["active"], s["at"]) for s in sent] == [(True, T0 + 26_500), (False, T0 + 26_500)]
+    resolved = [o.value for o in outputs if o.topic_id == "risk_alerts"][-1]
+    assert (resolved["state"], resolved["resolved_at"]) == ("RESOLVED", T0 + 25_000)
