@@ -13,6 +13,7 @@ the librdkafka property `<property>` (lower case, `_` → `.`), e.g.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,8 @@ from mmstream.errors import ConfigurationError
 from mmstream.topics import TOPICS, TOPICS_BY_ID
 
 KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 ENV_FILE = ".env"
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -162,6 +165,15 @@ class TopicSettings(BaseSettings):
     risk_alerts: str = TOPICS_BY_ID["risk_alerts"].default_name
     scores_reconciled: str = TOPICS_BY_ID["scores_reconciled"].default_name
 
+    @field_validator("*")
+    @classmethod
+    def _legal_topic_name(cls, value: str) -> str:
+        if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                f"expected a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -), got {value!r}"
+            )
+        return value
+
     def name(self, topic_id: str) -> str:
         return str(getattr(self, topic_id))
 
@@ -178,3 +190,21 @@ class StackSettings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="embedded registry log and state")
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return value.strip().upper()
+
+
+def writable_dir(path: Path, variable: str) -> Path:
+    """Create `path` if needed; a directory that cannot be made is a bad setting."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"{variable}: cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigurationError(f"{variable}: {path} is not writable")
+    return path

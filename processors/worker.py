@@ -7,7 +7,7 @@ import logging
 import faust
 
 from mmstream.runtime import resolve_runtime
-from mmstream.settings import load_settings
+from mmstream.settings import load_settings, writable_dir
 from processors.app import build_app
 from processors.health import worker_health
 from processors.settings import ProcessorSettings
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def run_worker(log_level: str = "info") -> None:
     """Start a worker (several workers with the same app id share the partitions)."""
     settings = load_settings(ProcessorSettings)
+    writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
     runtime = resolve_runtime()
     pipeline = build_app(settings, runtime)
     pipeline.serde.register_all()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
-@click.command()
+@click.command(epilog=exit_codes("stopped, or the scenario was sent (--exit-when-done)"))
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--rate", default=50.0, show_default=True, help="Messages per second.")
 @click.option("--duration", default=600.0, show_default=True, help="Scenario length (s).")
