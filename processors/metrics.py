@@ -23,8 +23,32 @@ class ProcessorMetrics:
         )
         self.lag = Gauge(
             "mmstream_processor_lag",
-            "Records not yet processed on assigned partitions",
+            "Records not yet processed on the agent's assigned input partitions (sum)",
             ["agent"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "mmstream_processor_consumer_lag",
+            "End offset minus committed offset of an assigned input partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.last_processed = Gauge(
+            "mmstream_processor_last_processed_timestamp_seconds",
+            "Wall-clock time (epoch s) at which the agent last finished processing records",
+            ["agent"],
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "mmstream_processor_agent_stalled",
+            "1 while the agent has input waiting (lag) and processed nothing for stall_after_s",
+            ["agent"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "mmstream_processor_dead_letters",
+            "Records sent to the processors' dead-letter topic",
+            ["agent", "reason"],
             registry=r,
         )
         self.unmapped = Counter(

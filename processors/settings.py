@@ -23,6 +23,16 @@ class ProcessorSettings(BaseSettings):
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)
     tick_interval_s: float = Field(default=0.5, gt=0)
+    # failure path (see README "Failure behaviour")
+    lag_interval_s: float = Field(default=1.0, gt=0, description="consumer-lag metric period")
+    stall_after_s: float = Field(
+        default=30.0, gt=0, description="lag and nothing processed this long = stalled"
+    )
+    test_fail_keys: str = Field(
+        default="",
+        description="fault injection for tests only: comma-separated record keys whose "
+        "processing raises InjectedFault (empty in production)",
+    )
     # hedge join
     hedge_deadline_s: float = Field(default=5.0, gt=0, description="fill → enough hedge stake")
     retention_s: float = Field(default=3600.0, gt=0, description="drop orders idle this long")

@@ -1,10 +1,10 @@
 """Confluent wire format for every pipeline topic: magic byte, 4-byte schema id, Avro binary.
 
-Values are written with confluent-kafka's `AvroSerializer` and read with its `AvroDeserializer`
-(reader schema = the topic's current `.avsc`, so records written with an older compatible
-version still decode). Keys are plain UTF-8 strings. `register_all()` runs at start-up; the
-serializers never register, so nothing reaches the registry on the hot path after the first
-lookup of each subject (cached by the client).
+Values are written with confluent-kafka's `AvroSerializer` and read with the project's one
+decoder (`schemas.decoder`: reader schema = the topic's current `.avsc`, so records written with
+an older compatible version still decode; timestamps as epoch-ms longs). Keys are plain UTF-8
+strings. `register_all()` runs at start-up; the serializers never register, so nothing reaches
+the registry on the hot path after the first lookup of each subject (cached by the client).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mmstream.errors import MmstreamError
 from mmstream.settings import TopicSettings
 from mmstream.topics import TOPICS_BY_ID
 from schemas import load_schema
+from schemas.decoder import Decoder
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,21 @@ class AvroSerde:
         self.registry = registry
         self.topics = topics
         self._serializers: dict[str, AvroSerializer] = {}
-        self._deserializers: dict[str, AvroDeserializer] = {}
         self._contexts: dict[str, SerializationContext] = {}
+        self.decoder = Decoder(registry, {name: tid for tid, name in topics.names().items()})
 
     def schema_text(self, topic_id: str) -> str:
-        return load_schema(TOPICS_BY_ID[topic_id].value_schema)
+        name = TOPICS_BY_ID[topic_id].value_schema
+        if name is None:
+            raise SerdeError(f"{topic_id} carries other topics' original bytes, not Avro")
+        return load_schema(name)
 
     def register_all(self) -> dict[str, int]:
         """Register every topic's value schema under `<topic>-value`; return subject → id."""
         ids = {}
-        for topic_id in TOPICS_BY_ID:
+        for topic_id, spec in TOPICS_BY_ID.items():
+            if spec.value_schema is None:
+                continue
             subject = subject_for(self.topics.name(topic_id))
             ids[subject] = self.registry.register_schema(
                 subject, Schema(self.schema_text(topic_id), "AVRO")
@@ -82,13 +88,6 @@ class AvroSerde:
             self._serializers[topic_id] = serializer
         return serializer
 
-    def deserializer(self, topic_id: str) -> AvroDeserializer:
-        deserializer = self._deserializers.get(topic_id)
-        if deserializer is None:
-            deserializer = AvroDeserializer(self.registry, self.schema_text(topic_id))
-            self._deserializers[topic_id] = deserializer
-        return deserializer
-
     def encode(self, topic_id: str, value: dict[str, Any]) -> bytes:
         try:
             data = self.serializer(topic_id)(value, self._context(topic_id))
@@ -98,9 +97,5 @@ class AvroSerde:
         return bytes(data)
 
     def decode(self, topic_id: str, data: bytes) -> dict[str, Any]:
-        try:
-            value = self.deserializer(topic_id)(data, self._context(topic_id))
-        except Exception as exc:
-            raise SerdeError(f"cannot decode a {topic_id} record: {exc}") from exc
-        assert isinstance(value, dict)
-        return value
+        """A value of `topic_id` (raises `schemas.decoder.DecodeError`; timestamps in ms)."""
+        return self.decoder.decode(data, self.topics.name(topic_id))

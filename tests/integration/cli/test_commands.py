@@ -101,7 +101,7 @@ def test_tail_prints_decoded_records_as_json_lines(
     assert result.returncode == 0, result.stderr
     line = json.loads(result.stdout.splitlines()[0])
     assert line["key"] == "fx-1" and line["value"]["game_id"] == "nba-atl-nyk-2026-04-18"
-    assert line["value"]["loaded_at"] == "2026-02-15T10:00:00Z"
+    assert line["value"]["loaded_at"] == 1771149600000, "timestamps as epoch ms, one form"
 
 
 def test_fixtures_load_rejects_a_file_without_game_ids(

@@ -4,20 +4,15 @@ scenario's ground truth, every process exiting cleanly."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mmstream.settings import TopicSettings
 from mmstream.simulators import GroundTruth
-from schemas.values import plain
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume
+from tests.helpers.kafka import consume, decoder_for
 from tests.helpers.processes import Child
 
 PROCESSOR_SETTINGS = {
@@ -28,17 +23,14 @@ PROCESSOR_SETTINGS = {
 }
 
 
-def decoder(registry_url: str) -> Callable[[bytes], Any]:
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    context = SerializationContext("", MessageField.VALUE)
-    return lambda data: plain(deserialize(data, context))
-
-
 def read_all(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
-    decode = decoder(cluster.registry_url)
-    return [
-        v for _, v, _ in consume(cluster.target, topics.name(topic_id), 1, 30, decode, quiet_s=1.5)
-    ]
+    name = topics.name(topic_id)
+    decoder = decoder_for(cluster.registry_url, topics)
+
+    def decode(data: bytes) -> Any:
+        return decoder(data, name)
+
+    return [v for _, v, _ in consume(cluster.target, name, 1, 30, decode, quiet_s=1.5)]
 
 
 @pytest.fixture(scope="module")
