@@ -138,7 +138,14 @@ class FailurePath:
         async def on_error(agent: Any, exc: BaseException) -> None:
             die(f"agent {name}", exc)
 
-        return self.app.agent(channel, name=name, on_error=on_error)
+        def register(fun: Callable[..., Any]) -> Any:
+            agent = self.app.agent(channel, name=name)(fun)
+            # the app passes its own handler (the consumer's, which only logs; Faust's agent
+            # supervisor would then restart the actor on a stream that may be dead)
+            agent._on_error = on_error  # type: ignore[attr-defined]
+            return agent
+
+        return register
 
     def timer(self, interval: float) -> Callable[[Callable[[], Awaitable[None]]], Any]:
         """`app.timer(interval)` whose death ends the worker."""

@@ -25,7 +25,7 @@ from rich.live import Live
 from mmstream.errors import MmstreamError
 from mmstream.kafka.admin import create_topics
 from mmstream.pipeline.plan import Plan
-from mmstream.pipeline.supervisor import ChildFailed, Supervisor
+from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
 from mmstream.runtime import Runtime, resolve_runtime
 from mmstream.settings import KafkaSettings, load_settings
 from mmstream.stack import STACK_FILE, EmbeddedStack, update_stack_file
@@ -55,7 +55,13 @@ class Orchestrator:
     def __init__(self, options: UpOptions) -> None:
         self.options = options
         self.plan = Plan.from_environment(options.data_dir)
-        self.supervisor = Supervisor(str(options.data_dir / "logs"))
+        budget = load_settings(SupervisorSettings)
+        self.supervisor = Supervisor(
+            str(options.data_dir / "logs"),
+            max_restarts=budget.max_restarts,
+            restart_backoff=budget.restart_backoff_s,
+            restart_window_s=budget.restart_window_s,
+        )
         self.stack: EmbeddedStack | None = None
         self.board = Dashboard()
         self.lock = threading.Lock()
@@ -80,10 +86,17 @@ class Orchestrator:
         clean = all(code == 0 for code in exits.values())
         self.console.print(
             f"mmstream up: {self.stop_reason}; "
-            + ", ".join(f"{name}={code}" for name, code in sorted(exits.items()))
+            + ", ".join(
+                f"{name}={code}{self._restarts(name)}" for name, code in sorted(exits.items())
+            ),
+            markup=False,
         )
         self.console.print(self.board.summary_line(), markup=False)
         return 0 if clean and self.supervisor.failure is None else 1
+
+    def _restarts(self, name: str) -> str:
+        restarts = self.supervisor.children[name].restarts
+        return f" (restarted {restarts}x)" if restarts else ""
 
     def _request_stop(self, reason: str) -> None:
         self.stop_reason = f"stopped by {reason}"
