@@ -51,6 +51,12 @@ class ProcessorMetrics:
             ["agent", "reason"],
             registry=r,
         )
+        self.emergency_active = Gauge(
+            "mmstream_processor_emergency_active",
+            "1 while an emergency scope is on (set by the worker owning the emergency state)",
+            ["scope"],
+            registry=r,
+        )
         self.unmapped = Counter(
             "mmstream_processor_unmapped_games",
             "Score records for games without a fixture mapping",
