@@ -18,7 +18,11 @@ from mmstream.cli.common import exit_codes, setup_logging
 )
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option(
-    "--rate", type=float, default=50.0, show_default=True, help="Simulated messages per second."
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="Simulated messages per second.",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulated scenario seed.")
 @click.option(

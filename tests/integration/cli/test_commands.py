@@ -151,6 +151,20 @@ def test_every_bad_setting_exits_2_naming_it(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["simulate", "--faults", "{not json"], "--faults"),
+        (["simulate", "--faults", '{"no_such_fault": 1}'], "--faults"),
+        (["up", "--no-view", "--rate", "-5"], "--rate"),
+    ],
+)
+def test_a_bad_argument_exits_2_naming_it(args: list[str], named: str, tmp_path: Path) -> None:
+    result = run(args, {"MMSTREAM_DATA_DIR": str(tmp_path)}, timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert named in result.stderr and "Traceback" not in result.stderr
+
+
 def test_tail_of_an_unknown_topic_fails_with_a_message(
     cluster: TestCluster, topics: TopicSettings
 ) -> None:
