@@ -15,7 +15,8 @@ PREFIX = "__connect.errors."
 # Kafka Connect's stage names (org.apache.kafka.connect.runtime.errors.Stage)
 STAGE_VALUE_CONVERTER = "VALUE_CONVERTER"
 STAGE_TASK_PUT = "TASK_PUT"
-STACKTRACE_LIMIT = 8192  # characters: the innermost frames are the ones kept
+STACKTRACE_LIMIT = 8192  # characters: its start (the outer frames) and its end are kept
+MESSAGE_LIMIT = 2048
 
 Headers = list[tuple[str, bytes]]
 
@@ -36,7 +37,10 @@ def qualified_name(exc: BaseException) -> str:
 
 def stacktrace(exc: BaseException) -> str:
     text = "".join(traceback.format_exception(exc))
-    return text if len(text) <= STACKTRACE_LIMIT else "…" + text[-STACKTRACE_LIMIT:]
+    if len(text) <= STACKTRACE_LIMIT:
+        return text
+    head = STACKTRACE_LIMIT // 4
+    return text[:head] + "\n…\n" + text[-(STACKTRACE_LIMIT - head) :]
 
 
 def error_headers(
@@ -59,7 +63,7 @@ def error_headers(
         "stage": stage,
         "class.name": class_name,
         "exception.class.name": qualified_name(exc),
-        "exception.message": str(exc),
+        "exception.message": str(exc)[:MESSAGE_LIMIT],
         "exception.stacktrace": stacktrace(exc),
     }
     return [(PREFIX + name, value.encode("utf-8")) for name, value in fields.items()]

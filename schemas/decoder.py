@@ -88,6 +88,10 @@ def without_timestamp_types(schema: Any) -> Any:
     }
 
 
+def shortened(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def schema_id_of(data: bytes) -> int:
     """The schema id of a Confluent-framed value, or `NotConfluentFramed`."""
     if len(data) < HEADER_SIZE or data[0] != MAGIC:
@@ -122,10 +126,15 @@ class Decoder:
         body = BytesIO(data[HEADER_SIZE:])
         try:
             value = schemaless_reader(body, writer, reader)
-        except SchemaResolutionError as exc:
-            raise SchemaMismatch(f"schema id {schema_id}: {exc}") from exc
+        except SchemaResolutionError as exc:  # its text holds both schemas whole: shortened
+            raise SchemaMismatch(
+                f"schema id {schema_id} does not resolve to the schema of {topic or 'the topic'}: "
+                f"{shortened(str(exc))}"
+            ) from exc
         except Exception as exc:  # fastavro raises many types for corrupt bytes
-            raise UndecodableBytes(f"schema id {schema_id}: {type(exc).__name__}: {exc}") from exc
+            raise UndecodableBytes(
+                f"schema id {schema_id}: {type(exc).__name__}: {shortened(str(exc))}"
+            ) from exc
         if body.tell() != len(data) - HEADER_SIZE:
             raise UndecodableBytes(
                 f"schema id {schema_id}: {len(data) - HEADER_SIZE - body.tell()} bytes left over "

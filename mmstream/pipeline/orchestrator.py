@@ -91,7 +91,7 @@ class Orchestrator:
             ),
             markup=False,
         )
-        self.console.print(self.board.summary_line(), markup=False)
+        self.console.print(self.board.summary_line(), markup=False, soft_wrap=True)
         return 0 if clean and self.supervisor.failure is None else 1
 
     def _restarts(self, name: str) -> str:
