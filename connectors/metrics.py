@@ -9,10 +9,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mmstream.health import Health, HealthServer
+from mmstream.health import CheckResult, Health, HealthServer
 from mmstream.health import serve as serve_health
 
 SESSION_STATES = ("connecting", "subscribed", "streaming", "backing_off", "stopped")
+READY_STATE = "streaming"  # subscribed, and any REST resync done
 
 
 class LastMessageAge(Collector):
@@ -100,6 +101,14 @@ class ConnectorMetrics:
         r.register(self.ages)
         self.state = "connecting"
         self.set_state("connecting")
+        # served beside the metrics; the sink adds its Kafka and event-loop checks at start
+        self.health = Health(f"connector-{feed}")
+        self.health.ready_when(
+            "session", lambda: CheckResult(self.state == READY_STATE, self.state)
+        )
+
+    def _session_ready(self) -> CheckResult:
+        return CheckResult(self.state == READY_STATE, self.state)
 
     def set_state(self, state: str) -> None:
         self.state = state
@@ -110,6 +119,6 @@ class ConnectorMetrics:
         self.received.labels(self.feed, channel).inc()
         self.ages.last_seen[channel] = time.time()
 
-    def serve(self, port: int, health: Health, host: str = "0.0.0.0") -> HealthServer:
+    def serve(self, port: int, host: str = "0.0.0.0") -> HealthServer:
         """`/metrics`, `/healthz` and `/readyz` on `port`."""
-        return serve_health(health, self.registry, port, host)
+        return serve_health(self.health, self.registry, port, host)

@@ -14,7 +14,6 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from connectors.backoff import Backoff
 from connectors.errors import DeliveryError, FatalSessionError
-from connectors.health import connector_health
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
 from connectors.predexon import PredexonProtocol
@@ -62,12 +61,10 @@ async def run_connector(feed: str) -> int:
     serde = AvroSerde(SchemaRegistryClient(runtime.registry_config()), runtime.topics)
     await asyncio.to_thread(serde.register_all)
     metrics = ConnectorMetrics(feed)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
     sink = KafkaSink(runtime.target, serde, runtime.topics, metrics, settings.max_in_flight)
     sink.start()
-    health = connector_health(feed, metrics, sink)
-    beat = asyncio.create_task(health.heartbeat().run())
-    if settings.metrics_port:
-        metrics.serve(settings.metrics_port, health, settings.metrics_host)
     publisher = Publisher(feed, sink, metrics)
     protocol = make_protocol(feed, settings, publisher, metrics)
     stop = asyncio.Event()
@@ -83,7 +80,6 @@ async def run_connector(feed: str) -> int:
         log.error("%s connector stopped: %s", feed, exc)
         code = EXIT_FATAL
     finally:
-        beat.cancel()
         await protocol.close()
         try:
             await sink.flush(settings.flush_timeout_s)

@@ -76,6 +76,23 @@ class Heartbeat:
             await asyncio.sleep(interval_s)
 
 
+def loop_responds(loop: asyncio.AbstractEventLoop, timeout_s: float = 10.0) -> Check:
+    """Alive while `loop` runs a callback handed to it within `timeout_s`."""
+
+    def check() -> CheckResult:
+        answered = threading.Event()
+        started = time.monotonic()
+        try:
+            loop.call_soon_threadsafe(answered.set)
+        except RuntimeError:
+            return CheckResult(False, "event loop closed")
+        if not answered.wait(timeout_s):
+            return CheckResult(False, f"event loop did not answer within {timeout_s:.0f} s")
+        return CheckResult(True, f"event loop answered in {time.monotonic() - started:.3f} s")
+
+    return check
+
+
 class Health:
     """The liveness and readiness checks of one component."""
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from mmstream.health import CheckResult, Health, HealthServer, Heartbeat, serve
+from mmstream.health import CheckResult, Health, HealthServer, Heartbeat, loop_responds, serve
 from mmstream.logging import register_secret
 
 
@@ -107,3 +110,17 @@ def test_a_check_that_raises_fails_without_leaking_secrets(server: str, health: 
 def test_heartbeat_counts_from_its_creation() -> None:
     beat = Heartbeat(stale_after_s=60)
     assert beat().ok
+
+
+def test_a_running_loop_answers_and_a_closed_one_does_not() -> None:
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    check = loop_responds(loop, timeout_s=5)
+    assert check().ok
+    loop.call_soon_threadsafe(time.sleep, 0.5)  # the loop is blocked for half a second
+    assert not loop_responds(loop, timeout_s=0.1)().ok
+    loop.call_soon_threadsafe(loop.stop)
+    runner.join(5)
+    loop.close()
+    assert check() == CheckResult(False, "event loop closed")
