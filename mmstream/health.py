@@ -1,7 +1,8 @@
 """Health endpoints of a long-running component, beside its metrics, on one HTTP port.
 
-- `GET /healthz`: alive. Every liveness check passes (by default: the component's event loop
-  keeps beating). A supervisor restarts a component that stays not alive.
+- `GET /healthz`: alive. Every liveness check passes (the component's event loop answers a
+  callback, or keeps beating from a timer). A supervisor restarts a component that stays not
+  alive.
 - `GET /readyz`: ready to do its job. Every readiness check the component's wiring registered
   passes (a connector: streaming and reaching Kafka; a worker: assigned, recovered, lag bounded).
 - `GET /metrics`: the component's Prometheus registry.
