@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import traceback
+from types import TracebackType
 from typing import NoReturn
 
 import click
@@ -57,8 +59,16 @@ def cli() -> None:
     """mmstream: MM API and Predexon feeds into Avro Kafka topics, and agents watching them."""
 
 
+def redacted_excepthook(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """Print an uncaught exception's traceback with every secret redacted."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, trace))))
+
+
 def main() -> None:
     """Run the CLI, turning project errors into one clear line and a non-zero exit."""
+    sys.excepthook = redacted_excepthook
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
@@ -78,7 +88,7 @@ def main() -> None:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"mmstream: {redact(message)}", err=True)
+    click.echo(redact(f"mmstream: {message}"), err=True)
     sys.exit(code)
 
 
