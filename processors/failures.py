@@ -10,13 +10,16 @@ committed with the rest of its batch).
 
 Per task (Kafka Streams' `SHUTDOWN_CLIENT`): any other exception that ends an agent, a timer or
 a worker task makes the process exit with `EXIT_TASK_DIED`, so that its supervisor restarts it.
-The exit is immediate on purpose: a graceful Faust stop would commit the offsets of the batch
-the agent died in (a `take()` batch is acked in a `finally`), losing it; exiting at once
-commits nothing more, and every offset already committed had its outputs flushed first.
+The worker first flushes what it has queued (derived records and table changelog writes of the
+records it processed: sent together, so that a replay neither repeats nor misses an output),
+then exits without a graceful Faust stop, which would commit the offsets of the batch the agent
+died in (a `take()` batch is acked in a `finally`) and so lose it. Nothing more is committed:
+the restarted worker reads again from the last commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -41,6 +44,7 @@ from schemas.decoder import DecodeError, Decoder
 
 log = logging.getLogger(__name__)
 EXIT_TASK_DIED = 70  # EX_SOFTWARE: not a configuration error (2), so a supervisor restarts it
+FLUSH_BEFORE_EXIT_S = 10.0
 PROCESSING_ERROR = "processing_error"
 DECODER_CLASS = "schemas.decoder.Decoder"
 
@@ -50,8 +54,8 @@ class InjectedFault(MmstreamError):
     (fault-injection tests only)."""
 
 
-def die(what: str, exc: BaseException) -> NoReturn:
-    """Log why, then end the process with `EXIT_TASK_DIED` (see the module's doc)."""
+async def die(app: faust.App, what: str, exc: BaseException) -> NoReturn:
+    """Log why, flush what is queued, end the process with `EXIT_TASK_DIED` (module doc)."""
     log.critical(
         "%s died (%s: %s); the worker exits with %d so that its supervisor restarts it",
         what,
@@ -60,6 +64,11 @@ def die(what: str, exc: BaseException) -> NoReturn:
         EXIT_TASK_DIED,
         exc_info=exc,
     )
+    refuse_commits(app)
+    try:
+        await asyncio.wait_for(app.producer.flush(), FLUSH_BEFORE_EXIT_S)
+    except Exception as flush_error:  # exiting anyway: nothing is committed past the last commit
+        log.error("could not flush before exiting: %r", flush_error)
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stdout.flush()
@@ -67,7 +76,19 @@ def die(what: str, exc: BaseException) -> NoReturn:
     os._exit(EXIT_TASK_DIED)
 
 
-def supervised(what: str, fun: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+def refuse_commits(app: faust.App) -> None:
+    """No offset is committed any more (while the flush lets the event loop run, the commit
+    timer or a closing `take()` buffer must not commit the batch the agent died in)."""
+
+    async def refuse(offsets: Any) -> bool:
+        return False
+
+    app.consumer._commit = refuse  # type: ignore[attr-defined]  # the one low-level commit
+
+
+def supervised(
+    app: faust.App, what: str, fun: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
     """`fun` (a timer's or task's body), with any exception ending the worker."""
 
     @functools.wraps(fun)
@@ -75,7 +96,7 @@ def supervised(what: str, fun: Callable[[], Awaitable[None]]) -> Callable[[], Aw
         try:
             await fun()
         except Exception as exc:
-            die(what, exc)
+            await die(app, what, exc)
 
     return run
 
@@ -136,7 +157,7 @@ class FailurePath:
         self.liveness.follow(label, channel)
 
         async def on_error(agent: Any, exc: BaseException) -> None:
-            die(f"agent {name}", exc)
+            await die(self.app, f"agent {name}", exc)
 
         def register(fun: Callable[..., Any]) -> Any:
             agent = self.app.agent(channel, name=name)(fun)
@@ -151,7 +172,7 @@ class FailurePath:
         """`app.timer(interval)` whose death ends the worker."""
 
         def register(fun: Callable[[], Awaitable[None]]) -> Any:
-            return self.app.timer(interval)(supervised(f"timer {fun.__name__}", fun))
+            return self.app.timer(interval)(supervised(self.app, f"timer {fun.__name__}", fun))
 
         return register
 

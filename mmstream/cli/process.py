@@ -10,7 +10,7 @@ from mmstream.cli.common import exit_codes, override_env, setup_logging
 @click.command(
     epilog=exit_codes(
         "stopped cleanly (SIGTERM / Ctrl-C)",
-        code_1="an agent or the worker failed (a supervisor should restart it)",
+        code_70="an agent, a timer or the fixture-map reader died (restart the worker)",
     )
 )
 @click.option("--app-id", help="Faust app id = consumer group (MMSTREAM_PROCESSOR_APP_ID).")

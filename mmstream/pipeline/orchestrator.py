@@ -90,6 +90,7 @@ class Orchestrator:
                 f"{name}={code}{self._restarts(name)}" for name, code in sorted(exits.items())
             ),
             markup=False,
+            soft_wrap=True,
         )
         self.console.print(self.board.summary_line(), markup=False, soft_wrap=True)
         return 0 if clean and self.supervisor.failure is None else 1
@@ -225,15 +226,23 @@ class Orchestrator:
             update_agents(self.board, urls["worker"])
 
     def _done(self) -> bool:
-        """The scenario was sent, and no derived record came for the settle time since."""
+        """The scenario was sent, no derived record came for the settle time since (nor since
+        the worker last (re)started: a restarted worker recovers before it produces), and no
+        agent reports input still waiting."""
         done_file = self.plan.simulator_info.with_suffix(".done")
         if not self.plan.simulated or not done_file.exists():
             return False
         reader = self.reader
         if reader is None:
             return False
+        with self.lock:
+            if any(agent.lag for agent in self.board.agents.values()):
+                return False
+        worker = self.supervisor.children.get("worker")
         quiet_for = time.monotonic() - max(
-            reader.last_record_at, done_file.stat().st_mtime - time.time() + time.monotonic()
+            reader.last_record_at,
+            done_file.stat().st_mtime - time.time() + time.monotonic(),
+            worker.started_at if worker is not None else 0.0,
         )
         return quiet_for >= self.options.settle_s
 

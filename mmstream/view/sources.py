@@ -88,6 +88,11 @@ def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]] | None:
             text = response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
+    return parse_samples(text)
+
+
+def parse_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Samples by metric name from Prometheus text exposition."""
     samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -127,8 +132,14 @@ def update_feed(status: FeedStatus, url: str, elapsed_s: float) -> None:
 
 def update_agents(board: Dashboard, url: str) -> None:
     samples = scrape(url)
-    if samples is None:
-        return
+    if samples is not None:
+        apply_agent_samples(board, samples, time.time())
+
+
+def apply_agent_samples(
+    board: Dashboard, samples: dict[str, list[tuple[dict[str, str], float]]], now: float
+) -> None:
+    """Fold a worker's metrics into the Agents table."""
     records_in: dict[str, float] = defaultdict(float)
     records_out: dict[str, float] = defaultdict(float)
     for labels, value in samples.get("mmstream_processor_records_in_total", []):
@@ -141,7 +152,6 @@ def update_agents(board: Dashboard, url: str) -> None:
     dead_letters: dict[str, float] = defaultdict(float)
     for labels, value in samples.get("mmstream_processor_dead_letters_total", []):
         dead_letters[labels["agent"]] += value
-    now = time.time()
     for agent in sorted(set(records_in) | set(records_out) | set(lags)):
         status = board.agents.setdefault(agent, AgentStatus(agent))
         status.records_in = records_in.get(agent, 0.0)

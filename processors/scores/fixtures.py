@@ -56,7 +56,7 @@ class FixtureMap:
         self._ended = self._loop.create_future()
         self._thread.start()
         reason = await self._ended
-        die("the fixture map reader", reason)
+        await die(self.p.app, "the fixture map reader", reason)
 
     def _run(self) -> None:
         try:

@@ -190,7 +190,7 @@ def test_an_unreachable_kafka_is_one_line_and_exit_1(tmp_path: Path) -> None:
 HELP_EXIT_CODES = {
     ("up",): ("0 ", "1 ", "2 "),
     ("connect",): ("0 ", "1 ", "2 ", "3 "),
-    ("process",): ("0 ", "1 ", "2 "),
+    ("process",): ("0 ", "1 ", "2 ", "70 "),
     ("simulate",): ("0 ", "2 "),
     ("registry",): ("0 ", "2 "),
     ("tail",): ("0 ", "1 ", "2 "),
