@@ -100,6 +100,13 @@ def is_secret_property(name: str) -> bool:
     return any(mark in name for mark in SECRET_PROPERTY_MARKS)
 
 
+def env_file_value(variable: str) -> str | None:
+    """`variable` as the optional `.env` sets it (the environment is not consulted)."""
+    if not Path(ENV_FILE).is_file():
+        return None
+    return dotenv_values(ENV_FILE).get(variable)
+
+
 def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
     """librdkafka properties given as `MMSTREAM_KAFKA_<PROPERTY>` in `.env` or the environment.
 

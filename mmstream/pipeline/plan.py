@@ -11,6 +11,7 @@ from typing import Any
 from mmstream.errors import ConfigurationError
 from mmstream.health import HEALTH_PATH, METRICS_PATH, READY_PATH
 from mmstream.pipeline.supervisor import ChildSpec
+from mmstream.settings import env_file_value
 from mmstream.stack.process import free_port
 
 MMSTREAM = [sys.executable, "-m", "mmstream.cli"]
@@ -28,7 +29,9 @@ CHILD_NAMES = {"mmapi": "connector-mmapi", "predexon": "connector-predexon", "wo
 
 
 def fixed_or_free_port(variable: str) -> int:
-    value = os.environ.get(variable, "").strip()
+    """The port `variable` sets (environment first, then `.env`, as the child reads it)."""
+    value = os.environ.get(variable) or env_file_value(variable) or ""
+    value = value.strip()
     if not value or value == "0":
         return free_port()
     if not value.isdigit() or not 0 < int(value) < 65536:
