@@ -63,6 +63,7 @@ def mmapi_feed(sims: SimulatorCluster) -> Feed:
             "MMAPI_API_KEY": sims.mmapi_api_key,
             "MMAPI_WS_URL": sims.mmapi_ws_url,
             "MMAPI_REST_URL": sims.mmapi_rest_url,
+            "MMAPI_TIME_WINDOW_PAST_S": str(sims.accepted_past_s()),
         },
     )
 
@@ -85,6 +86,7 @@ def predexon_feed(sims: SimulatorCluster) -> Feed:
             "PREDEXON_API_KEY": sims.predexon_api_key,
             "PREDEXON_WS_URL": sims.predexon_ws_base_url,
             "PREDEXON_REST_URL": sims.predexon_rest_url,
+            "PREDEXON_TIME_WINDOW_PAST_S": str(sims.accepted_past_s()),
         },
     )
 

@@ -99,7 +99,8 @@ def test_values_that_do_not_fit_are_rejected_with_the_field(
     payload: dict[str, object], reason: str
 ) -> None:
     with pytest.raises(RejectedInput, match=reason):
-        ChangeRecords(CHANNELS["orders"], AT_SPEC_FILL).build("UPDATE", payload, None, dict(ENVELOPE))
+        records = ChangeRecords(CHANNELS["orders"], AT_SPEC_FILL)
+        records.build("UPDATE", payload, None, dict(ENVELOPE))
 
 
 def test_accounts_accept_id_as_account_id() -> None:
