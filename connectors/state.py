@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-ENTRY_OVERHEAD = 400  # bytes of one entry's key tuple, dataclass and dict, measured (README)
-FIELD_OVERHEAD = 80  # bytes of one remembered field's slot, key and small value
+# Estimates of CPython's memory, calibrated with bench/bench_state_memory.py (README)
+ENTRY_OVERHEAD = 350  # one entry's key tuple, LRU link, dataclass, digest and payload dict
+FIELD_OVERHEAD = 40  # one field's slot in the payload dict (names are shared)
 MAX_VALUE_BYTES = 256  # larger values are remembered by their digest
 
 
@@ -35,11 +36,13 @@ class Digest:
 
 
 def value_size(value: Any) -> int:
+    if value is None or isinstance(value, bool):
+        return 0  # shared objects
     if isinstance(value, str | bytes):
-        return len(value)
+        return 49 + len(value)
     if isinstance(value, dict | list):
-        return len(json.dumps(value, default=str))
-    return 8
+        return 64 + 2 * len(json.dumps(value, default=str))
+    return 32
 
 
 def compact(payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -50,7 +53,7 @@ def compact(payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
         length = value_size(value)
         if length > MAX_VALUE_BYTES:
             kept[name] = Digest(fingerprint(value))
-            length = 16
+            length = 90  # the Digest and its 16 bytes
         else:
             kept[name] = value
         size += FIELD_OVERHEAD + length
