@@ -85,25 +85,61 @@ def is_valid_text(text: str) -> bool:
 
 
 def check_document(document: Any, max_depth: int, root: str = "") -> None:
-    """Depth, Unicode and finiteness of a whole parsed JSON document, without recursion."""
+    """Depth, Unicode and finiteness of a whole parsed JSON document, without recursion.
+
+    The walk keeps no paths (it runs on every frame); only a bad document is walked again to
+    name the offending field.
+    """
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() and not is_valid_text(value):
+                break
+        elif kind is float:
+            if not math.isfinite(value):
+                break
+        elif kind is dict:
+            if depth >= max_depth:
+                break
+            for key, item in value.items():
+                if not key.isascii() and not is_valid_text(key):
+                    stack.clear()
+                    break
+                stack.append((item, depth + 1))
+            else:
+                continue
+            break
+        elif kind is list:
+            if depth >= max_depth:
+                break
+            stack.extend((item, depth + 1) for item in value)
+    else:
+        return
+    _name_the_fault(document, max_depth, root)
+
+
+def _name_the_fault(document: Any, max_depth: int, root: str) -> None:
+    """Walk a document known to be bad again, with paths, and raise naming the field."""
     stack: list[tuple[Any, int, str]] = [(document, 0, root)]
     while stack:
         value, depth, path = stack.pop()
+        where = path or "<frame>"
         if isinstance(value, str):
             if not is_valid_text(value):
-                raise RejectedInput(f"{path or '<frame>'}: text is not valid Unicode")
+                raise RejectedInput(f"{where}: text is not valid Unicode")
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise RejectedInput(f"{path or '<frame>'}: {value!r} is not a number")
+                raise RejectedInput(f"{where}: {value!r} is not a number")
         elif isinstance(value, dict | list):
             if depth >= max_depth:
-                raise RejectedInput(f"{path or '<frame>'}: JSON nested deeper than {max_depth}")
+                raise RejectedInput(f"{where}: JSON nested deeper than {max_depth}")
             if isinstance(value, dict):
                 for key, item in value.items():
-                    child = f"{path}.{key}" if path else str(key)
                     if not is_valid_text(key):
-                        where = path or "<frame>"
                         raise RejectedInput(f"{where}: a field name is not valid Unicode")
-                    stack.append((item, depth + 1, child))
+                    stack.append((item, depth + 1, f"{path}.{key}" if path else key))
             else:
                 stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+    raise AssertionError("check_document found a fault that _name_the_fault did not")

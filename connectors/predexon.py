@@ -173,9 +173,14 @@ class PredexonProtocol(FeedProtocol):
                     "/v2/sports/live",
                     {**params, "limit": self.settings.rest_page_size, "pagination_key": cursor},
                 )
-                for row in body.get("live_states", []):
+                rows = body.get("live_states", []) if isinstance(body, dict) else None
+                if not isinstance(rows, list):
+                    raise RetryableSessionError("Predexon REST: unexpected live-state listing")
+                for row in rows:
                     published += await self._rehydrate(row, session)
                 pagination = body.get("pagination") or {}
+                if not isinstance(pagination, dict):
+                    raise RetryableSessionError("Predexon REST: unexpected pagination")
                 cursor = pagination.get("pagination_key")
                 if not pagination.get("has_more") or not cursor:
                     break
