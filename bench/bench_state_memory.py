@@ -28,8 +28,7 @@ from connectors.settings import MmapiSettings
 from connectors.sink import KafkaSink
 from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
-from mmstream.topics import TOPICS_BY_ID
-from schemas.serde import AvroSerde, subject_for
+from schemas.serde import AvroSerde
 
 
 class DroppingProducer:
@@ -62,10 +61,7 @@ async def run(orders: int, size: int, entities: int) -> dict[str, float]:
     topics = TopicSettings()
     registry = SchemaRegistryClient.new_client({"url": "mock://bench-state"})
     serde = AvroSerde(registry, topics)
-    for topic_id in TOPICS_BY_ID:
-        registry.register_schema(
-            subject_for(topics.name(topic_id)), serde.serializer(topic_id)._schema
-        )
+    serde.register_all()
     metrics = ConnectorMetrics("mmapi")
     sink = KafkaSink(
         ClusterTarget("127.0.0.1:1", embedded=False),

@@ -21,8 +21,7 @@ from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
 from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
-from mmstream.topics import TOPICS_BY_ID
-from schemas.serde import AvroSerde, subject_for
+from schemas.serde import AvroSerde
 
 TOPICS = TopicSettings()
 
@@ -77,9 +76,7 @@ class Harness:
 def harness(feed: str, **settings: Any) -> Harness:
     registry = SchemaRegistryClient.new_client({"url": f"mock://{feed}-{time.monotonic_ns()}"})
     serde = AvroSerde(registry, TOPICS)
-    for topic_id in TOPICS_BY_ID:  # as the serializer will look it up (the mock compares objects)
-        schema = serde.serializer(topic_id)._schema
-        registry.register_schema(subject_for(TOPICS.name(topic_id)), schema)
+    serde.register_all()
     metrics = ConnectorMetrics(feed)
     producers: list[KeepingProducer] = []
 
