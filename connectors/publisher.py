@@ -67,6 +67,13 @@ def subscription_text(value: Any) -> str:
     return text
 
 
+def reason_label(reason: str) -> str:
+    """A bounded metric label for a dead letter's reason: field paths (provider-chosen names)
+    become "invalid field"; the path itself is in the dead letter and the log."""
+    kind = reason.split(":", 1)[0]
+    return kind if len(kind) <= 40 and kind.replace(" ", "").isalpha() else "invalid field"
+
+
 class Publisher:
     """Publishes typed records and dead letters for one feed."""
 
@@ -113,8 +120,7 @@ class Publisher:
     async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
         """Send a message that cannot be typed to the DLQ, with the reason; never raise."""
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        kind = error.reason.split(":", 1)[0][:60].encode("utf-8", "backslashreplace").decode()
-        self.metrics.dlq.labels(self.feed, kind).inc()
+        self.metrics.dlq.labels(self.feed, reason_label(error.reason)).inc()
         log.warning("dead-lettered a %s message: %.300s", self.feed, error.reason)
         value, headers = dead_letter(
             self.feed,

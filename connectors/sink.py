@@ -114,7 +114,8 @@ class KafkaSink:
         size = record_size(encoded_key, data, headers)
         if size > self.max_message_bytes:
             raise RecordTooLarge(
-                f"record of {size} bytes exceeds message.max.bytes ({self.max_message_bytes})",
+                f"record too large: {size} bytes exceeds message.max.bytes "
+                f"({self.max_message_bytes})",
                 topic_id,
             )
         while len(self._pending) >= self.max_in_flight:

@@ -254,3 +254,18 @@ async def test_predexon_fields_named_extra_or_envelope_and_frame_fields_are_kept
     assert json.loads(value["extra"]["envelope"]) == {"source": "provider"}
     assert value["envelope"]["source"] == "predexon"
     assert value["frame_extra"] == {"ts": "123"}
+
+
+async def test_dead_letter_metric_labels_stay_bounded_whatever_the_field_names() -> None:
+    h = harness("mmapi")
+    for i in range(5):
+        await assert_dead_lettered(h, order(1, **{f"key{i}": float("nan")}), f"payload.key{i}")
+    await assert_dead_lettered(h, order(1, blob="x" * 1_100_000), "record too large")
+    reasons = {
+        sample.labels["reason"]
+        for family in h.metrics.registry.collect()
+        if family.name == "mmstream_connector_dlq"
+        for sample in family.samples
+        if "reason" in sample.labels
+    }
+    assert reasons == {"invalid field", "record too large"}
