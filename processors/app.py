@@ -1,7 +1,8 @@
 """The Faust app: topics, tables and the plumbing every agent shares.
 
 The agents' decisions are pure functions (`processors/*/logic.py`); this layer only moves
-records: it decodes inputs, keeps state in tables (changelogged, so a restarted worker recovers
+records: it decodes inputs (through the one decoder; `processors/failures.py` dead-letters what
+cannot be decoded or processed), keeps state in tables (changelogged, so a restarted worker recovers
 it), sends the derived records, and advances stream time.
 
 Processing guarantee: at-least-once with deterministic, keyed outputs (see README). Faust's
@@ -11,7 +12,6 @@ exactly-once is experimental and does not start on the embedded broker (BROKERS.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,46 +23,19 @@ from faust.types import TableT
 from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
 from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
 from mmstream.runtime import Runtime
-from processors.codec import CompactJson, WriterSchemaAvro
+from processors import signals as signal_contract
+from processors.codec import CompactJson
 from processors.common import Output
+from processors.failures import FailurePath
+from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
 from processors.settings import ProcessorSettings
 from schemas.codec import AvroTopicCodec
+from schemas.decoder import Decoder
 from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
-
-
-class StreamClock:
-    """Stream time over several inputs, as a watermark.
-
-    Each input partition's time is the newest event time read from it, advanced by the wall
-    clock since it was read (so deadlines still fall due when the input stops). Stream time is
-    the earliest of them, less the out-of-order grace: a partition with a backlog holds it back,
-    so a fill is never judged unhedged before the bets that were placed in time have been read.
-    Until every required input has been read, there is no stream time (0).
-    """
-
-    def __init__(self, required: set[str], grace_ms: int = 0) -> None:
-        self.required = required
-        self.grace_ms = grace_ms
-        self.partitions: dict[tuple[str, int], tuple[int, float]] = {}
-
-    def observe(self, topic: str, partition: int, event_ms: int) -> None:
-        key = (topic, partition)
-        known = self.partitions.get(key)
-        if known is None or event_ms >= known[0]:
-            self.partitions[key] = (event_ms, time.monotonic())
-        else:
-            self.partitions[key] = (known[0], time.monotonic())
-
-    def now(self) -> int:
-        if not self.partitions or not self.required <= {t for t, _ in self.partitions}:
-            return 0
-        wall = time.monotonic()
-        earliest = min(ms + int((wall - seen) * 1000) for ms, seen in self.partitions.values())
-        return earliest - self.grace_ms
 
 
 @dataclass
@@ -75,15 +48,18 @@ class Pipeline:
     metrics: ProcessorMetrics
     registry: SchemaRegistryClient
     serde: AvroSerde
+    failures: FailurePath
     outputs: dict[str, faust.TopicT] = field(default_factory=dict)
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic name -> topic id
 
     def input(self, *topic_ids: str) -> faust.TopicT:
-        """One channel over several raw topics, decoded by writer schema."""
+        """One channel over several raw topics, as bytes: agents decode them in `decoded()`."""
         names = [self.runtime.topics.name(t) for t in topic_ids]
-        return self.app.topic(
-            *names, key_serializer="raw", value_serializer=WriterSchemaAvro(self.registry)
-        )
+        return self.app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+    @property
+    def decoder(self) -> Decoder:
+        return self.failures.decoder
 
     def internal(self, suffix: str, partitions: int) -> faust.TopicT:
         return self.app.topic(
@@ -106,14 +82,16 @@ class Pipeline:
         signals of one call travel as one record: each costs a send and a receive."""
         signals = []
         for output in outputs:
-            if output.topic_id == "signals":
+            if output.topic_id == signal_contract.TOPIC_ID:
                 signals.append(output.value)
                 continue
             topic = self.outputs[output.topic_id]
             topic.send_soon(key=output.key.encode(), value=output.value)
             self.metrics.records_out.labels(agent, output.topic_id).inc()
         if signals:
-            self.outputs["signals"].send_soon(key=b"emergency", value=batch_of(signals))
+            self.outputs["signals"].send_soon(
+                key=b"emergency", value=signal_contract.batch(signals)
+            )
             self.metrics.records_out.labels(agent, "signals").inc(len(signals))
 
     def topic_id(self, event: faust.types.EventT) -> str:
@@ -138,7 +116,18 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     )
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
-    pipeline = Pipeline(app, settings, runtime, ProcessorMetrics(), registry, serde)
+    metrics = ProcessorMetrics()
+    liveness = Liveness(app, metrics, settings.stall_after_s)
+    failures = FailurePath(
+        app,
+        serde.decoder,
+        metrics,
+        liveness,
+        runtime.topics.name("processors_dlq"),
+        settings.test_fail_keys.split(","),
+    )
+    failures.timer(settings.lag_interval_s)(liveness.sample)
+    pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures)
     pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
     for topic_id in OUTPUT_TOPICS:
         pipeline.outputs[topic_id] = app.topic(
@@ -162,15 +151,6 @@ def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     register_scores(pipeline)
     register_emergency(pipeline)
     return pipeline
-
-
-def batch_of(signals: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"kind": "batch", "signals": signals}
-
-
-def signals_in(value: dict[str, Any]) -> list[dict[str, Any]]:
-    """The signals one record of the signals topic carries."""
-    return value["signals"] if value.get("kind") == "batch" else [value]
 
 
 def record_time(record: dict[str, Any]) -> int:

@@ -16,10 +16,23 @@ class ProcessorSettings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), alias="MMSTREAM_DATA_DIR")
     app_id: str = Field(default="mmstream-processors", description="Faust app id = consumer group")
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    ready_max_lag: int = Field(
+        default=10_000, ge=0, description="records behind on its partitions: /readyz fails above"
+    )
     web_port: int = Field(default=0, ge=0, le=65535, description="Faust web UI; 0 = off")
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)
     tick_interval_s: float = Field(default=0.5, gt=0)
+    # failure path (see README "Failure behaviour")
+    lag_interval_s: float = Field(default=1.0, gt=0, description="consumer-lag metric period")
+    stall_after_s: float = Field(
+        default=30.0, gt=0, description="lag and nothing processed this long = stalled"
+    )
+    test_fail_keys: str = Field(
+        default="",
+        description="fault injection for tests only: comma-separated record keys whose "
+        "processing raises InjectedFault (empty in production)",
+    )
     # hedge join
     hedge_deadline_s: float = Field(default=5.0, gt=0, description="fill → enough hedge stake")
     retention_s: float = Field(default=3600.0, gt=0, description="drop orders idle this long")
@@ -31,8 +44,18 @@ class ProcessorSettings(BaseSettings):
     rejection_threshold: int = Field(default=5, ge=1)
     mmapi_silence_s: float = Field(default=120.0, gt=0, description="2 x the 60 s heartbeat")
     predexon_silence_s: float = Field(default=120.0, gt=0)
-    # score reconciliation
-    lag_grace_s: float = Field(default=2.0, ge=0, description="catching up ≠ conflict")
-    stale_s: float = Field(default=30.0, gt=0)
-    conflict_alert_s: float = Field(default=2.0, ge=0, description="conflict this long → alert")
+    # score reconciliation (README: "Score reconciliation")
+    max_lag_s: float = Field(
+        default=10.0, ge=0, description="trailing the other provider this long = catching up"
+    )
+    conflict_grace_s: float = Field(
+        default=2.0, ge=0, description="a disagreement lag cannot explain, this long = conflict"
+    )
+    resolve_hysteresis_s: float = Field(
+        default=2.0, ge=0, description="agreement this long resolves a conflict / stale alert"
+    )
+    stale_intervals: float = Field(
+        default=3.0, gt=0, description="silent for this many of the other's update intervals"
+    )
+    stale_s: float = Field(default=60.0, gt=0, description="silence threshold's upper bound")
     out_of_order_grace_s: float = Field(default=2.0, ge=0)

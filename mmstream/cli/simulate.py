@@ -6,15 +6,25 @@ import asyncio
 import json
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
+
+if TYPE_CHECKING:
+    from mmstream.simulators import FaultConfig
 
 
-@click.command()
+@click.command(epilog=exit_codes("stopped, or the scenario was sent (--exit-when-done)"))
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--rate", default=50.0, show_default=True, help="Messages per second.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="Messages per second.",
+)
 @click.option("--duration", default=600.0, show_default=True, help="Scenario length (s).")
 @click.option("--mmapi-port", default=0, type=int, help="0 = a free port.")
 @click.option("--predexon-port", default=0, type=int, help="0 = a free port.")
@@ -27,6 +37,11 @@ from mmstream.cli.common import setup_logging
     help="Stamp messages with wall-clock times, or a fixed anchor (repeatable).",
 )
 @click.option("--exit-when-done", is_flag=True, help="Stop when the scenario has been sent.")
+@click.option(
+    "--play-when-subscribed",
+    is_flag=True,
+    help="Start the scenario once both feeds have a subscriber (not at once).",
+)
 @click.option("--heartbeat-interval", default=60.0, show_default=True, type=float)
 @click.option(
     "--faults",
@@ -44,6 +59,7 @@ def simulate(
     info_file: str | None,
     live_clock: bool,
     exit_when_done: bool,
+    play_when_subscribed: bool,
     heartbeat_interval: float,
     faults_json: str | None,
 ) -> None:
@@ -51,7 +67,7 @@ def simulate(
     setup_logging()
     from mmstream.simulators import FaultConfig, ScenarioConfig, run_simulators
 
-    faults = FaultConfig(**json.loads(faults_json)) if faults_json else FaultConfig()
+    faults = parse_faults(faults_json) if faults_json else FaultConfig()
     config = ScenarioConfig(
         seed=seed,
         rate=rate,
@@ -66,7 +82,12 @@ def simulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with run_simulators(config, Path(out_dir), mmapi_port, predexon_port) as sims:
+        async with run_simulators(
+            config, Path(out_dir), mmapi_port, predexon_port, autoplay=not play_when_subscribed
+        ) as sims:
+            player = (
+                asyncio.create_task(sims.play_when_subscribed()) if play_when_subscribed else None
+            )
             info = sims.info()
             text = json.dumps(info, indent=2)
             click.echo(text)
@@ -87,5 +108,17 @@ def simulate(
                     await stopped
             finished.cancel()
             stopped.cancel()
+            if player is not None:
+                player.cancel()
 
     asyncio.run(serve())
+
+
+def parse_faults(text: str) -> FaultConfig:
+    """`--faults` JSON into a FaultConfig; anything else is a bad argument (exit 2)."""
+    from mmstream.simulators import FaultConfig
+
+    try:
+        return FaultConfig(**json.loads(text))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
