@@ -45,11 +45,19 @@ def kcat(args: list[str], preload: bool) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.embedded_only
+@pytest.mark.tansu_only
 def test_debian_kcat_alone_cannot_read_the_embedded_broker(cluster: TestCluster) -> None:
     result = kcat(["-b", cluster.target.bootstrap_servers, "-L", "-m", "5"], preload=False)
     assert result.returncode != 0
     assert "Read underflow" in result.stderr
+
+
+@pytest.mark.kafka_only
+def test_debian_kcat_alone_lists_apache_kafka(cluster: TestCluster) -> None:
+    """The Tansu gap above is Tansu's: Debian's kcat (librdkafka 2.0) talks to Kafka 4.1."""
+    result = kcat(["-b", cluster.target.bootstrap_servers, "-L", "-m", "5"], preload=False)
+    assert result.returncode == 0, result.stderr
+    assert "brokers:" in result.stdout
 
 
 def test_kcat_with_the_wheels_librdkafka_lists_and_reads_topics(
