@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -27,6 +29,13 @@ from mmstream.cli.common import setup_logging
     help="Stamp messages with wall-clock times, or a fixed anchor (repeatable).",
 )
 @click.option("--exit-when-done", is_flag=True, help="Stop when the scenario has been sent.")
+@click.option(
+    "--play-when-exists",
+    "play_file",
+    type=click.Path(),
+    default=None,
+    help="Serve, but start the scenario (its clock anchored then) once this file exists.",
+)
 @click.option("--heartbeat-interval", default=60.0, show_default=True, type=float)
 @click.option(
     "--faults",
@@ -44,6 +53,7 @@ def simulate(
     info_file: str | None,
     live_clock: bool,
     exit_when_done: bool,
+    play_file: str | None,
     heartbeat_interval: float,
     faults_json: str | None,
 ) -> None:
@@ -66,7 +76,10 @@ def simulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with run_simulators(config, Path(out_dir), mmapi_port, predexon_port) as sims:
+        autoplay = play_file is None
+        async with run_simulators(
+            config, Path(out_dir), mmapi_port, predexon_port, autoplay
+        ) as sims:
             info = sims.info()
             text = json.dumps(info, indent=2)
             click.echo(text)
@@ -74,6 +87,9 @@ def simulate(
                 partial = Path(info_file).with_suffix(".tmp")
                 partial.write_text(text)
                 partial.replace(info_file)
+            if play_file:
+                await wait_for_file(play_file, stop)
+                sims.play_from_now()
             finished = asyncio.create_task(sims.wait_finished())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -89,3 +105,10 @@ def simulate(
             stopped.cancel()
 
     asyncio.run(serve())
+
+
+async def wait_for_file(path: str, stop: asyncio.Event) -> None:
+    """Until `path` exists (or `stop` is set)."""
+    while not stop.is_set() and not await asyncio.to_thread(os.path.exists, path):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.05)

@@ -54,6 +54,11 @@ class Plan:
     def simulator_info(self) -> Path:
         return self.simulator_dir / "info.json"
 
+    @property
+    def simulator_play(self) -> Path:
+        """Created when the connectors are connected: the simulators then play."""
+        return self.simulator_dir / "play"
+
     def simulators(self, seed: int, rate: float, duration_s: float) -> ChildSpec:
         argv = [
             *MMSTREAM,
@@ -68,6 +73,8 @@ class Plan:
             str(self.simulator_dir),
             "--info-file",
             str(self.simulator_info),
+            "--play-when-exists",
+            str(self.simulator_play),
         ]
         return ChildSpec("simulators", argv, stop_stage=STAGE_SIMULATORS)
 

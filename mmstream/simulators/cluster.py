@@ -144,10 +144,22 @@ class SimulatorCluster:
         )
         self.truth.start_ms = self.anchor_ms
         self.truth.end_ms = self.anchor_ms + int(self.config.duration_s * 1000)
-        self._shift_truth()
+        self._shift_truth(self.anchor_ms - DEFAULT_START_MS)
         self.truth.write(self.ground_truth_path)
         if autoplay:
             self.play()
+
+    def play_from_now(self) -> None:
+        """Start the scenario now with its clock anchored now (not when the servers started):
+        for a run that waits for its clients to connect before it plays."""
+        if self._player is None and self.config.start_ms is None:
+            shift = int(time.time() * 1000) - self.anchor_ms
+            self.anchor_ms += shift
+            self.truth.start_ms += shift
+            self.truth.end_ms += shift
+            self._shift_truth(shift)
+            self.truth.write(self.ground_truth_path)
+        self.play()
 
     def play(self) -> None:
         """Start sending the scenario (once)."""
@@ -223,9 +235,8 @@ class SimulatorCluster:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def _shift_truth(self) -> None:
-        """Ground-truth times were built on the default anchor; move them to the real one."""
-        shift = self.anchor_ms - DEFAULT_START_MS
+    def _shift_truth(self, shift: int) -> None:
+        """Move the ground truth's times by `shift` ms (they are built on the default anchor)."""
         if shift == 0 or self.config.start_ms is not None:
             return
         for window in self.truth.emergency_windows:
