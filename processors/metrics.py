@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from mmstream.health import Health, HealthServer
+from mmstream.health import serve as serve_health
 
 
 class ProcessorMetrics:
@@ -48,6 +51,12 @@ class ProcessorMetrics:
             ["agent", "reason"],
             registry=r,
         )
+        self.emergency_active = Gauge(
+            "mmstream_processor_emergency_active",
+            "1 while an emergency scope is on (set by the worker owning the emergency state)",
+            ["scope"],
+            registry=r,
+        )
         self.unmapped = Counter(
             "mmstream_processor_unmapped_games",
             "Score records for games without a fixture mapping",
@@ -58,5 +67,6 @@ class ProcessorMetrics:
             "mmstream_processor_table_keys", "Keys held in a state table", ["table"], registry=r
         )
 
-    def serve(self, port: int) -> None:
-        start_http_server(port, registry=self.registry)
+    def serve(self, port: int, health: Health, host: str = "0.0.0.0") -> HealthServer:
+        """`/metrics`, `/healthz` and `/readyz` on `port`."""
+        return serve_health(health, self.registry, port, host)

@@ -16,6 +16,9 @@ class ProcessorSettings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), alias="MMSTREAM_DATA_DIR")
     app_id: str = Field(default="mmstream-processors", description="Faust app id = consumer group")
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    ready_max_lag: int = Field(
+        default=10_000, ge=0, description="records behind on its partitions: /readyz fails above"
+    )
     web_port: int = Field(default=0, ge=0, le=65535, description="Faust web UI; 0 = off")
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)

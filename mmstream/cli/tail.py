@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
 def json_default(value: Any) -> Any:
@@ -20,7 +20,12 @@ def json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "-n records printed, --timeout idle, or Ctrl-C",
+        code_2="bad setting or argument, or no such topic in the cluster",
+    )
+)
 @click.argument("topic")
 @click.option("--from-beginning/--from-end", default=True, show_default=True)
 @click.option("--max-messages", "-n", type=int, default=None, help="Stop after N records.")
@@ -31,6 +36,7 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
     from confluent_kafka import Consumer
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
+    from mmstream.kafka.admin import topic_exists
     from mmstream.kafka.config import consumer_config
     from mmstream.runtime import resolve_runtime
     from mmstream.topics import TOPICS_BY_ID
@@ -38,6 +44,11 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
 
     runtime = resolve_runtime()
     name = runtime.topics.name(topic) if topic in TOPICS_BY_ID else topic
+    if not topic_exists(runtime.target, name):
+        raise click.BadParameter(
+            f"no topic {name!r} in the cluster (pipeline topic ids: {', '.join(TOPICS_BY_ID)})",
+            param_hint="TOPIC",
+        )
     decoder = Decoder(
         SchemaRegistryClient(runtime.registry_config()),
         {topic_name: topic_id for topic_id, topic_name in runtime.topics.names().items()},

@@ -28,7 +28,7 @@ from mmstream.pipeline.plan import Plan
 from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
 from mmstream.runtime import Runtime, resolve_runtime
 from mmstream.settings import KafkaSettings, load_settings
-from mmstream.stack import EmbeddedStack
+from mmstream.stack import STACK_FILE, EmbeddedStack, update_stack_file
 from mmstream.view.model import Dashboard, FeedStatus
 from mmstream.view.render import render
 from mmstream.view.sources import DerivedReader, update_agents, update_feed
@@ -126,6 +126,7 @@ class Orchestrator:
             if getattr(self.plan, feed):
                 await self.supervisor.start(self.plan.connector(feed, simulator))
         await self.supervisor.start(self.plan.worker())
+        self._publish_endpoints()
         for feed in ("mmapi", "predexon"):
             if getattr(self.plan, feed):
                 self.board.feeds[feed] = FeedStatus(feed)
@@ -151,6 +152,19 @@ class Orchestrator:
         else:
             log.warning("connectors not connected after %.0fs: playing anyway", CONNECT_DEADLINE_S)
         self.plan.simulator_play.touch()
+
+    def _publish_endpoints(self) -> None:
+        """Every child's metrics / health / readiness URLs: printed, and kept in stack.json."""
+        endpoints = self.plan.endpoints()
+        update_stack_file(self.options.data_dir, endpoints=endpoints)
+        for child, urls in endpoints.items():
+            self.console.print(
+                f"{child}: metrics {urls['metrics']}  health {urls['health']}  "
+                f"ready {urls['ready']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     @staticmethod
     def _register_schemas(runtime: Runtime) -> None:
@@ -259,4 +273,6 @@ class Orchestrator:
             await asyncio.to_thread(self.reader.close)
         if self.stack is not None:
             await asyncio.to_thread(self.stack.stop)
+        else:
+            (self.options.data_dir / STACK_FILE).unlink(missing_ok=True)
         return exits

@@ -74,12 +74,16 @@ def register(p: Pipeline) -> None:
 
     @p.failures.timer(settings.tick_interval_s)
     async def emergency_ticks() -> None:
-        """Silence is measured on the wall clock too: check it even when nothing arrives."""
+        """Silence is measured on the wall clock too: check it even when nothing arrives.
+        The owner of the emergency state also publishes each scope's state as a gauge."""
         owned = {tp.topic for tp in p.app.consumer.assignment()}
         if signals_topic not in owned:  # another worker owns the emergency state
+            p.metrics.emergency_active.clear()
             return
         state = load()
         outputs = logic.tick(state, int(time.time() * 1000), settings)
         if outputs:
             table[STATE_KEY] = state
             p.send(AGENT, outputs)
+        for scope, info in state["scopes"].items():
+            p.metrics.emergency_active.labels(scope).set(1 if info["active"] else 0)
