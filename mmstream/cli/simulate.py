@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,11 +38,9 @@ if TYPE_CHECKING:
 )
 @click.option("--exit-when-done", is_flag=True, help="Stop when the scenario has been sent.")
 @click.option(
-    "--play-when-exists",
-    "play_file",
-    type=click.Path(),
-    default=None,
-    help="Serve, but start the scenario (its clock anchored then) once this file exists.",
+    "--play-when-subscribed",
+    is_flag=True,
+    help="Start the scenario once both feeds have a subscriber (not at once).",
 )
 @click.option("--heartbeat-interval", default=60.0, show_default=True, type=float)
 @click.option(
@@ -63,7 +59,7 @@ def simulate(
     info_file: str | None,
     live_clock: bool,
     exit_when_done: bool,
-    play_file: str | None,
+    play_when_subscribed: bool,
     heartbeat_interval: float,
     faults_json: str | None,
 ) -> None:
@@ -86,10 +82,12 @@ def simulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        autoplay = play_file is None
         async with run_simulators(
-            config, Path(out_dir), mmapi_port, predexon_port, autoplay
+            config, Path(out_dir), mmapi_port, predexon_port, autoplay=not play_when_subscribed
         ) as sims:
+            player = (
+                asyncio.create_task(sims.play_when_subscribed()) if play_when_subscribed else None
+            )
             info = sims.info()
             text = json.dumps(info, indent=2)
             click.echo(text)
@@ -97,9 +95,6 @@ def simulate(
                 partial = Path(info_file).with_suffix(".tmp")
                 partial.write_text(text)
                 partial.replace(info_file)
-            if play_file:
-                await wait_for_file(play_file, stop)
-                sims.play_from_now()
             finished = asyncio.create_task(sims.wait_finished())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -113,15 +108,10 @@ def simulate(
                     await stopped
             finished.cancel()
             stopped.cancel()
+            if player is not None:
+                player.cancel()
 
     asyncio.run(serve())
-
-
-async def wait_for_file(path: str, stop: asyncio.Event) -> None:
-    """Until `path` exists (or `stop` is set)."""
-    while not stop.is_set() and not await asyncio.to_thread(os.path.exists, path):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.05)
 
 
 def parse_faults(text: str) -> FaultConfig:

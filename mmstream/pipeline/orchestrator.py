@@ -35,7 +35,6 @@ from mmstream.view.sources import DerivedReader, update_agents, update_feed
 
 log = logging.getLogger(__name__)
 SIMULATOR_START_DEADLINE_S = 30.0
-CONNECT_DEADLINE_S = 60.0  # the scenario plays then even if a connector is not connected
 EXIT_WHEN_DONE_MARGIN_S = 120.0
 
 
@@ -132,26 +131,7 @@ class Orchestrator:
                 self.board.feeds[feed] = FeedStatus(feed)
         self.reader = DerivedReader(runtime, self.board, self.lock)
         self.reader.start()
-        if self.plan.simulated:
-            await self._play_when_connected()
         return runtime
-
-    async def _play_when_connected(self) -> None:
-        """Start the scenario once both connectors are subscribed: one played while a connector
-        is still starting (a loaded machine: seconds) would never reach Kafka."""
-        urls = self.plan.metrics_urls()
-        deadline = time.monotonic() + CONNECT_DEADLINE_S
-        while time.monotonic() < deadline:
-            if self.supervisor.failure is not None:
-                raise self.supervisor.failure
-            for feed, status in self.board.feeds.items():
-                await asyncio.to_thread(update_feed, status, urls[feed], 0.0)
-            if all(s.state in ("subscribed", "streaming") for s in self.board.feeds.values()):
-                break
-            await asyncio.sleep(0.2)
-        else:
-            log.warning("connectors not connected after %.0fs: playing anyway", CONNECT_DEADLINE_S)
-        self.plan.simulator_play.touch()
 
     def _publish_endpoints(self) -> None:
         """Every child's metrics / health / readiness URLs: printed, and kept in stack.json."""
@@ -177,7 +157,6 @@ class Orchestrator:
     async def _start_simulators(self) -> dict[str, Any]:
         info_path = self.plan.simulator_info
         info_path.unlink(missing_ok=True)
-        self.plan.simulator_play.unlink(missing_ok=True)
         info_path.with_suffix(".done").unlink(missing_ok=True)
         scenario_s = self.options.duration_s or self.options.scenario_s
         await self.supervisor.start(

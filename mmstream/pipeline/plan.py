@@ -77,11 +77,6 @@ class Plan:
     def simulator_info(self) -> Path:
         return self.simulator_dir / "info.json"
 
-    @property
-    def simulator_play(self) -> Path:
-        """Created when the connectors are connected: the simulators then play."""
-        return self.simulator_dir / "play"
-
     def simulators(self, seed: int, rate: float, duration_s: float) -> ChildSpec:
         argv = [
             *MMSTREAM,
@@ -96,8 +91,7 @@ class Plan:
             str(self.simulator_dir),
             "--info-file",
             str(self.simulator_info),
-            "--play-when-exists",
-            str(self.simulator_play),
+            "--play-when-subscribed",  # the connectors start after the simulators
         ]
         return ChildSpec("simulators", argv, stop_stage=STAGE_SIMULATORS)
 
