@@ -20,8 +20,8 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types import TableT
 
-from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
-from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
+from mmstream.kafka.config import faust_settings
+from mmstream.kafka.faust_fixes import install_faust_fixes
 from mmstream.runtime import Runtime
 from processors.codec import CompactJson, WriterSchemaAvro
 from processors.common import Output
@@ -121,10 +121,7 @@ class Pipeline:
 
 
 def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
-    install_faust_fixes()
-    if runtime.target.embedded:
-        tune_faust_fetch_wait()
-        install_exact_changelog_ends(runtime.target)
+    install_faust_fixes(runtime.target)
     datadir = settings.data_dir / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     app = faust.App(

@@ -7,15 +7,12 @@ import os
 
 import faust
 
-from mmstream.kafka.config import ClusterTarget, faust_settings, tune_faust_fetch_wait
-from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
+from mmstream.kafka.config import ClusterTarget, faust_settings
+from mmstream.kafka.faust_fixes import install_faust_fixes
 
 target = ClusterTarget(os.environ["TEST_BOOTSTRAP"], os.environ["TEST_EMBEDDED"] == "1")
-if os.environ.get("TEST_FAUST_FIXES", "1") == "1":
-    install_faust_fixes()
-if target.embedded:
-    tune_faust_fetch_wait()
-    install_exact_changelog_ends(target)
+# TEST_FAUST_FIXES_OFF: comma-separated fixes not to install (to show what each one fixes)
+install_faust_fixes(target, [f for f in os.environ.get("TEST_FAUST_FIXES_OFF", "").split(",") if f])
 app = faust.App(
     os.environ["TEST_APP_ID"],
     store="memory://",

@@ -22,8 +22,8 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
+from mmstream.kafka.changelog_ends import read_true_ends
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.kafka.faust_fixes import read_true_ends
 from mmstream.stack.embedded import Broker
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, produce, wait_committed
