@@ -5,13 +5,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean kafka
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Apache Kafka's jars (broker + runtime dependencies) from Maven Central, for the local KRaft
+# node / cluster (`mmstream up --broker kafka`, the Kafka test tier). Needs Maven and Java 17+.
+KAFKA_LIB   := .kafka/lib
+KAFKA_STAMP := $(KAFKA_LIB)/.fetched
+
+kafka: $(KAFKA_STAMP)
+
+$(KAFKA_STAMP): deploy/kafka/pom.xml
+	rm -rf $(KAFKA_LIB)
+	mvn -B -q -f deploy/kafka/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIB)
+	touch $(KAFKA_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mmstream up

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import override_env, setup_logging
 
 
 @click.command()
@@ -30,6 +30,13 @@ from mmstream.cli.common import setup_logging
     help="Seconds between summary lines without the live view.",
 )
 @click.option(
+    "--broker",
+    type=click.Choice(["tansu", "kafka"]),
+    default=None,
+    help="Embedded broker (default: MMSTREAM_EMBEDDED_BROKER, else tansu). kafka = a local "
+    "Apache Kafka node: needs Java 17+ and `make kafka`.",
+)
+@click.option(
     "--exit-when-done",
     is_flag=True,
     help="Stop once the simulated scenario is sent and its outputs have settled.",
@@ -41,14 +48,17 @@ def up(
     live_view: bool | None,
     summary_interval: float,
     exit_when_done: bool,
+    broker: str | None,
 ) -> None:
     """Start the embedded broker and registry (unless MMSTREAM_BOOTSTRAP_SERVERS is set), the
     simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
+    override_env("MMSTREAM_", embedded_broker=broker)
     settings = setup_logging()
     from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
 
     options = UpOptions(
         data_dir=settings.data_dir,
+        broker=settings.embedded_broker,
         seed=seed,
         rate=rate,
         duration_s=duration,

@@ -1,9 +1,16 @@
 """Kafka client configuration: user pass-through settings, safe defaults, and the embedded profile.
 
-`ClusterTarget` is what every component receives: where Kafka is, whether it is the embedded
-Tansu broker, and the user's pass-through librdkafka properties. The client-config builders add
-the delivery guarantees the pipeline needs and, on the embedded broker only, the tuned profile
-(see BROKERS.md: group join and fetch wait are slow with client defaults on Tansu).
+`ClusterTarget` is what every component receives: where Kafka is, which client profile applies,
+and the user's pass-through librdkafka properties. The client-config builders add the delivery
+guarantees the pipeline needs and a profile:
+
+- `tansu` (`embedded=True`): the embedded Tansu broker — short group timeouts and a low fetch
+  wait (BROKERS.md: group join and fetch wait are slow with client defaults on Tansu), and the
+  Tansu-only Faust work-arounds;
+- `kafka-local` (`local_kafka=True`): the local Apache Kafka of `mmstream up --broker kafka` and
+  the Kafka test tier — the short group timeouts only (a killed consumer is evicted after 2 s,
+  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so no fetch tuning;
+- `default`: an external cluster — the client defaults and the user's settings.
 """
 
 from __future__ import annotations
@@ -11,22 +18,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Used only when the pipeline runs on the embedded Tansu broker. Against an external cluster the
-# user's settings and the client defaults apply.
-EMBEDDED_CONSUMER_PROFILE: dict[str, Any] = {
+PROFILES = ("tansu", "kafka-local", "default")
+# Group timeouts for the local brokers (Tansu and the local Kafka, whose
+# group.min.session.timeout.ms accepts them). Against an external cluster the user's settings and
+# the client defaults apply.
+LOCAL_CONSUMER_PROFILE: dict[str, Any] = {
     "session.timeout.ms": 2000,
     "heartbeat.interval.ms": 500,
-    "fetch.wait.max.ms": 10,
 }
+EMBEDDED_CONSUMER_PROFILE: dict[str, Any] = {**LOCAL_CONSUMER_PROFILE, "fetch.wait.max.ms": 10}
 
 
 @dataclass(frozen=True)
 class ClusterTarget:
-    """A Kafka cluster to talk to, plus the user's pass-through client properties."""
+    """A Kafka cluster to talk to, plus the user's pass-through client properties.
+
+    `embedded`: it is the embedded Tansu broker (its profile and its gaps apply);
+    `local_kafka`: it is the local Apache Kafka (the short group timeouts apply)."""
 
     bootstrap_servers: str
     embedded: bool
     client_properties: dict[str, str] = field(default_factory=dict)
+    local_kafka: bool = False
+
+    @classmethod
+    def with_profile(
+        cls, bootstrap_servers: str, profile: str, client_properties: dict[str, str] | None = None
+    ) -> ClusterTarget:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown broker profile {profile!r}, expected one of {PROFILES}")
+        return cls(
+            bootstrap_servers,
+            embedded=profile == "tansu",
+            client_properties=dict(client_properties or {}),
+            local_kafka=profile == "kafka-local",
+        )
+
+    @property
+    def profile(self) -> str:
+        if self.embedded:
+            return "tansu"
+        return "kafka-local" if self.local_kafka else "default"
 
 
 def producer_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
@@ -55,6 +87,8 @@ def consumer_config(target: ClusterTarget, group_id: str, **overrides: Any) -> d
     }
     if target.embedded:
         conf.update(EMBEDDED_CONSUMER_PROFILE)
+    elif target.local_kafka:
+        conf.update(LOCAL_CONSUMER_PROFILE)
     conf.update(target.client_properties)
     conf.update(overrides)
     return conf
@@ -69,10 +103,13 @@ def admin_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
 
 # Faust (aiokafka) equivalents of the embedded profile. Faust's aiokafka driver hard-codes a
 # 1.5 s fetch wait; `low_fetch_wait_consumer` lowers it in a worker process on the embedded broker.
-EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
+LOCAL_FAUST_PROFILE: dict[str, Any] = {
     "broker_session_timeout": 2.0,
     "broker_heartbeat_interval": 0.1,
     "broker_rebalance_timeout": 2.0,
+}
+EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
+    **LOCAL_FAUST_PROFILE,
     # changelogs in ordinary batches: the worker reads their true ends at recovery
     # (fix `exact_changelog_ends` in faust_fixes), Tansu's are short (BROKERS.md)
     "producer_linger_ms": 0,
@@ -94,6 +131,8 @@ def faust_settings(target: ClusterTarget) -> dict[str, Any]:
         settings["broker_credentials"] = credentials
     if target.embedded:
         settings.update(EMBEDDED_FAUST_PROFILE)
+    elif target.local_kafka:
+        settings.update(LOCAL_FAUST_PROFILE)
     return settings
 
 
