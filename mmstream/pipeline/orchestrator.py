@@ -97,7 +97,7 @@ class Orchestrator:
             self.stack = EmbeddedStack(self.options.data_dir, broker=self.options.broker)
             await asyncio.to_thread(self.stack.start)
             self.console.print(
-                f"embedded broker ({self.options.broker}) {self.stack.bootstrap_servers}, "
+                f"embedded broker {self.stack.bootstrap_servers} ({self.options.broker}), "
                 f"registry {self.stack.registry_url}"
             )
         runtime = resolve_runtime()

@@ -117,10 +117,10 @@ class KafkaCluster:
         else:
             node.signal(sig)
 
-    def restart(self, node_id: int) -> float:
-        """Start a node again (killing it first if it runs) on its ports with its data; wait
-        until every broker is registered again. Returns the seconds to ready."""
-        node = self.nodes[node_id]
+    def restart(self, node_id: int | None = None) -> float:
+        """Start a node (default: the first) again, SIGKILLing it first if it runs, on its ports
+        with its data; wait until every broker is registered again. Returns the seconds."""
+        node = self.nodes[min(self.nodes) if node_id is None else node_id]
         node.kill()
         started = time.monotonic()
         node.launch()

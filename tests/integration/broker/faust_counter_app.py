@@ -1,5 +1,6 @@
 """A tiny Faust app for the broker-conformance tests: counts records per key in a table and
-writes each count to an output topic. Run as `python faust_counter_app.py`."""
+writes each count to an output topic. Run as
+`python -m tests.integration.broker.faust_counter_app` from the repository root."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ import os
 
 import faust
 
-from mmstream.kafka.config import ClusterTarget, faust_settings
-from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.kafka.config import faust_settings
+from tests.helpers.faust_apps import target_with_fixes
 
-target = ClusterTarget(os.environ["TEST_BOOTSTRAP"], os.environ["TEST_EMBEDDED"] == "1")
-# TEST_FAUST_FIXES_OFF: comma-separated fixes not to install (to show what each one fixes)
-install_faust_fixes(target, [f for f in os.environ.get("TEST_FAUST_FIXES_OFF", "").split(",") if f])
+target = target_with_fixes()
 app = faust.App(
     os.environ["TEST_APP_ID"],
     store="memory://",

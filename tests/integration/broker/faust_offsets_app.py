@@ -1,8 +1,7 @@
 """A tiny Faust app for the Faust-fix tests: remembers the last offset per key in a table (so a
 restarted worker recovers a changelog first) and writes `partition:offset` of every record it
-processed to an output topic. Run as `python faust_offsets_app.py`.
-
-TEST_FAUST_FIXES_OFF: comma-separated fixes not to install (to show what each one fixes).
+processed to an output topic. Run as
+`python -m tests.integration.broker.faust_offsets_app` from the repository root.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ import os
 
 import faust
 
-from mmstream.kafka.config import ClusterTarget, faust_settings
-from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.kafka.config import faust_settings
+from tests.helpers.faust_apps import target_with_fixes
 
-target = ClusterTarget(os.environ["TEST_BOOTSTRAP"], os.environ["TEST_EMBEDDED"] == "1")
-install_faust_fixes(target, [f for f in os.environ.get("TEST_FAUST_FIXES_OFF", "").split(",") if f])
+target = target_with_fixes()
 app = faust.App(
     os.environ["TEST_APP_ID"],
     store="memory://",
