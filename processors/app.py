@@ -20,6 +20,7 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types import TableT
 
+from mmstream.errors import ConfigurationError
 from mmstream.kafka.config import faust_settings
 from mmstream.kafka.faust_fixes import install_faust_fixes
 from mmstream.runtime import Runtime
@@ -122,6 +123,11 @@ class Pipeline:
 
 def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     install_faust_fixes(runtime.target)
+    if settings.processing_guarantee == "exactly_once" and runtime.target.embedded:
+        raise ConfigurationError(
+            "MMSTREAM_PROCESSOR_PROCESSING_GUARANTEE=exactly_once needs Apache Kafka: the "
+            "embedded Tansu broker has no transactions (use --broker kafka or a cluster)"
+        )
     datadir = settings.data_dir / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     app = faust.App(
@@ -131,6 +137,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         web_port=settings.web_port or 6066,
         topic_partitions=4,
         datadir=str(datadir),
+        processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
     )
     registry = SchemaRegistryClient(runtime.registry_config())
