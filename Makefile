@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean kafka
+.PHONY: demo test lint typecheck unit bench clean kafka test-cluster3
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The 3-node Kafka tier (RF 3, min.insync.replicas 2): broker / worker kills, compaction.
+test-cluster3: $(STAMP) kafka
+	MMSTREAM_TEST_CLUSTER3=1 $(BIN)/python -m pytest -ra -m cluster3 tests/integration/cluster $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)
