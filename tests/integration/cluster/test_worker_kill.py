@@ -68,7 +68,21 @@ async def wait_owners(admin: AdminClient, group: str, members: int, deadline_s: 
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+EOS_FAILS = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "measured 2026-12-01 (faust-streaming 0.15.3, Kafka 4.1.1): with two exactly_once "
+        "workers the rebalance fences the transactional producers (ProducerFenced, 'No "
+        "transaction producer found', 'Can't send messages while not in transaction'; "
+        "faust-streaming/faust#323) and a read_committed reader saw 1 of 40 hedges in 90 s, "
+        "before any kill. strict: noticed at once if it starts to hold"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "guarantee", ["at_least_once", pytest.param("exactly_once", marks=EOS_FAILS)]
+)
 async def test_a_killed_workers_partitions_move_and_no_hedge_is_lost_or_counted_twice(
     cluster3: tuple[TestCluster, KafkaCluster],
     tmp_path: Path,
