@@ -29,6 +29,11 @@ from mmstream.cli.common import setup_logging
 @click.option("--exit-when-done", is_flag=True, help="Stop when the scenario has been sent.")
 @click.option("--heartbeat-interval", default=60.0, show_default=True, type=float)
 @click.option(
+    "--start-on-subscribe",
+    is_flag=True,
+    help="Start the scenario once both feeds have a subscriber (times anchored then).",
+)
+@click.option(
     "--faults",
     "faults_json",
     default=None,
@@ -45,6 +50,7 @@ def simulate(
     live_clock: bool,
     exit_when_done: bool,
     heartbeat_interval: float,
+    start_on_subscribe: bool,
     faults_json: str | None,
 ) -> None:
     """Run the MM API and Predexon simulators on 127.0.0.1 until Ctrl-C."""
@@ -66,7 +72,12 @@ def simulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with run_simulators(config, Path(out_dir), mmapi_port, predexon_port) as sims:
+        async with run_simulators(
+            config, Path(out_dir), mmapi_port, predexon_port, autoplay=not start_on_subscribe
+        ) as sims:
+            player = (
+                asyncio.create_task(sims.play_when_subscribed()) if start_on_subscribe else None
+            )
             info = sims.info()
             text = json.dumps(info, indent=2)
             click.echo(text)
@@ -87,5 +98,7 @@ def simulate(
                     await stopped
             finished.cancel()
             stopped.cancel()
+            if player is not None:
+                player.cancel()
 
     asyncio.run(serve())

@@ -68,6 +68,8 @@ class Plan:
             str(self.simulator_dir),
             "--info-file",
             str(self.simulator_info),
+            # the ground truth is only the connectors' truth if they hear the scenario's start
+            "--start-on-subscribe",
         ]
         return ChildSpec("simulators", argv, stop_stage=STAGE_SIMULATORS)
 

@@ -149,6 +149,35 @@ class SimulatorCluster:
         if autoplay:
             self.play()
 
+    async def play_when_subscribed(self, deadline_s: float = 120.0) -> None:
+        """Start the scenario once both feeds have a subscriber, its clock (and the ground
+        truth's times) anchored then: a live feed does not wait, but a run compared with the
+        ground truth must not start before its connectors listen. Plays anyway after
+        `deadline_s`, with a warning."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while not (self.mmapi.subscribers and any(self.predexon.subscriptions.values())):
+            if loop.time() > end:
+                log.warning("no subscriber on both feeds after %.0f s: playing anyway", deadline_s)
+                break
+            await asyncio.sleep(0.05)
+        if self.config.start_ms is None:
+            self._reanchor(int(time.time() * 1000))
+        self.play()
+
+    def _reanchor(self, anchor_ms: int) -> None:
+        shift = anchor_ms - self.anchor_ms
+        self.anchor_ms = anchor_ms
+        self.truth.start_ms += shift
+        self.truth.end_ms += shift
+        windows = list(self.truth.emergency_windows)
+        for game in self.truth.games.values():
+            windows += game.conflicts + game.stale
+        for window in windows:
+            window.start_ms += shift
+            window.end_ms += shift
+        self.truth.write(self.ground_truth_path)
+
     def play(self) -> None:
         """Start sending the scenario (once)."""
         if self._player is None:

@@ -8,6 +8,7 @@ These tests SIGKILL brokers and workers, so they run in a tier of their own, onc
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from mmstream.stack.embedded import Registry
 from mmstream.stack.kafka_cluster import KafkaCluster
 from mmstream.stack.kafka_node import missing_requirements
 from tests.fixtures.kafka import TestCluster
+from tests.helpers.kafka import produce
 
 ENABLED = os.environ.get("MMSTREAM_TEST_CLUSTER3") == "1"
 Cluster3 = tuple[TestCluster, KafkaCluster]
@@ -42,6 +44,8 @@ def cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster3]:
     try:
         with KafkaCluster(directory / "kafka", nodes=3) as nodes:
             target = ClusterTarget.with_profile(nodes.bootstrap_servers, "kafka-local")
+            # the first idempotent producer of a new cluster waits for its coordinator to load
+            produce(target, f"warm-up-{uuid.uuid4().hex[:8]}", [("k", b"v")])
             yield TestCluster(target, registry.url, nodes), nodes
     finally:
         registry.stop()
