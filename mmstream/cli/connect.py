@@ -7,10 +7,16 @@ import sys
 
 import click
 
-from mmstream.cli.common import override_env, setup_logging
+from mmstream.cli.common import exit_codes, override_env, setup_logging
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "stopped cleanly (SIGTERM / Ctrl-C), every record acknowledged by Kafka",
+        code_1="records could not be delivered to Kafka before the flush deadline",
+        code_3="the provider refused the API key (restarting will not help)",
+    )
+)
 @click.argument("feed", type=click.Choice(["mmapi", "predexon"]))
 @click.option("--ws-url", help="WebSocket URL (MMAPI_WS_URL / PREDEXON_WS_URL).")
 @click.option("--rest-url", help="REST base URL (MMAPI_REST_URL / PREDEXON_REST_URL).")
@@ -18,7 +24,7 @@ from mmstream.cli.common import override_env, setup_logging
 @click.option("--game-ids", help="Predexon game ids, comma-separated; * = all.")
 @click.option("--leagues", help="Predexon leagues, comma-separated.")
 @click.option("--sports", help="Predexon sports, comma-separated.")
-@click.option("--metrics-port", type=int, help="Prometheus port (0 = none).")
+@click.option("--metrics-port", type=int, help="Port of /metrics, /healthz, /readyz (0 = none).")
 def connect(
     feed: str,
     ws_url: str | None,

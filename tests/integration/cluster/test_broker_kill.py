@@ -28,13 +28,10 @@ from mmstream.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume
+from tests.helpers.kafka import consume, decoder_for
 from tests.helpers.processes import Child
-from tests.integration.pipeline.test_end_to_end import (
-    PROCESSOR_SETTINGS,
-    check_derived_against_truth,
-    decoder,
-)
+from tests.helpers.truth import assert_derived_equal_truth
+from tests.integration.pipeline.test_end_to_end import PROCESSOR_SETTINGS
 
 pytestmark = pytest.mark.cluster3
 RAW = ("orders", "bets", "sports_live")
@@ -54,6 +51,17 @@ def short_isr(admin: AdminClient, names: list[str]) -> list[str]:
             if len(p.isr) < 3:
                 short.append(f"{name}[{p.id}] isr={[n.id for n in p.isr]}")
     return short
+
+
+def read_raw(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
+    name = topics.name(topic_id)
+    decode = decoder_for(cluster.registry_url, topics)
+    return [
+        v
+        for _, v, _ in consume(
+            cluster.target, name, 1, 60, lambda data: decode(data, name), quiet_s=1.5
+        )
+    ]
 
 
 def check_raw_against_truth(raw: dict[str, list[Any]], truth: GroundTruth) -> None:
@@ -120,22 +128,13 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
         run_s = time.monotonic() - killed
         truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
 
-        decode = decoder(cluster.registry_url)
-        raw_records = {
-            topic_id: [
-                v
-                for _, v, _ in consume(
-                    cluster.target, topics.name(topic_id), 1, 60, decode, quiet_s=1.5
-                )
-            ]
-            for topic_id in RAW
-        }
+        raw_records = {t: read_raw(cluster, topics, t) for t in RAW}
         for topic_id, records in raw_records.items():
             seen = [json.dumps(v, sort_keys=True) for v in records]
             duplicated = len(seen) - len(set(seen))
             assert duplicated == 0, f"{topic_id}: {duplicated} raw records written twice"
         check_raw_against_truth(raw_records, truth)
-        check_derived_against_truth(cluster, topics, truth)
+        assert_derived_equal_truth(cluster, topics, truth)
         assert await second.stop() == 0, second.output[-3000:]
         if victim is None:
             return
