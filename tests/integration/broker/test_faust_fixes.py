@@ -168,9 +168,9 @@ async def test_exact_changelog_ends_on_tansu_only(kafka_target: ClusterTarget) -
         assert reported == 25, "Apache Kafka's end offset is right without the fix"
 
 
-async def median_latency_ms(target: ClusterTarget, consumer_class: Any) -> float:
-    """Median produce → receive time of an idle consumer created as Faust creates it, over 8
-    records sent one at a time after idle times of 50 ms to 750 ms."""
+async def latencies_ms(target: ClusterTarget, consumer_class: Any) -> list[float]:
+    """Produce → receive times of an idle consumer created as Faust creates it, for 8 records
+    sent one at a time after idle times of 50 ms to 750 ms."""
     topic = new_topic(target)
     tp = TopicPartition(topic, 0)
     consumer = await started_consumer(target, consumer_class, fetch_max_wait_ms=FAUST_FETCH_WAIT_MS)
@@ -191,23 +191,27 @@ async def median_latency_ms(target: ClusterTarget, consumer_class: Any) -> float
     finally:
         await consumer.stop()
         producer.flush(10)
-    return statistics.median(latencies)
+    return latencies
 
 
 async def test_low_fetch_wait_on_tansu_only(kafka_target: ClusterTarget) -> None:
     """Faust's aiokafka consumer waits up to 1.5 s per fetch. Tansu sleeps half the remaining
     wait instead of answering when data arrives, so each hop costs hundreds of ms unless the
     wait is lowered; Apache Kafka answers at once either way."""
-    untuned = await median_latency_ms(kafka_target, aiokafka.AIOKafkaConsumer)
+    untuned = await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
     if broker_of(kafka_target) == TANSU:
-        tuned = await median_latency_ms(
-            kafka_target, low_fetch_wait_consumer(aiokafka.AIOKafkaConsumer)
+        tuned = statistics.median(
+            await latencies_ms(kafka_target, low_fetch_wait_consumer(aiokafka.AIOKafkaConsumer))
         )
-        print(f"median produce → receive: {untuned:.0f} ms untuned, {tuned:.0f} ms tuned")
-        assert untuned > 4 * tuned, (
-            f"ASSUMPTION CHANGED: Tansu answers waiting fetches ({untuned:.0f} ms untuned, "
-            f"{tuned:.0f} ms tuned); drop the fix"
+        worst = max(untuned)
+        print(f"produce → receive: worst {worst:.0f} ms untuned, median {tuned:.0f} ms tuned")
+        # Tansu parks an idle fetch for half the wait: hundreds of ms whatever the load
+        assert worst >= FAUST_FETCH_WAIT_MS / 5, (
+            f"ASSUMPTION CHANGED: Tansu answers waiting fetches ({untuned} ms with the 1.5 s "
+            "wait); drop the fix"
         )
+        assert tuned < worst / 2, f"the fix does not help: {tuned:.0f} vs {untuned} ms"
     else:
         assert fix_brokers("low_fetch_wait") == {TANSU}
-        assert untuned < FAUST_FETCH_WAIT_MS / 6, f"{untuned:.0f} ms with the 1.5 s fetch wait"
+        median = statistics.median(untuned)
+        assert median < FAUST_FETCH_WAIT_MS / 6, f"{median:.0f} ms with the 1.5 s fetch wait"
