@@ -32,3 +32,7 @@ class RejectedInput(ConnectorError):
 
 class DeliveryError(ConnectorError):
     """Kafka could not take records and they cannot be kept: stop rather than drop."""
+
+
+class RecordTooLarge(RejectedInput):
+    """A record larger than the producer's `message.max.bytes`: Kafka would refuse it."""

@@ -116,6 +116,12 @@ class SimulatorCluster:
     def ground_truth(self) -> GroundTruth:
         return self.truth
 
+    def accepted_past_s(self) -> int:
+        """How far back a connector must accept times (`<FEED>_TIME_WINDOW_PAST_S`) for this
+        scenario, which is stamped at a fixed past moment unless it runs on the wall clock."""
+        age_s = (time.time() * 1000 - self.anchor_ms) / 1000
+        return int(max(30 * 86_400, age_s + 86_400))
+
     def info(self) -> dict[str, Any]:
         """Everything a client needs, as printed by `mmstream simulate`."""
         return {
