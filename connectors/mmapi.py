@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection
 
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
 from connectors.metrics import ConnectorMetrics
+from connectors.offsets import Position
 from connectors.publisher import Publisher, Session, now_ms
 from connectors.records import Converter, change_record, field_schema, parse_time_ms
 from connectors.rest import RestClient
@@ -120,6 +121,7 @@ class ChangeRecords:
 
 class MmapiProtocol(FeedProtocol):
     feed = "mmapi"
+    url_setting = "MMAPI_WS_URL"
 
     def __init__(
         self, settings: MmapiSettings, publisher: Publisher, metrics: ConnectorMetrics
@@ -132,10 +134,16 @@ class MmapiProtocol(FeedProtocol):
         self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
         self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         self.published = PublishedState(settings.remembered_entities)
-        self.watermark_ms: int | None = None  # newest order/bet change published
+        self.watermark_ms: dict[str, int] = {}  # channel → newest change published
         self.gap_from_ms: dict[str, int] = {}  # channel → start of a gap not yet closed
+        self.restored = False  # the first session closes the gap since the last process
         self.rest = RestClient(
-            settings.rest_url, {"X-API-Key": self.api_key}, settings.rest_requests_per_min
+            settings.rest_url,
+            {"X-API-Key": self.api_key},
+            settings.rest_requests_per_min,
+            settings.backoff(),
+            settings.rest_max_attempts,
+            "MMAPI_REST_URL",
         )
 
     def url(self) -> str:
@@ -213,28 +221,79 @@ class MmapiProtocol(FeedProtocol):
             return
         await self.publisher.record(records.channel.topic_id, key, value, event_time)
         self.published.remember(str(name), entity, print_, event_time, payload)
-        if name in BACKFILLED and event_time is not None:
-            self.watermark_ms = max(self.watermark_ms or 0, event_time)
+        self._advance(str(name), event_time)
+
+    def _advance(self, name: str, event_time: int | None) -> None:
+        """After a record of `name` is queued: move its watermark, note its source offset."""
+        if name not in BACKFILLED:
+            return
+        if event_time is not None:
+            self.watermark_ms[name] = max(self.watermark_ms.get(name, event_time), event_time)
+        self._note(name)
+
+    def _note(self, name: str) -> None:
+        self.publisher.position(
+            name, Position(self.watermark_ms.get(name), self.gap_from_ms.get(name))
+        )
+
+    def restore(self, positions: dict[str, Position]) -> None:
+        """Start from the last process's recorded positions: the first session gap-fills."""
+        for name, position in positions.items():
+            if name not in BACKFILLED:
+                continue
+            if position.watermark_ms is not None:
+                self.watermark_ms[name] = position.watermark_ms
+            if position.gap_from_ms is not None:
+                self.gap_from_ms[name] = position.gap_from_ms
+        self.restored = bool(self.watermark_ms or self.gap_from_ms)
+        if not self.restored:
+            log.info("mmapi: no position recorded by an earlier process: starting from now")
+            return
+        for name in BACKFILLED:
+            start = self._gap_start(name)
+            log.info(
+                "mmapi: resuming %s where the last process stopped: gap fill from %s",
+                name,
+                "-" if start is None else iso_ms(start),
+            )
+
+    def _gap_start(self, name: str) -> int | None:
+        """Where a gap fill of `name` begins: an unfinished fill's position, else the newest
+        change published minus the margin (a channel with none: the earliest other's)."""
+        if name in self.gap_from_ms:
+            return self.gap_from_ms[name]
+        margin_ms = int(self.settings.backfill_margin_s * 1000)
+        if name in self.watermark_ms:
+            return self.watermark_ms[name] - margin_ms
+        return min(self.watermark_ms.values()) - margin_ms if self.watermark_ms else None
+
+    def open_gap(self, session: Session) -> None:
+        """At subscription, before any frame is read (a live record must not move a watermark
+        past the gap before it is marked): after a reconnect or a restart, mark each gap."""
+        if not (session.resumed or self.restored):
+            return
+        self.restored = False
+        for name in BACKFILLED:
+            start = self._gap_start(name)
+            if name in self.settings.channel_list and start is not None:
+                self.gap_from_ms[name] = start
+                self._note(name)
 
     async def resync(self, session: Session) -> None:
-        """After a reconnect, publish from REST what changed while the socket was down.
+        """After a reconnect or a restart, publish from REST what changed meanwhile.
 
         Only the gap: from the newest change published minus the margin (or from where an
-        unfinished resync stopped) to this subscription plus the margin; what is newer arrives
-        on the socket, which is read meanwhile. Pages in time order are walked by their last
-        time rather than by page number, so rows changing during the walk cannot shift a row
-        past a page boundary, and the walk's progress survives a dropped connection.
+        unfinished gap fill stopped, in this process or the last) to this subscription plus the
+        margin; what is newer arrives on the socket, which is read meanwhile. Pages in time
+        order are walked by their last time rather than by page number, so rows changing during
+        the walk cannot shift a row past a page boundary, and the walk's progress survives a
+        dropped connection or a restart (it is part of the recorded position).
         """
-        if not session.resumed or self.watermark_ms is None:
-            return
-        margin_ms = int(self.settings.backfill_margin_s * 1000)
-        until_ms = now_ms() + margin_ms
-        names = [name for name in BACKFILLED if name in self.settings.channel_list]
-        for name in names:
-            self.gap_from_ms.setdefault(name, self.watermark_ms - margin_ms)
-        for name in names:
+        until_ms = now_ms() + int(self.settings.backfill_margin_s * 1000)
+        for name in [n for n in BACKFILLED if n in self.gap_from_ms]:
             await self._backfill(name, until_ms, session)
             del self.gap_from_ms[name]
+            self._note(name)
 
     async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
         records = self.records[name]
@@ -259,6 +318,7 @@ class MmapiProtocol(FeedProtocol):
             page_end = records.page_end(rows)
             if page_end is not None and page_end > self.gap_from_ms[name]:
                 self.gap_from_ms[name], page = page_end, 1
+                self._note(name)
             else:
                 page += 1
         log.info(
@@ -301,8 +361,7 @@ class MmapiProtocol(FeedProtocol):
             records.channel.topic_id, records.key(value["payload"]), value, updated
         )
         self.published.remember(name, entity, fingerprint(row, None), updated, value["payload"])
-        if updated is not None:
-            self.watermark_ms = max(self.watermark_ms or 0, updated)
+        self._advance(name, updated)
         self.metrics.resynced.labels(self.feed, name).inc()
         return 1
 

@@ -11,6 +11,7 @@ from typing import Any
 from connectors.dlq import dead_letter
 from connectors.errors import RejectedInput
 from connectors.metrics import ConnectorMetrics
+from connectors.offsets import Position, SourceOffsets
 from connectors.sink import KafkaSink
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,22 @@ class Session:
 class Publisher:
     """Publishes typed records and dead letters for one feed."""
 
-    def __init__(self, feed: str, sink: KafkaSink, metrics: ConnectorMetrics) -> None:
+    def __init__(
+        self,
+        feed: str,
+        sink: KafkaSink,
+        metrics: ConnectorMetrics,
+        offsets: SourceOffsets | None = None,
+    ) -> None:
         self.feed = feed
         self.sink = sink
         self.metrics = metrics
+        self.offsets = offsets
+
+    def position(self, channel: str, position: Position) -> None:
+        """Where `channel` stands once everything published so far is durable (source offset)."""
+        if self.offsets is not None:
+            self.offsets.note(channel, position)
 
     async def record(
         self, topic_id: str, key: str, value: dict[str, Any], event_time_ms: int | None
