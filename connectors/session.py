@@ -147,7 +147,9 @@ class SessionLoop:
         self.metrics.set_state("stopped")
 
     def _refused(self, refusals: int, setting: str, reason: str) -> int:
-        """Count an answer that will not change on retry; stop after `refused_attempts` in a row."""
+        """Count an answer that will not change on retry (a wrong URL, most likely); stop after
+        `refused_attempts` of them with no established session between (other failures, e.g. a
+        503 from a load balancer, neither count nor reset the count)."""
         refusals += 1
         log.warning(
             "%s: %s (%d of %d before stopping)",
@@ -159,7 +161,8 @@ class SessionLoop:
         if refusals >= self.refused_attempts:
             self.metrics.set_state("stopped")
             raise FatalSessionError(
-                f"{self.protocol.feed}: {reason}, {refusals} times in a row; check {setting}"
+                f"{self.protocol.feed}: {reason} ({refusals} refusals with no session between);"
+                f" check {setting}"
             )
         return refusals
 
