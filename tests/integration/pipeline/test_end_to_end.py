@@ -41,6 +41,33 @@ def read_all(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list
     ]
 
 
+def check_fills_and_alerts(
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+) -> list[dict[str, Any]]:
+    """Every filled order's hedge fill as the ground truth says, and an unhedged-fill alert
+    open exactly for the orders that stayed unhedged; returns every alert read."""
+    fills: dict[int, dict[str, Any]] = {}
+    for record in read_all(cluster, topics, "hedge_fills"):
+        fills[record["order_id"]] = record  # per-key order is kept: the last is the latest
+    filled = [o for o in truth.client_orders() if o.filled_stake > 0]
+    assert filled
+    for order in filled:
+        fill = fills[order.order_id]
+        assert fill["filled_stake"] == order.filled_stake, order
+        assert abs(fill["hedged_stake"] - order.hedged_stake) < 1e-6, order
+        assert (fill["status"] in ("HEDGED", "OVER_HEDGED")) == order.fully_hedged, (order, fill)
+
+    alerts = read_all(cluster, topics, "risk_alerts")
+    latest = {a["alert_id"]: a["state"] for a in alerts}  # compacted view: last state wins
+    for order in filled:
+        alert_state = latest.get(f"UNHEDGED_FILL:order:{order.order_id}")
+        if order.fully_hedged:  # on time, or late under load (then opened and resolved)
+            assert alert_state in (None, "RESOLVED"), order
+        else:
+            assert alert_state == "OPEN", (order, fills[order.order_id])
+    return alerts
+
+
 @pytest.fixture(scope="module")
 def tmp_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")
@@ -79,26 +106,8 @@ async def test_up_derives_what_the_ground_truth_says(
         assert name in up.output, f"{name} missing: {up.output[-1500:]}"
     truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
 
-    fills: dict[int, dict[str, Any]] = {}
-    for record in read_all(cluster, topics, "hedge_fills"):
-        fills[record["order_id"]] = record  # per-key order is kept: the last is the latest
-    filled = [o for o in truth.client_orders() if o.filled_stake > 0]
-    assert filled
-    for order in filled:
-        fill = fills[order.order_id]
-        assert fill["filled_stake"] == order.filled_stake, order
-        assert abs(fill["hedged_stake"] - order.hedged_stake) < 1e-6, order
-        assert (fill["status"] in ("HEDGED", "OVER_HEDGED")) == order.fully_hedged, (order, fill)
-
-    alerts = read_all(cluster, topics, "risk_alerts")
+    alerts = check_fills_and_alerts(cluster, topics, truth)
     opened = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "OPEN"}
-    latest = {a["alert_id"]: a["state"] for a in alerts}  # compacted view: last state wins
-    for order in filled:
-        alert_state = latest.get(f"UNHEDGED_FILL:order:{order.order_id}")
-        if order.fully_hedged:  # on time, or late under load (then opened and resolved)
-            assert alert_state in (None, "RESOLVED"), order
-        else:
-            assert alert_state == "OPEN", (order, fills[order.order_id])
 
     transitions = [r for r in read_all(cluster, topics, "risk_emergency") if r["scope"] == "mmapi"]
     assert [r["active"] for r in transitions] == [True, False] * len(truth.emergency_windows)
