@@ -122,6 +122,7 @@ class ChangeRecords:
 class MmapiProtocol(FeedProtocol):
     feed = "mmapi"
     url_setting = "MMAPI_WS_URL"
+    records_positions = True
 
     def __init__(
         self, settings: MmapiSettings, publisher: Publisher, metrics: ConnectorMetrics

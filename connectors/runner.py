@@ -80,17 +80,18 @@ async def run_connector(feed: str) -> int:
     metrics = ConnectorMetrics(feed)
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_host)
-    try:
-        positions = await asyncio.to_thread(read_positions, runtime.target, serde, feed)
-    except OffsetsUnreadable as exc:
-        log.error("%s connector cannot start: %s", feed, exc)
-        return EXIT_DELIVERY
     sink = KafkaSink(runtime.target, serde, runtime.topics, metrics, settings.max_in_flight)
-    sink.start()
     offsets = SourceOffsets(feed, sink, settings.offset_flush_interval_s)
     publisher = Publisher(feed, sink, metrics, offsets)
     protocol = make_protocol(feed, settings, publisher, metrics)
-    protocol.restore(positions)
+    if protocol.records_positions:
+        try:
+            positions = await asyncio.to_thread(read_positions, runtime.target, serde, feed)
+        except OffsetsUnreadable as exc:
+            log.error("%s connector cannot start: %s", feed, exc)
+            return EXIT_DELIVERY
+        protocol.restore(positions)
+    sink.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

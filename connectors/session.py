@@ -33,6 +33,7 @@ class FeedProtocol(abc.ABC):
 
     feed: str
     url_setting: str  # the setting a refused endpoint points at, e.g. MMAPI_WS_URL
+    records_positions = False  # whether `restore` needs the last process's source offsets
     liveness_timeout_s: float | None = None  # no frame within this → the connection is dead
 
     @abc.abstractmethod
@@ -47,7 +48,7 @@ class FeedProtocol(abc.ABC):
 
     def restore(self, positions: dict[str, Position]) -> None:
         """Take over where the last process stopped (its recorded source offsets)."""
-        return  # a feed whose every session starts with a full rehydration needs none
+        return
 
     def open_gap(self, session: Session) -> None:
         """At subscription, before any frame is read: mark where the gap to close begins."""

@@ -30,7 +30,19 @@ def connect(
     metrics_port: int | None,
 ) -> None:
     """Run a source connector. The API key comes from MMAPI_API_KEY / PREDEXON_API_KEY
-    (environment or .env), never from the command line."""
+    (environment or .env), never from the command line.
+
+    A restarted connector gap-fills from the position its last process recorded in
+    connectors.offsets.
+
+    \b
+    Exit codes:
+      0  stopped cleanly (SIGTERM / Ctrl-C), every record acknowledged
+      1  records could not be delivered, or connectors.offsets could not be read
+      2  a bad setting (the message names it)
+      3  fatal: the API key was refused, or the endpoint kept answering a
+         non-retriable HTTP status such as 404 (the message names the URL setting)
+    """
     setup_logging()
     prefix = "MMAPI_" if feed == "mmapi" else "PREDEXON_"
     override_env(prefix, ws_url=ws_url, rest_url=rest_url, metrics_port=metrics_port)
