@@ -58,6 +58,7 @@ CHANNELS: dict[str, Channel] = {
     "emergency": Channel("emergency", "mmapi_emergency", "", None, ("triggeredAt",)),
 }
 BACKFILLED = ("orders", "bets")
+FUTURE_TOLERANCE_MS = 86_400_000  # a recorded position later than now + this is not believed
 
 
 class ChangeRecords:
@@ -239,8 +240,14 @@ class MmapiProtocol(FeedProtocol):
 
     def restore(self, positions: dict[str, Position]) -> None:
         """Start from the last process's recorded positions: the first session gap-fills."""
+        latest_ms = now_ms() + FUTURE_TOLERANCE_MS
         for name, position in positions.items():
             if name not in BACKFILLED:
+                continue
+            if max(position.watermark_ms or 0, position.gap_from_ms or 0) > latest_ms:
+                log.warning(
+                    "mmapi: ignored a recorded %s position in the future: %s", name, position
+                )
                 continue
             if position.watermark_ms is not None:
                 self.watermark_ms[name] = position.watermark_ms

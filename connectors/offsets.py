@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections import deque
@@ -82,7 +84,7 @@ class SourceOffsets:
         self.sink = sink
         self.interval_s = interval_s
         self.tracker = PositionTracker()
-        self.connection_id: str | None = None
+        self.process = f"{socket.gethostname()}:{os.getpid()}"
         self.written = 0
 
     def note(self, channel: str, position: Position) -> None:
@@ -99,7 +101,7 @@ class SourceOffsets:
                 "watermark": position.watermark_ms,
                 "gap_from": position.gap_from_ms,
                 "recorded_at": int(time.time() * 1000),
-                "connection_id": self.connection_id,
+                "process": self.process,
             }
             await self.sink.publish(TOPIC_ID, offset_key(self.feed, channel), value)
         self.written += len(changed)

@@ -45,7 +45,7 @@ class FeedSettings(BaseSettings):
     rest_requests_per_min: int = Field(default=600, ge=1, le=100_000)
     rest_max_attempts: int = Field(default=6, ge=1, le=50)
     offset_flush_interval_s: float = Field(
-        default=1.0, gt=0, le=3600, description="how often the published position is recorded"
+        default=5.0, gt=0, le=3600, description="how often the published position is recorded"
     )
     remembered_entities: int = Field(
         default=100_000,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
+from connectors.metrics import ConnectorMetrics
+from connectors.mmapi import MmapiProtocol
 from connectors.offsets import Position, PositionTracker
-from connectors.settings import PredexonSettings
+from connectors.publisher import Publisher, Session
+from connectors.settings import MmapiSettings, PredexonSettings
 from mmstream.settings import load_settings
 
 
@@ -59,3 +63,43 @@ def test_a_proxy_path_before_v1_is_kept(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("PREDEXON_WS_URL", "ws://127.0.0.1:9000/predexon")
     settings = load_settings(PredexonSettings)
     assert settings.websocket_url("k") == "ws://127.0.0.1:9000/predexon/v1/k"
+
+
+def mmapi_protocol() -> MmapiProtocol:
+    settings = MmapiSettings(api_key=SecretStr("k"), backfill_margin_s=2)
+    metrics = ConnectorMetrics("mmapi")
+    return MmapiProtocol(settings, Publisher("mmapi", None, metrics), metrics)  # type: ignore[arg-type]
+
+
+def test_with_nothing_recorded_the_connector_starts_from_now_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="connectors.mmapi")
+    protocol = mmapi_protocol()
+    protocol.restore({})
+    protocol.open_gap(Session("c1"))
+    assert protocol.gap_from_ms == {}
+    assert "no position recorded by an earlier process: starting from now" in caplog.text
+
+
+def test_the_first_session_after_a_restart_fills_each_channel_from_its_position() -> None:
+    protocol = mmapi_protocol()
+    protocol.restore({"orders": Position(10_000), "bets": Position(9_000, gap_from_ms=5_000)})
+    protocol.open_gap(Session("c1"))  # a fresh process: not a reconnect, yet a gap to close
+    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 5_000}, "margin 2 s; unfinished fill"
+
+
+def test_a_channel_without_a_position_fills_from_the_earliest_recorded() -> None:
+    protocol = mmapi_protocol()
+    protocol.restore({"orders": Position(10_000)})
+    protocol.open_gap(Session("c1"))
+    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 8_000}
+
+
+def test_a_position_in_the_future_is_not_believed(caplog: pytest.LogCaptureFixture) -> None:
+    protocol = mmapi_protocol()
+    year_9999 = 253_402_300_799_000
+    protocol.restore({"orders": Position(year_9999), "bets": Position(10_000)})
+    protocol.open_gap(Session("c1"))
+    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 8_000}
+    assert "ignored a recorded orders position in the future" in caplog.text
