@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from connectors.errors import ConnectorError
 from connectors.sink import KafkaSink
@@ -140,7 +140,10 @@ def read_positions(
         )
     )
     try:
-        metadata = consumer.list_topics(topic, timeout=deadline_s).topics.get(topic)
+        try:
+            metadata = consumer.list_topics(topic, timeout=deadline_s).topics.get(topic)
+        except KafkaException as exc:
+            raise OffsetsUnreadable(f"could not reach Kafka to read {topic}: {exc}") from None
         if metadata is None or metadata.error is not None:
             log.info("%s: offsets topic %s not found", feed, topic)
             return {}
