@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mmstream.errors import ConfigurationError
+from mmstream.logging import register_secret
 from mmstream.topics import TOPICS, TOPICS_BY_ID
 
 KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
@@ -87,8 +88,20 @@ class KafkaSettings(BaseSettings):
         return self.broker_profile == "embedded"
 
 
+# librdkafka properties whose values are credentials (passwords, client secrets, private keys,
+# the whole OAUTHBEARER / registry user-info strings): registered for redaction when read.
+SECRET_PROPERTY_MARKS = ("password", "secret", "key.pem", "oauthbearer.config", "user.info")
+
+
+def is_secret_property(name: str) -> bool:
+    return any(mark in name for mark in SECRET_PROPERTY_MARKS)
+
+
 def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """librdkafka properties given as `MMSTREAM_KAFKA_<PROPERTY>` in `.env` or the environment."""
+    """librdkafka properties given as `MMSTREAM_KAFKA_<PROPERTY>` in `.env` or the environment.
+
+    Credentials among them are registered for redaction as they are read, whoever reads them.
+    """
     merged: dict[str, str] = {}
     if environ is None:
         if Path(ENV_FILE).is_file():
@@ -96,11 +109,15 @@ def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
         merged.update(os.environ)
     else:
         merged.update(environ)
-    return {
+    properties = {
         name[len(KAFKA_PASSTHROUGH_PREFIX) :].lower().replace("_", "."): value
         for name, value in merged.items()
         if name.startswith(KAFKA_PASSTHROUGH_PREFIX) and len(name) > len(KAFKA_PASSTHROUGH_PREFIX)
     }
+    for name, value in properties.items():
+        if is_secret_property(name):
+            register_secret(value)
+    return properties
 
 
 class RegistrySettings(BaseSettings):
@@ -115,6 +132,15 @@ class RegistrySettings(BaseSettings):
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
+
+    @field_validator("basic_auth_user_info")
+    @classmethod
+    def _redacted_user_info(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            secret = value.get_secret_value()
+            register_secret(secret)
+            register_secret(secret.partition(":")[2])  # the password alone, as it may be echoed
+        return value
 
     @field_validator("url")
     @classmethod

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
+from types import TracebackType
 
 import click
 
 from mmstream.errors import ConfigurationError, MmstreamError
+from mmstream.logging import redact
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -52,8 +55,16 @@ def cli() -> None:
     """mmstream: MM API and Predexon feeds into Avro Kafka topics, and agents watching them."""
 
 
+def redacted_excepthook(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """Print an uncaught exception's traceback with every secret redacted."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, trace))))
+
+
 def main() -> None:
     """Run the CLI, turning project errors into one clear line and a non-zero exit."""
+    sys.excepthook = redacted_excepthook
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
@@ -62,8 +73,8 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigurationError as exc:
-        click.echo(f"mmstream: configuration error: {exc}", err=True)
+        click.echo(redact(f"mmstream: configuration error: {exc}"), err=True)
         sys.exit(2)
     except MmstreamError as exc:
-        click.echo(f"mmstream: {exc}", err=True)
+        click.echo(redact(f"mmstream: {exc}"), err=True)
         sys.exit(1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema
 from fastavro.utils import generate_many
@@ -99,3 +99,17 @@ def test_the_workers_codec_rejects_bytes_that_are_not_confluent_framed(
 ) -> None:
     with pytest.raises(ValueError, match="not a Confluent-framed Avro record"):
         WriterSchemaAvro(registry_client).loads(b'{"json": "is not avro"}')
+
+
+@pytest.mark.parametrize("spec", TOPICS, ids=[t.id for t in TOPICS])
+def test_the_encoder_writes_the_bytes_confluents_avro_serializer_writes(
+    spec: Any, serde: AvroSerde, topics: TopicSettings, registry_client: SchemaRegistryClient
+) -> None:
+    stock = AvroSerializer(
+        registry_client,
+        serde.schema_text(spec.id),
+        conf={"auto.register.schemas": False, "normalize.schemas": False},
+    )
+    context = SerializationContext(topics.name(spec.id), MessageField.VALUE)
+    for record in samples(spec.value_schema):
+        assert serde.encode(spec.id, record) == stock(record, context)

@@ -1,0 +1,47 @@
+"""The one Avro encoder: Confluent wire format written with fastavro directly.
+
+Magic byte 0, the 4-byte id the registry gave the topic's `.avsc` under `<topic>-value`, then
+fastavro's schemaless Avro binary — the same bytes confluent-kafka's `AvroSerializer` writes
+(a test decodes them with the stock `AvroDeserializer`). Its per-record path is fastavro
+alone: the schema is parsed and its id looked up once per topic (never registered here: that
+is `AvroSerde.register_all` at start-up), where `AvroSerializer` also resolves the subject and
+runs its rule and validation machinery on every record, about five times the cost
+(bench/bench_connectors.py, stage "encode").
+"""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from typing import Any
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from fastavro import parse_schema, schemaless_writer
+
+MAGIC = b"\x00"
+
+
+class ConfluentAvroEncoder:
+    """Encodes values of one schema under one subject; the schema id is resolved on first use."""
+
+    def __init__(self, registry: SchemaRegistryClient, subject: str, schema_text: str) -> None:
+        self.registry = registry
+        self.subject = subject
+        self.schema_text = schema_text
+        self.parsed = parse_schema(json.loads(schema_text))
+        self._prefix: bytes | None = None
+
+    def prefix(self) -> bytes:
+        """Magic byte + schema id: the schema must be registered under the subject already."""
+        if self._prefix is None:
+            registered = self.registry.lookup_schema(self.subject, Schema(self.schema_text, "AVRO"))
+            if registered.schema_id is None:
+                raise LookupError(f"the registry gave no schema id under {self.subject}")
+            self._prefix = MAGIC + registered.schema_id.to_bytes(4, "big")
+        return self._prefix
+
+    def encode(self, value: dict[str, Any]) -> bytes:
+        buffer = BytesIO()
+        buffer.write(self._prefix or self.prefix())
+        schemaless_writer(buffer, self.parsed, value)
+        return buffer.getvalue()
