@@ -13,6 +13,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
+from connectors.gaps import Gaps
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
 from connectors.publisher import Publisher, Session, now_ms
@@ -58,7 +59,6 @@ CHANNELS: dict[str, Channel] = {
     "emergency": Channel("emergency", "mmapi_emergency", "", None, ("triggeredAt",)),
 }
 BACKFILLED = ("orders", "bets")
-FUTURE_TOLERANCE_MS = 86_400_000  # a recorded position later than now + this is not believed
 
 
 class ChangeRecords:
@@ -136,9 +136,8 @@ class MmapiProtocol(FeedProtocol):
         self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
         self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         self.published = PublishedState(settings.remembered_entities)
-        self.watermark_ms: dict[str, int] = {}  # channel → newest change published
-        self.gap_from_ms: dict[str, int] = {}  # channel → start of a gap not yet closed
-        self.restored = False  # the first session closes the gap since the last process
+        margin_ms = int(settings.backfill_margin_s * 1000)
+        self.gaps = Gaps(self.feed, BACKFILLED, margin_ms, publisher.position)
         self.rest = RestClient(
             settings.rest_url,
             {"X-API-Key": self.api_key},
@@ -223,69 +222,13 @@ class MmapiProtocol(FeedProtocol):
             return
         await self.publisher.record(records.channel.topic_id, key, value, event_time)
         self.published.remember(str(name), entity, print_, event_time, payload)
-        self._advance(str(name), event_time)
-
-    def _advance(self, name: str, event_time: int | None) -> None:
-        """After a record of `name` is queued: move its watermark, note its source offset."""
-        if name not in BACKFILLED:
-            return
-        if event_time is not None:
-            self.watermark_ms[name] = max(self.watermark_ms.get(name, event_time), event_time)
-        self._note(name)
-
-    def _note(self, name: str) -> None:
-        self.publisher.position(
-            name, Position(self.watermark_ms.get(name), self.gap_from_ms.get(name))
-        )
+        self.gaps.published(str(name), event_time)
 
     def restore(self, positions: dict[str, Position]) -> None:
-        """Start from the last process's recorded positions: the first session gap-fills."""
-        latest_ms = now_ms() + FUTURE_TOLERANCE_MS
-        for name, position in positions.items():
-            if name not in BACKFILLED:
-                continue
-            if max(position.watermark_ms or 0, position.gap_from_ms or 0) > latest_ms:
-                log.warning(
-                    "mmapi: ignored a recorded %s position in the future: %s", name, position
-                )
-                continue
-            if position.watermark_ms is not None:
-                self.watermark_ms[name] = position.watermark_ms
-            if position.gap_from_ms is not None:
-                self.gap_from_ms[name] = position.gap_from_ms
-        self.restored = bool(self.watermark_ms or self.gap_from_ms)
-        if not self.restored:
-            log.info("mmapi: no position recorded by an earlier process: starting from now")
-            return
-        for name in BACKFILLED:
-            start = self._gap_start(name)
-            log.info(
-                "mmapi: resuming %s where the last process stopped: gap fill from %s",
-                name,
-                "-" if start is None else iso_ms(start),
-            )
-
-    def _gap_start(self, name: str) -> int | None:
-        """Where a gap fill of `name` begins: an unfinished fill's position, else the newest
-        change published minus the margin (a channel with none: the earliest other's)."""
-        if name in self.gap_from_ms:
-            return self.gap_from_ms[name]
-        margin_ms = int(self.settings.backfill_margin_s * 1000)
-        if name in self.watermark_ms:
-            return self.watermark_ms[name] - margin_ms
-        return min(self.watermark_ms.values()) - margin_ms if self.watermark_ms else None
+        self.gaps.restore(positions)
 
     def open_gap(self, session: Session) -> None:
-        """At subscription, before any frame is read (a live record must not move a watermark
-        past the gap before it is marked): after a reconnect or a restart, mark each gap."""
-        if not (session.resumed or self.restored):
-            return
-        self.restored = False
-        for name in BACKFILLED:
-            start = self._gap_start(name)
-            if name in self.settings.channel_list and start is not None:
-                self.gap_from_ms[name] = start
-                self._note(name)
+        self.gaps.open(session.resumed, self.settings.channel_list)
 
     async def resync(self, session: Session) -> None:
         """After a reconnect or a restart, publish from REST what changed meanwhile.
@@ -297,21 +240,20 @@ class MmapiProtocol(FeedProtocol):
         the walk cannot shift a row past a page boundary, and the walk's progress survives a
         dropped connection or a restart (it is part of the recorded position).
         """
-        until_ms = now_ms() + int(self.settings.backfill_margin_s * 1000)
-        for name in [n for n in BACKFILLED if n in self.gap_from_ms]:
+        until_ms = now_ms() + self.gaps.margin_ms
+        for name in [n for n in BACKFILLED if n in self.gaps.gap_from_ms]:
             await self._backfill(name, until_ms, session)
-            del self.gap_from_ms[name]
-            self._note(name)
+            self.gaps.progressed(name, None)
 
     async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
         records = self.records[name]
-        since_ms = self.gap_from_ms[name]
+        since_ms = self.gaps.gap_from_ms[name]
         page, published = 1, 0
         while True:
             body = await self.rest.get(
                 f"/api/v1/{name}",
                 {
-                    "fromDate": iso_ms(self.gap_from_ms[name]),
+                    "fromDate": iso_ms(self.gaps.gap_from_ms[name]),
                     "toDate": iso_ms(until_ms),
                     "page": page,
                     "pageSize": self.settings.rest_page_size,
@@ -324,9 +266,9 @@ class MmapiProtocol(FeedProtocol):
             if page >= int(pagination.get("totalPages", page)) or not rows:
                 break
             page_end = records.page_end(rows)
-            if page_end is not None and page_end > self.gap_from_ms[name]:
-                self.gap_from_ms[name], page = page_end, 1
-                self._note(name)
+            if page_end is not None and page_end > self.gaps.gap_from_ms[name]:
+                self.gaps.progressed(name, page_end)
+                page = 1
             else:
                 page += 1
         log.info(
@@ -369,7 +311,7 @@ class MmapiProtocol(FeedProtocol):
             records.channel.topic_id, records.key(value["payload"]), value, updated
         )
         self.published.remember(name, entity, fingerprint(row, None), updated, value["payload"])
-        self._advance(name, updated)
+        self.gaps.published(name, updated)
         self.metrics.resynced.labels(self.feed, name).inc()
         return 1
 

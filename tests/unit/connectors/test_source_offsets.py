@@ -74,11 +74,11 @@ def mmapi_protocol() -> MmapiProtocol:
 def test_with_nothing_recorded_the_connector_starts_from_now_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("INFO", logger="connectors.mmapi")
+    caplog.set_level("INFO", logger="connectors.gaps")
     protocol = mmapi_protocol()
     protocol.restore({})
     protocol.open_gap(Session("c1"))
-    assert protocol.gap_from_ms == {}
+    assert protocol.gaps.gap_from_ms == {}
     assert "no position recorded by an earlier process: starting from now" in caplog.text
 
 
@@ -86,14 +86,16 @@ def test_the_first_session_after_a_restart_fills_each_channel_from_its_position(
     protocol = mmapi_protocol()
     protocol.restore({"orders": Position(10_000), "bets": Position(9_000, gap_from_ms=5_000)})
     protocol.open_gap(Session("c1"))  # a fresh process: not a reconnect, yet a gap to close
-    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 5_000}, "margin 2 s; unfinished fill"
+    assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 5_000}, (
+        "margin 2 s; unfinished fill"
+    )
 
 
 def test_a_channel_without_a_position_fills_from_the_earliest_recorded() -> None:
     protocol = mmapi_protocol()
     protocol.restore({"orders": Position(10_000)})
     protocol.open_gap(Session("c1"))
-    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 8_000}
+    assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 8_000}
 
 
 def test_a_position_in_the_future_is_not_believed(caplog: pytest.LogCaptureFixture) -> None:
@@ -101,5 +103,5 @@ def test_a_position_in_the_future_is_not_believed(caplog: pytest.LogCaptureFixtu
     year_9999 = 253_402_300_799_000
     protocol.restore({"orders": Position(year_9999), "bets": Position(10_000)})
     protocol.open_gap(Session("c1"))
-    assert protocol.gap_from_ms == {"orders": 8_000, "bets": 8_000}
+    assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 8_000}
     assert "ignored a recorded orders position in the future" in caplog.text
