@@ -100,15 +100,15 @@ class SessionLoop:
         attempt, refusals = 0, 0
         loop = asyncio.get_running_loop()
         while not self.stop.is_set():
-            slow, retry_after = False, None
+            slow, retry_after, refused = False, None, False
             self._subscribed_at = None
             try:
                 await self._one_session()
             except FatalSessionError:
                 self.metrics.set_state("stopped")
                 raise
-            except EndpointRefused as exc:
-                refusals = self._refused(refusals, exc.setting, str(exc))
+            except EndpointRefused as exc:  # REST, during a resync
+                refusals, refused = self._refused(refusals, exc.setting, str(exc)), True
             except RetryableSessionError as exc:
                 slow = exc.slow
                 log.warning("%s session ended: %s", self.protocol.feed, exc)
@@ -136,8 +136,8 @@ class SessionLoop:
                 log.warning("%s connection lost: %s", self.protocol.feed, type(exc).__name__)
             if self.stop.is_set():
                 break
-            if self._subscribed_at is not None:  # the endpoint works: only refusals in a row count
-                refusals = 0
+            if self._subscribed_at is not None:
+                refusals = refusals if refused else 0  # a session ended otherwise: URLs work
                 attempt = self.backoff.attempt_after(attempt, loop.time() - self._subscribed_at)
             delay = self.backoff.delay(attempt, slow, retry_after)
             self.metrics.set_state("backing_off")

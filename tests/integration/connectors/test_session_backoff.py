@@ -14,7 +14,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from connectors.backoff import Backoff
-from connectors.errors import FatalSessionError
+from connectors.errors import EndpointRefused, FatalSessionError
 from connectors.metrics import ConnectorMetrics
 from connectors.publisher import Session
 from connectors.session import FeedProtocol, SessionLoop
@@ -62,8 +62,9 @@ class Echo(FeedProtocol):
     feed = "test"
     url_setting = "TEST_WS_URL"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, rest_status: int | None = None) -> None:
         self._url = url
+        self.rest_status = rest_status  # what the (imagined) REST endpoint of resync answers
         self.frames = 0
 
     def url(self) -> str:
@@ -74,7 +75,9 @@ class Echo(FeedProtocol):
         session.subscription_id = str(await ws.recv())
 
     async def resync(self, session: Session) -> None:
-        return
+        if self.rest_status is not None:
+            status = self.rest_status
+            raise EndpointRefused(f"HTTP {status}; check TEST_REST_URL", status, "TEST_REST_URL")
 
     async def handle(self, raw: str | bytes, session: Session) -> None:
         self.frames += 1
@@ -149,3 +152,16 @@ async def test_a_session_between_refusals_resets_their_count(server: Any) -> Non
     await asyncio.wait_for(script.last_subscribed.wait(), 30)
     stop.set()
     await asyncio.wait_for(running, 10)  # no FatalSessionError: never 3 refusals in a row
+
+
+async def test_a_rest_endpoint_refusing_every_resync_stops_the_loop_naming_its_setting(
+    server: Any,
+) -> None:
+    script = Script("last")  # the socket is fine; every session's gap fill gets a 404
+    protocol = Echo(await server(script), rest_status=404)
+    loop = SessionLoop(
+        protocol, ConnectorMetrics("test"), Backoff(BASE_S, CAP_S), asyncio.Event(), 5.0, 3
+    )
+    with pytest.raises(FatalSessionError, match="check TEST_REST_URL"):
+        await asyncio.wait_for(loop.run(), 30)
+    assert script.index == 3, "three sessions, three refused gap fills"
