@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from mmstream.health import CheckResult, Health, HealthServer
+from mmstream.health import serve as serve_health
+
 SESSION_STATES = ("connecting", "subscribed", "streaming", "backing_off", "stopped")
+READY_STATE = "streaming"  # subscribed, and any REST resync done
 
 
 class LastMessageAge(Collector):
@@ -95,9 +99,19 @@ class ConnectorMetrics:
         )
         self.ages = LastMessageAge(feed)
         r.register(self.ages)
+        self.state = "connecting"
         self.set_state("connecting")
+        # served beside the metrics; the sink adds its Kafka and event-loop checks at start
+        self.health = Health(f"connector-{feed}")
+        self.health.ready_when(
+            "session", lambda: CheckResult(self.state == READY_STATE, self.state)
+        )
+
+    def _session_ready(self) -> CheckResult:
+        return CheckResult(self.state == READY_STATE, self.state)
 
     def set_state(self, state: str) -> None:
+        self.state = state
         for candidate in SESSION_STATES:
             self.session_state.labels(self.feed, candidate).set(1 if candidate == state else 0)
 
@@ -105,5 +119,6 @@ class ConnectorMetrics:
         self.received.labels(self.feed, channel).inc()
         self.ages.last_seen[channel] = time.time()
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, port: int, host: str = "0.0.0.0") -> HealthServer:
+        """`/metrics`, `/healthz` and `/readyz` on `port`."""
+        return serve_health(self.health, self.registry, port, host)

@@ -28,7 +28,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from connectors.errors import ConnectorError
 from connectors.sink import KafkaSink
 from mmstream.kafka.config import ClusterTarget, consumer_config
-from schemas.serde import AvroSerde, SerdeError
+from schemas.decoder import DecodeError, RegistryUnavailable
+from schemas.serde import AvroSerde
 from schemas.values import millis
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,9 @@ def _apply(
         return
     try:
         value: dict[str, Any] = serde.decode(TOPIC_ID, data)
-    except SerdeError as exc:
+    except DecodeError as exc:
         log.warning("skipped an unreadable record in %s: %s", topic, exc)
         return
+    except RegistryUnavailable as exc:
+        raise OffsetsUnreadable(f"reading {topic}: {exc}") from None
     positions[channel] = Position(millis(value.get("watermark")), millis(value.get("gap_from")))

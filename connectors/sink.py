@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.errors import DeliveryError
 from connectors.metrics import ConnectorMetrics
+from mmstream.health import kafka_reachable, loop_responds
 from mmstream.kafka.config import ClusterTarget, producer_config
 from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
@@ -81,6 +82,9 @@ class KafkaSink:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._poller.start()
+        health = self.metrics.health
+        health.ready_when("kafka", kafka_reachable(lambda: self.producer))
+        health.alive_when("event_loop", loop_responds(self._loop))
 
     @property
     def in_flight(self) -> int:

@@ -13,6 +13,7 @@ the librdkafka property `<property>` (lower case, `_` → `.`), e.g.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,8 @@ from mmstream.logging import register_secret
 from mmstream.topics import TOPICS, TOPICS_BY_ID
 
 KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 ENV_FILE = ".env"
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -95,6 +98,13 @@ SECRET_PROPERTY_MARKS = ("password", "secret", "key.pem", "oauthbearer.config", 
 
 def is_secret_property(name: str) -> bool:
     return any(mark in name for mark in SECRET_PROPERTY_MARKS)
+
+
+def env_file_value(variable: str) -> str | None:
+    """`variable` as the optional `.env` sets it (the environment is not consulted)."""
+    if not Path(ENV_FILE).is_file():
+        return None
+    return dotenv_values(ENV_FILE).get(variable)
 
 
 def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -183,11 +193,21 @@ class TopicSettings(BaseSettings):
     sports_live: str = TOPICS_BY_ID["sports_live"].default_name
     dlq: str = TOPICS_BY_ID["dlq"].default_name
     connector_offsets: str = TOPICS_BY_ID["connector_offsets"].default_name
+    processors_dlq: str = TOPICS_BY_ID["processors_dlq"].default_name
     fixture_map: str = TOPICS_BY_ID["fixture_map"].default_name
     hedge_fills: str = TOPICS_BY_ID["hedge_fills"].default_name
     risk_emergency: str = TOPICS_BY_ID["risk_emergency"].default_name
     risk_alerts: str = TOPICS_BY_ID["risk_alerts"].default_name
     scores_reconciled: str = TOPICS_BY_ID["scores_reconciled"].default_name
+
+    @field_validator("*")
+    @classmethod
+    def _legal_topic_name(cls, value: str) -> str:
+        if not TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                f"expected a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -), got {value!r}"
+            )
+        return value
 
     def name(self, topic_id: str) -> str:
         return str(getattr(self, topic_id))
@@ -205,3 +225,21 @@ class StackSettings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="embedded registry log and state")
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return value.strip().upper()
+
+
+def writable_dir(path: Path, variable: str) -> Path:
+    """Create `path` if needed; a directory that cannot be made is a bad setting."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"{variable}: cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigurationError(f"{variable}: {path} is not writable")
+    return path

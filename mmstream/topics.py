@@ -17,7 +17,7 @@ class TopicSpec:
     id: str
     default_name: str
     key: str
-    value_schema: str
+    value_schema: str | None  # None: the original bytes of another topic (dead letters)
     written_by: str
     partitions: int = 4
     config: dict[str, str] = field(default_factory=dict)
@@ -58,6 +58,15 @@ TOPICS: tuple[TopicSpec, ...] = (
         "both connectors",
         1,
         COMPACT,
+    ),
+    TopicSpec(
+        "processors_dlq",
+        "processors.dlq",
+        "original key",
+        None,
+        "processors",
+        1,
+        {"retention.ms": WEEK_MS},
     ),
     TopicSpec(
         "fixture_map",

@@ -1,7 +1,8 @@
 """The Faust app: topics, tables and the plumbing every agent shares.
 
 The agents' decisions are pure functions (`processors/*/logic.py`); this layer only moves
-records: it decodes inputs, keeps state in tables (changelogged, so a restarted worker recovers
+records: it decodes inputs (through the one decoder; `processors/failures.py` dead-letters what
+cannot be decoded or processed), keeps state in tables (changelogged, so a restarted worker recovers
 it), sends the derived records, and advances stream time.
 
 Processing guarantee: at-least-once with deterministic, keyed outputs (see README). Faust's
@@ -23,11 +24,14 @@ from faust.types import TableT
 from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
 from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
 from mmstream.runtime import Runtime
-from processors.codec import CompactJson, WriterSchemaAvro
+from processors.codec import CompactJson
 from processors.common import Output
+from processors.failures import FailurePath
+from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
 from processors.settings import ProcessorSettings
 from schemas.codec import AvroTopicCodec
+from schemas.decoder import Decoder
 from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
@@ -75,15 +79,18 @@ class Pipeline:
     metrics: ProcessorMetrics
     registry: SchemaRegistryClient
     serde: AvroSerde
+    failures: FailurePath
     outputs: dict[str, faust.TopicT] = field(default_factory=dict)
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic name -> topic id
 
     def input(self, *topic_ids: str) -> faust.TopicT:
-        """One channel over several raw topics, decoded by writer schema."""
+        """One channel over several raw topics, as bytes: agents decode them in `decoded()`."""
         names = [self.runtime.topics.name(t) for t in topic_ids]
-        return self.app.topic(
-            *names, key_serializer="raw", value_serializer=WriterSchemaAvro(self.registry)
-        )
+        return self.app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+    @property
+    def decoder(self) -> Decoder:
+        return self.failures.decoder
 
     def internal(self, suffix: str, partitions: int) -> faust.TopicT:
         return self.app.topic(
@@ -138,7 +145,18 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     )
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
-    pipeline = Pipeline(app, settings, runtime, ProcessorMetrics(), registry, serde)
+    metrics = ProcessorMetrics()
+    liveness = Liveness(app, metrics, settings.stall_after_s)
+    failures = FailurePath(
+        app,
+        serde.decoder,
+        metrics,
+        liveness,
+        runtime.topics.name("processors_dlq"),
+        settings.test_fail_keys.split(","),
+    )
+    failures.timer(settings.lag_interval_s)(liveness.sample)
+    pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures)
     pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
     for topic_id in OUTPUT_TOPICS:
         pipeline.outputs[topic_id] = app.topic(

@@ -7,8 +7,9 @@ import logging
 import faust
 
 from mmstream.runtime import resolve_runtime
-from mmstream.settings import load_settings
+from mmstream.settings import load_settings, writable_dir
 from processors.app import build_app
+from processors.health import worker_health
 from processors.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
@@ -17,11 +18,13 @@ log = logging.getLogger(__name__)
 def run_worker(log_level: str = "info") -> None:
     """Start a worker (several workers with the same app id share the partitions)."""
     settings = load_settings(ProcessorSettings)
+    writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
     runtime = resolve_runtime()
     pipeline = build_app(settings, runtime)
     pipeline.serde.register_all()
+    health = worker_health(pipeline)
     if settings.metrics_port:
-        pipeline.metrics.serve(settings.metrics_port)
+        pipeline.metrics.serve(settings.metrics_port, health)
     worker = faust.Worker(pipeline.app, loglevel=log_level, quiet=True)
     # Faust's start-up spinner sets the root logger to DEBUG at WARNING and above (so it can
     # spin on every record): every aiokafka debug call then builds a LogRecord, 10% of the

@@ -7,10 +7,18 @@ import sys
 
 import click
 
-from mmstream.cli.common import override_env, setup_logging
+from mmstream.cli.common import exit_codes, override_env, setup_logging
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "stopped cleanly (SIGTERM / Ctrl-C), every record acknowledged by Kafka",
+        code_1="records could not be delivered to Kafka before the flush deadline, or "
+        "connectors.offsets could not be read at start-up",
+        code_3="fatal: the provider refused the API key, or an endpoint kept answering a "
+        "non-retriable HTTP status such as 404 (the message names the URL setting)",
+    )
+)
 @click.argument("feed", type=click.Choice(["mmapi", "predexon"]))
 @click.option("--ws-url", help="WebSocket URL (MMAPI_WS_URL / PREDEXON_WS_URL).")
 @click.option("--rest-url", help="REST base URL (MMAPI_REST_URL / PREDEXON_REST_URL).")
@@ -18,7 +26,7 @@ from mmstream.cli.common import override_env, setup_logging
 @click.option("--game-ids", help="Predexon game ids, comma-separated; * = all.")
 @click.option("--leagues", help="Predexon leagues, comma-separated.")
 @click.option("--sports", help="Predexon sports, comma-separated.")
-@click.option("--metrics-port", type=int, help="Prometheus port (0 = none).")
+@click.option("--metrics-port", type=int, help="Port of /metrics, /healthz, /readyz (0 = none).")
 def connect(
     feed: str,
     ws_url: str | None,
@@ -34,14 +42,6 @@ def connect(
 
     A restarted connector gap-fills from the position its last process recorded in
     connectors.offsets.
-
-    \b
-    Exit codes:
-      0  stopped cleanly (SIGTERM / Ctrl-C), every record acknowledged
-      1  records could not be delivered, or connectors.offsets could not be read
-      2  a bad setting (the message names it)
-      3  fatal: the API key was refused, or the endpoint kept answering a
-         non-retriable HTTP status such as 404 (the message names the URL setting)
     """
     setup_logging()
     prefix = "MMAPI_" if feed == "mmapi" else "PREDEXON_"

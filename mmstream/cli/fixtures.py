@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
-@click.group()
+@click.group(epilog=exit_codes())
 def fixtures() -> None:
     """Manage the fixtureId <-> game_id map (compacted topic reference.fixture_map)."""
 
 
-@fixtures.command("load")
+@fixtures.command(
+    "load", epilog=exit_codes("every mapping written", code_2="bad setting, or a bad row in FILE")
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def load(path: str) -> None:
     """Load a CSV (header fixtureId,game_id[,league,sport,title]) or JSON list of mappings."""

@@ -7,14 +7,18 @@ a sub-command's heavy imports (Faust, confluent-kafka) cost nothing to the other
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from types import TracebackType
+from typing import NoReturn
 
 import click
 
+from mmstream.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, exit_codes
 from mmstream.errors import ConfigurationError, MmstreamError
 from mmstream.logging import redact
+from mmstream.settings import KAFKA_PASSTHROUGH_PREFIX
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -49,7 +53,7 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, epilog=exit_codes())
 @click.version_option(package_name="mmstream")
 def cli() -> None:
     """mmstream: MM API and Predexon feeds into Avro Kafka topics, and agents watching them."""
@@ -68,13 +72,37 @@ def main() -> None:
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigurationError as exc:
-        click.echo(redact(f"mmstream: configuration error: {exc}"), err=True)
-        sys.exit(2)
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
     except MmstreamError as exc:
-        click.echo(redact(f"mmstream: {exc}"), err=True)
-        sys.exit(1)
+        fail(str(exc), EXIT_FAILURE)
+    except Exception as exc:
+        kafka_error = kafka_client_error(exc)
+        if kafka_error is None:
+            raise
+        fail(*kafka_error)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(redact(f"mmstream: {message}"), err=True)
+    sys.exit(code)
+
+
+def kafka_client_error(exc: Exception) -> tuple[str, int] | None:
+    """A Kafka client's error as a message and exit code: a property librdkafka rejects is a bad
+    `MMSTREAM_KAFKA_<PROPERTY>` setting (2); an unreachable cluster is a failure (1)."""
+    if type(exc).__name__ != "KafkaException" or not exc.args:
+        return None
+    error = exc.args[0]
+    text = error.str() if hasattr(error, "str") else str(error)
+    if getattr(error, "name", lambda: "")() == "_INVALID_ARG":
+        found = re.search(r'property:? "([^"]+)"', text)
+        variable = KAFKA_PASSTHROUGH_PREFIX + (
+            found.group(1).upper().replace(".", "_") if found else "<PROPERTY>"
+        )
+        return f"configuration error: {variable}: {text}", EXIT_CONFIG
+    return f"Kafka: {text} (bootstrap servers: MMSTREAM_BOOTSTRAP_SERVERS)", EXIT_FAILURE

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import click
 
-from mmstream.cli.common import override_env, setup_logging
+from mmstream.cli.common import exit_codes, override_env, setup_logging
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "stopped cleanly (SIGTERM / Ctrl-C)",
+        code_70="an agent, a timer or the fixture-map reader died (restart the worker)",
+    )
+)
 @click.option("--app-id", help="Faust app id = consumer group (MMSTREAM_PROCESSOR_APP_ID).")
-@click.option("--metrics-port", type=int, help="Prometheus port (MMSTREAM_PROCESSOR_METRICS_PORT).")
+@click.option(
+    "--metrics-port",
+    type=int,
+    help="Port of /metrics, /healthz, /readyz (MMSTREAM_PROCESSOR_METRICS_PORT).",
+)
 def process(app_id: str | None, metrics_port: int | None) -> None:
     """Run a processor worker; start several with one app id to share the partitions."""
     settings = setup_logging()

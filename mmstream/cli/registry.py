@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
-@click.command()
+@click.command(epilog=exit_codes("stopped (SIGTERM / Ctrl-C)"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=int)
 @click.option("--data-dir", default="var/registry", show_default=True, type=click.Path())

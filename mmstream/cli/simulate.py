@@ -6,15 +6,25 @@ import asyncio
 import json
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
+
+if TYPE_CHECKING:
+    from mmstream.simulators import FaultConfig
 
 
-@click.command()
+@click.command(epilog=exit_codes("stopped, or the scenario was sent (--exit-when-done)"))
 @click.option("--seed", default=7, show_default=True, type=int)
-@click.option("--rate", default=50.0, show_default=True, help="Messages per second.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="Messages per second.",
+)
 @click.option("--duration", default=600.0, show_default=True, help="Scenario length (s).")
 @click.option("--mmapi-port", default=0, type=int, help="0 = a free port.")
 @click.option("--predexon-port", default=0, type=int, help="0 = a free port.")
@@ -51,7 +61,7 @@ def simulate(
     setup_logging()
     from mmstream.simulators import FaultConfig, ScenarioConfig, run_simulators
 
-    faults = FaultConfig(**json.loads(faults_json)) if faults_json else FaultConfig()
+    faults = parse_faults(faults_json) if faults_json else FaultConfig()
     config = ScenarioConfig(
         seed=seed,
         rate=rate,
@@ -89,3 +99,13 @@ def simulate(
             stopped.cancel()
 
     asyncio.run(serve())
+
+
+def parse_faults(text: str) -> FaultConfig:
+    """`--faults` JSON into a FaultConfig; anything else is a bad argument (exit 2)."""
+    from mmstream.simulators import FaultConfig
+
+    try:
+        return FaultConfig(**json.loads(text))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None

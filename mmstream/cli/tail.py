@@ -1,4 +1,5 @@
-"""`mmstream tail TOPIC`: decoded Avro records as JSON lines."""
+"""`mmstream tail TOPIC`: decoded Avro records as JSON lines (timestamps as epoch ms, as the one
+decoder gives them; a record that does not decode is printed with its error and raw bytes)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,25 @@ import base64
 import json
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
 def json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(type(value).__name__)
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "-n records printed, --timeout idle, or Ctrl-C",
+        code_2="bad setting or argument, or no such topic in the cluster",
+    )
+)
 @click.argument("topic")
 @click.option("--from-beginning/--from-end", default=True, show_default=True)
 @click.option("--max-messages", "-n", type=int, default=None, help="Stop after N records.")
@@ -32,17 +35,24 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
     setup_logging()
     from confluent_kafka import Consumer
     from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
 
+    from mmstream.kafka.admin import topic_exists
     from mmstream.kafka.config import consumer_config
     from mmstream.runtime import resolve_runtime
     from mmstream.topics import TOPICS_BY_ID
+    from schemas.decoder import DecodeError, Decoder
 
     runtime = resolve_runtime()
     name = runtime.topics.name(topic) if topic in TOPICS_BY_ID else topic
-    deserialize = AvroDeserializer(SchemaRegistryClient(runtime.registry_config()))
-    context = SerializationContext(name, MessageField.VALUE)
+    if not topic_exists(runtime.target, name):
+        raise click.BadParameter(
+            f"no topic {name!r} in the cluster (pipeline topic ids: {', '.join(TOPICS_BY_ID)})",
+            param_hint="TOPIC",
+        )
+    decoder = Decoder(
+        SchemaRegistryClient(runtime.registry_config()),
+        {topic_name: topic_id for topic_id, topic_name in runtime.topics.names().items()},
+    )
     offset_reset = "earliest" if from_beginning else "latest"
     consumer = Consumer(
         consumer_config(
@@ -63,13 +73,19 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
             idle_since = time.monotonic()
             raw = message.value()
             key = message.key()
-            line = {
+            line: dict[str, Any] = {
                 "topic": message.topic(),
                 "partition": message.partition(),
                 "offset": message.offset(),
                 "key": key.decode(errors="replace") if key is not None else None,
-                "value": deserialize(raw, context) if raw is not None else None,
             }
+            try:
+                line["value"] = decoder.decode(raw, name) if raw is not None else None
+            except DecodeError as exc:
+                line.update(value=None, error=f"{exc.reason}: {exc}", raw=raw)
+            headers: Any = message.headers() or []
+            if headers:
+                line["headers"] = {k: (v or b"").decode(errors="replace") for k, v in headers}
             click.echo(json.dumps(line, default=json_default))
             printed += 1
     except KeyboardInterrupt:

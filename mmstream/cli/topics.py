@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
-@click.group()
+@click.group(epilog=exit_codes())
 def topics() -> None:
     """Create or list the pipeline's topics (names from MMSTREAM_TOPIC_*)."""
 
 
-@topics.command("create")
+@topics.command("create", epilog=exit_codes("every topic exists (and schemas registered)"))
 @click.option("--register-schemas", is_flag=True, help="Also register every value schema.")
 def create(register_schemas: bool) -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
@@ -33,7 +33,7 @@ def create(register_schemas: bool) -> None:
             click.echo(f"registered {subject} (id {schema_id})")
 
 
-@topics.command("list")
+@topics.command("list", epilog=exit_codes())
 def list_topics() -> None:
     """Show each pipeline topic: name, partitions, configs, and whether it exists."""
     setup_logging()

@@ -7,13 +7,22 @@ import sys
 
 import click
 
-from mmstream.cli.common import setup_logging
+from mmstream.cli.common import exit_codes, setup_logging
 
 
-@click.command()
+@click.command(
+    epilog=exit_codes(
+        "stopped cleanly (Ctrl-C, SIGTERM, --duration or --exit-when-done)",
+        code_1="a child process failed or exited non-zero (its log is in <data dir>/logs/)",
+    )
+)
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option(
-    "--rate", type=float, default=50.0, show_default=True, help="Simulated messages per second."
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="Simulated messages per second.",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulated scenario seed.")
 @click.option(
@@ -46,6 +55,9 @@ def up(
     simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
     settings = setup_logging()
     from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
+    from mmstream.settings import writable_dir
+
+    writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
 
     options = UpOptions(
         data_dir=settings.data_dir,

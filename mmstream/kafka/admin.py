@@ -65,6 +65,13 @@ def delete_topics(target: ClusterTarget, topic_names: list[str]) -> None:
                 raise
 
 
+def topic_exists(target: ClusterTarget, name: str) -> bool:
+    """Whether the cluster has the topic. Lists every topic rather than asking for this one:
+    a metadata request naming a topic creates it on brokers that auto-create topics."""
+    topic = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S).topics.get(name)
+    return topic is not None and topic.error is None
+
+
 def describe_topics(target: ClusterTarget, names: TopicSettings) -> list[TopicState]:
     metadata = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S)
     states = []

@@ -25,10 +25,10 @@ from rich.live import Live
 from mmstream.errors import MmstreamError
 from mmstream.kafka.admin import create_topics
 from mmstream.pipeline.plan import Plan
-from mmstream.pipeline.supervisor import ChildFailed, Supervisor
+from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
 from mmstream.runtime import Runtime, resolve_runtime
 from mmstream.settings import KafkaSettings, load_settings
-from mmstream.stack import EmbeddedStack
+from mmstream.stack import STACK_FILE, EmbeddedStack, update_stack_file
 from mmstream.view.model import Dashboard, FeedStatus
 from mmstream.view.render import render
 from mmstream.view.sources import DerivedReader, update_agents, update_feed
@@ -55,7 +55,13 @@ class Orchestrator:
     def __init__(self, options: UpOptions) -> None:
         self.options = options
         self.plan = Plan.from_environment(options.data_dir)
-        self.supervisor = Supervisor(str(options.data_dir / "logs"))
+        budget = load_settings(SupervisorSettings)
+        self.supervisor = Supervisor(
+            str(options.data_dir / "logs"),
+            max_restarts=budget.max_restarts,
+            restart_backoff=budget.restart_backoff_s,
+            restart_window_s=budget.restart_window_s,
+        )
         self.stack: EmbeddedStack | None = None
         self.board = Dashboard()
         self.lock = threading.Lock()
@@ -80,10 +86,18 @@ class Orchestrator:
         clean = all(code == 0 for code in exits.values())
         self.console.print(
             f"mmstream up: {self.stop_reason}; "
-            + ", ".join(f"{name}={code}" for name, code in sorted(exits.items()))
+            + ", ".join(
+                f"{name}={code}{self._restarts(name)}" for name, code in sorted(exits.items())
+            ),
+            markup=False,
+            soft_wrap=True,
         )
-        self.console.print(self.board.summary_line(), markup=False)
+        self.console.print(self.board.summary_line(), markup=False, soft_wrap=True)
         return 0 if clean and self.supervisor.failure is None else 1
+
+    def _restarts(self, name: str) -> str:
+        restarts = self.supervisor.children[name].restarts
+        return f" (restarted {restarts}x)" if restarts else ""
 
     def _request_stop(self, reason: str) -> None:
         self.stop_reason = f"stopped by {reason}"
@@ -111,12 +125,26 @@ class Orchestrator:
             if getattr(self.plan, feed):
                 await self.supervisor.start(self.plan.connector(feed, simulator))
         await self.supervisor.start(self.plan.worker())
+        self._publish_endpoints()
         for feed in ("mmapi", "predexon"):
             if getattr(self.plan, feed):
                 self.board.feeds[feed] = FeedStatus(feed)
         self.reader = DerivedReader(runtime, self.board, self.lock)
         self.reader.start()
         return runtime
+
+    def _publish_endpoints(self) -> None:
+        """Every child's metrics / health / readiness URLs: printed, and kept in stack.json."""
+        endpoints = self.plan.endpoints()
+        update_stack_file(self.options.data_dir, endpoints=endpoints)
+        for child, urls in endpoints.items():
+            self.console.print(
+                f"{child}: metrics {urls['metrics']}  health {urls['health']}  "
+                f"ready {urls['ready']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     @staticmethod
     def _register_schemas(runtime: Runtime) -> None:
@@ -198,15 +226,23 @@ class Orchestrator:
             update_agents(self.board, urls["worker"])
 
     def _done(self) -> bool:
-        """The scenario was sent, and no derived record came for the settle time since."""
+        """The scenario was sent, no derived record came for the settle time since (nor since
+        the worker last (re)started: a restarted worker recovers before it produces), and no
+        agent reports input still waiting."""
         done_file = self.plan.simulator_info.with_suffix(".done")
         if not self.plan.simulated or not done_file.exists():
             return False
         reader = self.reader
         if reader is None:
             return False
+        with self.lock:
+            if any(agent.lag for agent in self.board.agents.values()):
+                return False
+        worker = self.supervisor.children.get("worker")
         quiet_for = time.monotonic() - max(
-            reader.last_record_at, done_file.stat().st_mtime - time.time() + time.monotonic()
+            reader.last_record_at,
+            done_file.stat().st_mtime - time.time() + time.monotonic(),
+            worker.started_at if worker is not None else 0.0,
         )
         return quiet_for >= self.options.settle_s
 
@@ -216,4 +252,6 @@ class Orchestrator:
             await asyncio.to_thread(self.reader.close)
         if self.stack is not None:
             await asyncio.to_thread(self.stack.stop)
+        else:
+            (self.options.data_dir / STACK_FILE).unlink(missing_ok=True)
         return exits

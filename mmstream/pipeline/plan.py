@@ -8,12 +8,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmstream.errors import ConfigurationError
+from mmstream.health import HEALTH_PATH, METRICS_PATH, READY_PATH
 from mmstream.pipeline.supervisor import ChildSpec
+from mmstream.settings import env_file_value
 from mmstream.stack.process import free_port
 
 MMSTREAM = [sys.executable, "-m", "mmstream.cli"]
 # stop order: connectors flush first, then the worker, then the simulators
 STAGE_CONNECTORS, STAGE_WORKER, STAGE_SIMULATORS = 0, 1, 2
+
+
+# the child's own setting: set in the environment, `up` uses that port; else a free one
+PORT_VARIABLES = {
+    "mmapi": "MMAPI_METRICS_PORT",
+    "predexon": "PREDEXON_METRICS_PORT",
+    "worker": "MMSTREAM_PROCESSOR_METRICS_PORT",
+}
+CHILD_NAMES = {"mmapi": "connector-mmapi", "predexon": "connector-predexon", "worker": "worker"}
+
+
+def fixed_or_free_port(variable: str) -> int:
+    """The port `variable` sets (environment first, then `.env`, as the child reads it)."""
+    value = os.environ.get(variable) or env_file_value(variable) or ""
+    value = value.strip()
+    if not value or value == "0":
+        return free_port()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigurationError(f"{variable}: expected a port number, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -43,7 +66,7 @@ class Plan:
             simulated=simulated,
             mmapi=simulated or has_mmapi,
             predexon=simulated or has_predexon,
-            metrics_ports={name: free_port() for name in ("mmapi", "predexon", "worker")},
+            metrics_ports={name: fixed_or_free_port(var) for name, var in PORT_VARIABLES.items()},
         )
 
     @property
@@ -102,7 +125,20 @@ class Plan:
         )
 
     def metrics_urls(self) -> dict[str, str]:
-        feeds = [f for f in ("mmapi", "predexon") if getattr(self, f)]
-        urls = {f: f"http://127.0.0.1:{self.metrics_ports[f]}/metrics" for f in feeds}
-        urls["worker"] = f"http://127.0.0.1:{self.metrics_ports['worker']}/metrics"
-        return urls
+        """Feed or "worker" → its metrics URL (what the live view scrapes)."""
+        parts = [f for f in ("mmapi", "predexon") if getattr(self, f)] + ["worker"]
+        return {part: self._url(part, METRICS_PATH) for part in parts}
+
+    def endpoints(self) -> dict[str, dict[str, str]]:
+        """Child name → its metrics, health (alive) and readiness URLs (for `stack.json`)."""
+        return {
+            CHILD_NAMES[part]: {
+                "metrics": url,
+                "health": self._url(part, HEALTH_PATH),
+                "ready": self._url(part, READY_PATH),
+            }
+            for part, url in self.metrics_urls().items()
+        }
+
+    def _url(self, part: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[part]}{path}"

@@ -3,6 +3,11 @@
 Each child runs in its own process group so that Ctrl-C in the terminal reaches only the
 supervisor, which then stops the children in the order that loses nothing: connectors first (they
 flush what they hold), then the worker, then the simulators, and the stack last.
+
+Restart budget: a child that exits is restarted (with exponential back-off) unless it exited
+with a fatal code or has already been restarted `max_restarts` times within the last
+`restart_window_s` seconds; then the supervisor fails (and `mmstream up` exits non-zero). Every
+exit is reported with the child's name, exit code, log file and the log's last lines.
 """
 
 from __future__ import annotations
@@ -13,15 +18,31 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
 from mmstream.errors import MmstreamError
+from mmstream.settings import settings_config
 
 log = logging.getLogger(__name__)
 
 # Exit codes a child uses to say "do not restart me": configuration (2) and fatal auth (3) errors.
 FATAL_EXIT_CODES = frozenset({2, 3})
+LOG_TAIL_LINES = 8
+
+
+class SupervisorSettings(BaseSettings):
+    """`mmstream up`'s restart budget (`MMSTREAM_SUPERVISOR_*`)."""
+
+    model_config = settings_config("MMSTREAM_SUPERVISOR_")
+
+    max_restarts: int = Field(default=5, ge=0, description="restarts allowed within the window")
+    restart_window_s: float = Field(default=300.0, gt=0, description="the budget's window")
+    restart_backoff_s: float = Field(default=1.0, ge=0, description="first restart delay")
 
 
 class ChildFailed(MmstreamError):
@@ -46,6 +67,7 @@ class ChildState:
     spec: ChildSpec
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    recent_restarts: deque[float] = field(default_factory=deque)  # monotonic times
     last_exit: int | None = None
     started_at: float = 0.0
     log_path: str | None = None
@@ -54,10 +76,17 @@ class ChildState:
 class Supervisor:
     """Runs `ChildSpec`s; `stop()` terminates them stage by stage."""
 
-    def __init__(self, log_dir: str, max_restarts: int = 5, restart_backoff: float = 1.0) -> None:
+    def __init__(
+        self,
+        log_dir: str,
+        max_restarts: int = 5,
+        restart_backoff: float = 1.0,
+        restart_window_s: float = 300.0,
+    ) -> None:
         self.log_dir = log_dir
         self.max_restarts = max_restarts
         self.restart_backoff = restart_backoff
+        self.restart_window_s = restart_window_s
         self.children: dict[str, ChildState] = {}
         self.failure: ChildFailed | None = None
         self._stopping = False
@@ -84,7 +113,9 @@ class Supervisor:
             raise ChildFailed(f"{spec.name} did not finish within {deadline_s:.0f}s") from None
         state.last_exit = code
         if code != 0:
-            raise ChildFailed(f"{spec.name} exited with {code}; see {state.log_path}")
+            raise ChildFailed(
+                f"{spec.name} exited with {code}; see {state.log_path}{last_lines(state.log_path)}"
+            )
 
     async def _spawn(self, state: ChildState) -> None:
         spec = state.spec
@@ -112,16 +143,33 @@ class Supervisor:
             if self._stopping:
                 return
             spec = state.spec
+            where = f"see {state.log_path}{last_lines(state.log_path)}"
             if code in FATAL_EXIT_CODES or not spec.restart:
-                self._fail(f"{spec.name} exited with {code}; see {state.log_path}")
+                self._fail(f"{spec.name} exited with {code}; {where}")
                 return
-            if state.restarts >= self.max_restarts:
-                self._fail(f"{spec.name} crashed {state.restarts + 1} times; see {state.log_path}")
+            now = time.monotonic()
+            recent = state.recent_restarts
+            while recent and now - recent[0] > self.restart_window_s:
+                recent.popleft()
+            if len(recent) >= self.max_restarts:
+                self._fail(
+                    f"{spec.name} exited with {code} and could not be kept running: it crashed "
+                    f"{len(recent) + 1} times within {self.restart_window_s:.0f}s; {where}"
+                )
                 return
             state.restarts += 1
-            delay = min(30.0, self.restart_backoff * 2 ** (state.restarts - 1))
+            recent.append(now)
+            delay = min(30.0, self.restart_backoff * 2 ** (len(recent) - 1))
             log.warning(
-                "%s exited with %s; restart %d in %.1fs", spec.name, code, state.restarts, delay
+                "%s exited with %s; restart %d (%d of %d within %.0fs) in %.1fs; %s",
+                spec.name,
+                code,
+                state.restarts,
+                len(recent),
+                self.max_restarts,
+                self.restart_window_s,
+                delay,
+                where,
             )
             await asyncio.sleep(delay)
             if self._stopping:
@@ -170,3 +218,17 @@ class Supervisor:
     def _kill_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, sig)
+
+
+def last_lines(path: str | None, count: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a child's log, indented, for a failure report ('' if none)."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as log_file:
+            log_file.seek(0, os.SEEK_END)
+            log_file.seek(max(0, log_file.tell() - 16384))
+            lines = log_file.read().decode(errors="replace").splitlines()[-count:]
+    except OSError:
+        return ""
+    return "".join(f"\n    | {line}" for line in lines if line.strip())

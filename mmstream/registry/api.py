@@ -13,6 +13,7 @@ from mmstream.registry import errors
 from mmstream.registry.store import SchemaStore, Version
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+GLOBAL_MODE = "READWRITE"
 STORE_KEY: web.AppKey[SchemaStore] = web.AppKey("store", SchemaStore)
 LOCK_KEY: web.AppKey[asyncio.Lock] = web.AppKey("lock", asyncio.Lock)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,18 +69,23 @@ async def list_subjects(request: web.Request) -> web.Response:
 
 
 async def list_versions(request: web.Request) -> web.Response:
-    versions = store_of(request).live_versions(request.match_info["subject"])
+    store = store_of(request)
+    versions = store.live_versions(request.match_info["subject"], flag(request, "deleted"))
     return reply([v.version for v in versions])
 
 
+def requested_version(request: web.Request) -> Version:
+    return store_of(request).version(
+        request.match_info["subject"], request.match_info["version"], flag(request, "deleted")
+    )
+
+
 async def get_version(request: web.Request) -> web.Response:
-    v = store_of(request).version(request.match_info["subject"], request.match_info["version"])
-    return reply(version_body(v))
+    return reply(version_body(requested_version(request)))
 
 
 async def get_version_schema(request: web.Request) -> web.Response:
-    v = store_of(request).version(request.match_info["subject"], request.match_info["version"])
-    return web.Response(text=v.schema, content_type=CONTENT_TYPE)
+    return web.Response(text=requested_version(request).schema, content_type=CONTENT_TYPE)
 
 
 async def register(request: web.Request) -> web.Response:
@@ -152,8 +158,19 @@ async def delete_config(request: web.Request) -> web.Response:
     return reply({"compatibilityLevel": level})
 
 
-async def get_mode(_: web.Request) -> web.Response:
-    return reply({"mode": "READWRITE"})
+async def get_mode(request: web.Request) -> web.Response:
+    """The mode is always READWRITE here: no subject has a mode of its own (Confluent answers
+    40409 for such a subject unless `defaultToGlobal=true`)."""
+    subject = request.match_info.get("subject")
+    if subject is not None and not flag(request, "defaultToGlobal"):
+        raise errors.subject_mode_not_configured(subject)
+    return reply({"mode": GLOBAL_MODE})
+
+
+async def put_mode(request: web.Request) -> web.Response:
+    raise errors.operation_not_permitted(
+        f"this registry stays in {GLOBAL_MODE} mode; modes cannot be changed"
+    )
 
 
 async def check_compatibility(request: web.Request) -> web.Response:
@@ -217,6 +234,9 @@ def create_app(store: SchemaStore) -> web.Application:
             web.put("/config/{subject}", put_config),
             web.delete("/config/{subject}", delete_config),
             web.get("/mode", get_mode),
+            web.put("/mode", put_mode),
+            web.get("/mode/{subject}", get_mode),
+            web.put("/mode/{subject}", put_mode),
             web.post("/compatibility/subjects/{subject}/versions", check_compatibility),
             web.post("/compatibility/" + v.lstrip("/"), check_compatibility),
             web.get("/associations/{tail:.*}", no_associations),

@@ -47,3 +47,47 @@ def invalid_version(version: str) -> RegistryError:
 
 def invalid_compatibility_level(level: object) -> RegistryError:
     return RegistryError(422, 42203, f"Invalid compatibility level: {level}")
+
+
+# Delete and mode errors: all HTTP 404 in Confluent (`rest/exceptions/Errors.java`, whose
+# messages lack the space after the first full stop; kept as Confluent writes them).
+def subject_soft_deleted(subject: str) -> RegistryError:
+    return RegistryError(
+        404,
+        40404,
+        f"Subject '{subject}' was soft deleted.Set permanent=true to delete permanently",
+    )
+
+
+def subject_not_soft_deleted(subject: str) -> RegistryError:
+    return RegistryError(
+        404, 40405, f"Subject '{subject}' was not deleted first before being permanently deleted"
+    )
+
+
+def version_soft_deleted(subject: str, version: object) -> RegistryError:
+    return RegistryError(
+        404,
+        40406,
+        f"Subject '{subject}' Version {version} was soft deleted."
+        "Set permanent=true to delete permanently",
+    )
+
+
+def version_not_soft_deleted(subject: str, version: object) -> RegistryError:
+    return RegistryError(
+        404,
+        40407,
+        f"Subject '{subject}' Version {version} was not deleted first before being "
+        "permanently deleted",
+    )
+
+
+def subject_mode_not_configured(subject: str) -> RegistryError:
+    return RegistryError(
+        404, 40409, f"Subject '{subject}' does not have subject-level mode configured"
+    )
+
+
+def operation_not_permitted(detail: str) -> RegistryError:
+    return RegistryError(422, 42205, detail)

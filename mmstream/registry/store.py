@@ -122,13 +122,13 @@ class SchemaStore:
             s for s, vs in self.subjects.items() if any(deleted or not v.deleted for v in vs)
         )
 
-    def version(self, subject: str, version: str) -> Version:
-        versions = self.live_versions(subject)
+    def version(self, subject: str, version: str, deleted: bool = False) -> Version:
+        """One version; `deleted` also finds soft-deleted ones (`?deleted=true`)."""
+        versions = self.live_versions(subject, deleted)
         if version in ("latest", "-1"):
             return versions[-1]
-        if not version.isdigit() or int(version) < 1:
-            raise errors.invalid_version(version)
-        found = next((v for v in versions if v.version == int(version)), None)
+        number = version_number(version)
+        found = next((v for v in versions if v.version == number), None)
         if found is None:
             raise errors.version_not_found(version)
         return found
@@ -178,7 +178,7 @@ class SchemaStore:
             raise errors.incompatible(problems)
         schema_id = self.ids.get(wanted, max(self.schemas, default=0) + 1)
         version = max((v.version for v in self.subjects.get(subject, [])), default=0) + 1
-        key = {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
+        key = schema_key(subject, version)
         value = {
             "subject": subject,
             "version": version,
@@ -204,30 +204,65 @@ class SchemaStore:
         return level
 
     def delete_version(self, subject: str, version: str, permanent: bool) -> int:
-        target = (
-            self.version(subject, version)
-            if not permanent
-            else next(
-                (v for v in self.live_versions(subject, True) if str(v.version) == version),
-                None,
-            )
-        )
-        if target is None:
-            raise errors.version_not_found(version)
-        key = {"keytype": "SCHEMA", "subject": subject, "version": target.version, "magic": 1}
-        if permanent:
-            self._append(key, None)
+        """Soft delete a live version, or permanently delete a soft-deleted one (Confluent's
+        two steps: 40406 for a second soft delete, 40407 for a permanent one that skips it)."""
+        every = self.subjects.get(subject, [])
+        if not every:
+            raise errors.subject_not_found(subject)
+        live = [v for v in every if not v.deleted]
+        if version in ("latest", "-1"):
+            target = (every if permanent or not live else live)[-1]
         else:
-            value = {
-                "subject": subject,
-                "version": target.version,
-                "id": target.schema_id,
-                "schema": target.schema,
-                "deleted": True,
-            }
-            self._append(key, value)
+            number = version_number(version)
+            found = next((v for v in every if v.version == number), None)
+            if found is None:
+                raise errors.version_not_found(version)
+            target = found
+        if permanent and not target.deleted:
+            raise errors.version_not_soft_deleted(subject, target.version)
+        if not permanent and target.deleted:
+            raise errors.version_soft_deleted(subject, target.version)
+        self._delete(target, permanent)
         return target.version
 
     def delete_subject(self, subject: str, permanent: bool) -> list[int]:
-        versions = self.live_versions(subject, deleted=permanent)
-        return [self.delete_version(subject, str(v.version), permanent) for v in versions]
+        """Soft delete every live version (and the subject's compatibility config), or
+        permanently delete a subject whose every version is soft deleted (40404 / 40405)."""
+        every = list(self.subjects.get(subject, []))
+        if not every:
+            raise errors.subject_not_found(subject)
+        live = [v for v in every if not v.deleted]
+        if permanent and live:
+            raise errors.subject_not_soft_deleted(subject)
+        if not permanent and not live:
+            raise errors.subject_soft_deleted(subject)
+        for target in every if permanent else live:
+            self._delete(target, permanent)
+        if not permanent and subject in self.configs:
+            self.delete_compatibility(subject)
+        return [v.version for v in (every if permanent else live)]
+
+    def _delete(self, target: Version, permanent: bool) -> None:
+        key = schema_key(target.subject, target.version)
+        if permanent:
+            self._append(key, None)
+            return
+        value = {
+            "subject": target.subject,
+            "version": target.version,
+            "id": target.schema_id,
+            "schema": target.schema,
+            "deleted": True,
+        }
+        self._append(key, value)
+
+
+def schema_key(subject: str, version: int) -> dict[str, Any]:
+    """The `_schemas` key of one subject version."""
+    return {"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1}
+
+
+def version_number(version: str) -> int:
+    if not version.isdigit() or int(version) < 1:
+        raise errors.invalid_version(version)
+    return int(version)

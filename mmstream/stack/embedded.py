@@ -177,6 +177,16 @@ class EmbeddedStack:
         self.stop()
 
 
+def update_stack_file(data_dir: Path | str, **entries: Any) -> Path:
+    """Add entries to `stack.json` (creating it if no embedded stack wrote one)."""
+    path = Path(data_dir) / STACK_FILE
+    info = read_stack_file(data_dir) or {}
+    info.update(entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=2))
+    return path
+
+
 def read_stack_file(data_dir: Path | str) -> dict[str, Any] | None:
     """The addresses of a running embedded stack, or None."""
     path = Path(data_dir) / STACK_FILE

@@ -31,6 +31,9 @@ class AgentStatus:
     records_in: float = 0.0
     records_out: float = 0.0
     lag: float | None = None
+    last_processed_age_s: float | None = None
+    stalled: bool = False
+    dead_letters: float = 0.0
 
 
 @dataclass
@@ -82,7 +85,11 @@ class Dashboard:
             for f in self.feeds.values()
         )
         agents = " ".join(
-            f"{a.name}={a.records_in:.0f}>{a.records_out:.0f}" for a in self.agents.values()
+            f"{a.name}={a.records_in:.0f}>{a.records_out:.0f}"
+            + (f",lag={a.lag:.0f}" if a.lag is not None else "")
+            + (f",dlq={a.dead_letters:.0f}" if a.dead_letters else "")
+            + (",STALLED" if a.stalled else "")
+            for a in self.agents.values()
         )
         games = ",".join(f"{k}:{v}" for k, v in sorted(self.game_status_counts().items()))
         emergency = ",".join(self.in_emergency()) or "none"

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from mmstream.view.model import Dashboard
+from mmstream.view.model import AgentStatus, Dashboard
 
 STATE_STYLES = {"connected": "green", "streaming": "green", "subscribed": "green"}
 STATUS_STYLES = {
@@ -56,13 +56,23 @@ def feeds_table(board: Dashboard) -> Table:
 
 def agents_table(board: Dashboard) -> Table:
     table = Table(title="Agents", expand=True)
-    for column in ("agent", "records in", "records out", "lag"):
+    for column in ("agent", "records in", "records out", "lag", "last processed", "DLQ"):
         table.add_column(column)
     for agent in board.agents.values():
+        age = agent.last_processed_age_s
         table.add_row(
-            agent.name, fmt(agent.records_in, 0), fmt(agent.records_out, 0), fmt(agent.lag, 0)
+            Text(agent.name + (" STALLED" if agent.stalled else ""), style=stall_style(agent)),
+            fmt(agent.records_in, 0),
+            fmt(agent.records_out, 0),
+            Text(fmt(agent.lag, 0), style=stall_style(agent)),
+            fmt(None if age is None else f"{age:.1f}s ago"),
+            Text(fmt(agent.dead_letters, 0), style="red" if agent.dead_letters else ""),
         )
     return table
+
+
+def stall_style(agent: AgentStatus) -> str:
+    return "bold red" if agent.stalled else ""
 
 
 def records_table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> Table:

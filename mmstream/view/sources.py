@@ -12,14 +12,12 @@ from collections import defaultdict
 
 from confluent_kafka import Consumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from mmstream.kafka.config import consumer_config
 from mmstream.runtime import Runtime
 from mmstream.view.model import AgentStatus, Dashboard, FeedStatus
-from schemas.values import plain
+from schemas.decoder import DecodeError, Decoder
 
 log = logging.getLogger(__name__)
 DERIVED = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
@@ -54,16 +52,22 @@ class DerivedReader:
                 **{"auto.offset.reset": reset, "enable.auto.commit": False},
             )
         )
-        deserialize = AvroDeserializer(SchemaRegistryClient(self.runtime.registry_config()))
-        context = SerializationContext("", MessageField.VALUE)
+        decoder = Decoder(
+            SchemaRegistryClient(self.runtime.registry_config()),
+            {name: topic_id for topic_id, name in self.runtime.topics.names().items()},
+        )
         consumer.subscribe(list(names))
         try:
             while not self.stop.is_set():
                 message = consumer.poll(0.2)
                 if message is None or message.error():
                     continue
-                raw = message.value()
-                value = plain(deserialize(raw, context)) if raw is not None else None
+                raw, topic = message.value(), str(message.topic())
+                try:
+                    value = decoder.decode(raw, topic) if raw is not None else None
+                except DecodeError as exc:  # not ours to dead-letter: show the rest
+                    log.warning("live view: skipped %s@%s: %s", topic, message.offset(), exc)
+                    continue
                 key = message.key()
                 with self.lock:
                     self.board.apply_record(
@@ -84,6 +88,11 @@ def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]] | None:
             text = response.read().decode()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
+    return parse_samples(text)
+
+
+def parse_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Samples by metric name from Prometheus text exposition."""
     samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -123,17 +132,35 @@ def update_feed(status: FeedStatus, url: str, elapsed_s: float) -> None:
 
 def update_agents(board: Dashboard, url: str) -> None:
     samples = scrape(url)
-    if samples is None:
-        return
+    if samples is not None:
+        apply_agent_samples(board, samples, time.time())
+
+
+def apply_agent_samples(
+    board: Dashboard, samples: dict[str, list[tuple[dict[str, str], float]]], now: float
+) -> None:
+    """Fold a worker's metrics into the Agents table."""
     records_in: dict[str, float] = defaultdict(float)
     records_out: dict[str, float] = defaultdict(float)
     for labels, value in samples.get("mmstream_processor_records_in_total", []):
         records_in[labels["agent"]] += value
     for labels, value in samples.get("mmstream_processor_records_out_total", []):
         records_out[labels["agent"]] += value
-    lags = {labels["agent"]: value for labels, value in samples.get("mmstream_processor_lag", [])}
-    for agent in sorted(set(records_in) | set(records_out)):
+    lags = by_agent(samples, "mmstream_processor_lag")
+    last = by_agent(samples, "mmstream_processor_last_processed_timestamp_seconds")
+    stalled = by_agent(samples, "mmstream_processor_agent_stalled")
+    dead_letters: dict[str, float] = defaultdict(float)
+    for labels, value in samples.get("mmstream_processor_dead_letters_total", []):
+        dead_letters[labels["agent"]] += value
+    for agent in sorted(set(records_in) | set(records_out) | set(lags)):
         status = board.agents.setdefault(agent, AgentStatus(agent))
         status.records_in = records_in.get(agent, 0.0)
         status.records_out = records_out.get(agent, 0.0)
         status.lag = lags.get(agent)
+        status.last_processed_age_s = now - last[agent] if last.get(agent) else None
+        status.stalled = bool(stalled.get(agent))
+        status.dead_letters = dead_letters.get(agent, 0.0)
+
+
+def by_agent(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> dict[str, float]:
+    return {labels["agent"]: value for labels, value in samples.get(name, []) if "agent" in labels}

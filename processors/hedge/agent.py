@@ -63,22 +63,23 @@ def register(p: Pipeline) -> None:
         """Recovered (or newly assigned) orders get their deadlines scheduled again."""
         due.rebuild((key, logic.next_due(state, settings)) for key, state in table.items())
 
-    @p.app.agent(p.input("orders", "bets"), name=f"{settings.app_id}-hedge-join")
+    @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             states: dict[bytes, logic.State] = {}
             newest = 0
             read_at = wall_ms()
-            for event in events:
-                record = event.value
-                key = event.key
-                state = states.get(key) or table.get(key)
-                if state is None:
-                    state = logic.new_state(int(record["payload"]["orderId"]))
-                states[key] = logic.step(state, p.topic_id(event), record, read_at)
-                at = record_time(record)
-                newest = max(newest, at)
-                clock.observe(event.message.topic, event.message.partition, at)
+            for event in p.failures.decoded(AGENT, events):
+                with p.failures.guard(AGENT, event):
+                    record = event.value
+                    key = event.key
+                    state = states.get(key) or table.get(key)
+                    if state is None:
+                        state = logic.new_state(int(record["payload"]["orderId"]))
+                    states[key] = logic.step(state, p.topic_id(event), record, read_at)
+                    at = record_time(record)
+                    newest = max(newest, at)
+                    clock.observe(event.message.topic, event.message.partition, at)
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
             outputs = [activity("mmapi", newest)]
@@ -86,7 +87,7 @@ def register(p: Pipeline) -> None:
                 outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
             p.send(AGENT, outputs)
 
-    @p.app.timer(settings.tick_interval_s)
+    @p.failures.timer(settings.tick_interval_s)
     async def hedge_deadlines() -> None:
         """Deadlines fall due with stream time even when no record arrives; expired orders go.
         Only the orders that are due are looked at."""

@@ -20,6 +20,7 @@ from processors.scores.fixtures import FixtureMap
 
 log = logging.getLogger(__name__)
 AGENT = "scores"
+ROUTER = "score-router"
 
 
 def register(p: Pipeline) -> None:
@@ -29,42 +30,37 @@ def register(p: Pipeline) -> None:
     clock = StreamClock({p.outputs["score_views"].get_topic_name()})
     grace_ms = int(settings.out_of_order_grace_s * 1000)
 
-    @p.app.agent(p.input("scores", "sports_live"), name=f"{settings.app_id}-score-router")
+    @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
         await asyncio.to_thread(fixtures.wait_loaded)
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             views: list[Output] = []
             newest: dict[str, int] = {}
-            for event in events:
-                record = event.value
-                if p.topic_id(event) == "scores":
-                    provider, view = "mmapi", logic.mmapi_view(record)
-                    fixture_id = record["payload"]["fixtureId"]
-                    game_id = fixtures.game_for(fixture_id)
-                else:
-                    provider, view = "predexon", logic.predexon_view(record)
-                    game_id = record["game_id"]
-                    fixture_id = fixtures.fixture_for(game_id)
-                newest[provider] = max(newest.get(provider, 0), view["received_at"])
-                if game_id is None or fixture_id is None:
-                    fixtures.unmapped(provider, fixture_id or game_id)
-                    continue
-                views.append(
-                    Output(
-                        "score_views",
-                        game_id,
-                        {
-                            "provider": provider,
-                            "game_id": game_id,
-                            "fixture_id": fixture_id,
-                            "view": view,
-                        },
-                    )
-                )
-            p.metrics.records_in.labels("score-router").inc(len(events))
-            p.send("score-router", views + [activity(f, t) for f, t in newest.items()])
+            for event in p.failures.decoded(ROUTER, events):
+                with p.failures.guard(ROUTER, event):
+                    views += route(event, newest)
+            p.metrics.records_in.labels(ROUTER).inc(len(events))
+            p.send(ROUTER, views + [activity(f, t) for f, t in newest.items()])
 
-    @p.app.agent(p.outputs["score_views"], name=f"{settings.app_id}-reconcile")
+    def route(event: Any, newest: dict[str, int]) -> list[Output]:
+        """The provider view of one raw score record, keyed by game (none if unmapped)."""
+        record = event.value
+        if p.topic_id(event) == "scores":
+            provider, view = "mmapi", logic.mmapi_view(record)
+            fixture_id = record["payload"]["fixtureId"]
+            game_id = fixtures.game_for(fixture_id)
+        else:
+            provider, view = "predexon", logic.predexon_view(record)
+            game_id = record["game_id"]
+            fixture_id = fixtures.fixture_for(game_id)
+        newest[provider] = max(newest.get(provider, 0), view["received_at"])
+        if game_id is None or fixture_id is None:
+            fixtures.unmapped(provider, fixture_id or game_id)
+            return []
+        value = {"provider": provider, "game_id": game_id, "fixture_id": fixture_id, "view": view}
+        return [Output("score_views", game_id, value)]
+
+    @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             states: dict[bytes, logic.State] = {}
@@ -81,13 +77,14 @@ def register(p: Pipeline) -> None:
                     event.message.topic, event.message.partition, item["view"]["received_at"]
                 )
             p.metrics.records_in.labels(AGENT).inc(len(events))
+            p.failures.liveness.processed(AGENT)
             now = clock.now()
             for key, state in states.items():
                 outputs = logic.evaluate(state, now, settings)
                 table[key] = state
                 p.send(AGENT, outputs)
 
-    @p.app.timer(settings.tick_interval_s)
+    @p.failures.timer(settings.tick_interval_s)
     async def score_ticks() -> None:
         """Grace periods and conflict durations fall due with time, not only with records."""
         now = clock.now()

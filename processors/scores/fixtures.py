@@ -3,24 +3,36 @@
 Every worker reads the whole topic (all partitions, no consumer group), whatever partitions of
 the score topics it owns, and follows it while it runs; a null value removes a mapping. (Faust's
 GlobalTable over a foreign topic stalled the group's assignment on the embedded broker.)
+
+A record that does not decode is dead-lettered like an agent's; if the reader itself stops (the
+broker unreachable at start, a bug), the worker says so and exits (`failures.die`) rather than
+reconcile against a silently empty or frozen map.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from mmstream.deadletter import STAGE_VALUE_CONVERTER, Origin
+from mmstream.errors import MmstreamError
 from mmstream.kafka.config import consumer_config
 from processors.app import Pipeline
+from processors.failures import die
+from schemas.decoder import DecodeError
 
 log = logging.getLogger(__name__)
 CATCH_UP_DEADLINE_S = 30.0
+READER = "fixture-map"
+
+
+class FixtureMapReaderStopped(MmstreamError):
+    """The thread following `reference.fixture_map` ended."""
 
 
 class FixtureMap:
@@ -32,12 +44,28 @@ class FixtureMap:
         self._reported: set[str] = set()
         self._stop = threading.Event()
         self.caught_up = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="fixture-map", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="fixture-map", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended: asyncio.Future[BaseException] | None = None
         p.app.task(self._start)
 
     async def _start(self) -> None:
-        """Runs when the worker starts (a Faust task); the daemon thread ends with the process."""
+        """Runs when the worker starts (a Faust task) and for as long as it runs: the daemon
+        thread ends with the process; if it ends before, so does the worker."""
+        self._loop = asyncio.get_running_loop()
+        self._ended = self._loop.create_future()
         self._thread.start()
+        reason = await self._ended
+        await die(self.p.app, "the fixture map reader", reason)
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+            reason: BaseException = FixtureMapReaderStopped("it returned")
+        except Exception as exc:
+            reason = exc
+        if self._loop is not None and self._ended is not None and not self._stop.is_set():
+            self._loop.call_soon_threadsafe(self._ended.set_result, reason)
 
     def wait_loaded(self, deadline_s: float = CATCH_UP_DEADLINE_S) -> bool:
         return self.caught_up.wait(deadline_s)
@@ -50,8 +78,6 @@ class FixtureMap:
                 **{"enable.auto.commit": False},
             )
         )
-        deserialize = AvroDeserializer(self.p.registry)
-        context = SerializationContext(self.topic, MessageField.VALUE)
         try:
             metadata = consumer.list_topics(self.topic, timeout=30).topics[self.topic]
             partitions = [
@@ -66,7 +92,7 @@ class FixtureMap:
             while not self._stop.is_set():
                 message = consumer.poll(0.2)
                 if message is not None and not message.error():
-                    self._apply(message.key(), message.value(), deserialize, context)
+                    self._apply(message)
                     positions[int(message.partition() or 0)] = int(message.offset() or 0) + 1
                 if not self.caught_up.is_set() and (
                     all(positions[p] >= end for p, end in ends.items())
@@ -74,19 +100,11 @@ class FixtureMap:
                 ):
                     log.info("fixture map loaded: %d mappings", len(self.by_fixture))
                     self.caught_up.set()
-        except Exception:
-            log.exception("the fixture map reader stopped")
         finally:
-            self.caught_up.set()
             consumer.close()
 
-    def _apply(
-        self,
-        key: bytes | None,
-        value: bytes | None,
-        deserialize: AvroDeserializer,
-        context: SerializationContext,
-    ) -> None:
+    def _apply(self, message: Message) -> None:
+        key, value = message.key(), message.value()
         if key is None:
             return
         fixture_id = key.decode()
@@ -95,10 +113,20 @@ class FixtureMap:
             if game_id is not None:
                 self.by_game.pop(game_id, None)
             return
-        mapping = deserialize(value, context)
-        assert isinstance(mapping, dict)
+        try:
+            mapping = self.p.decoder.decode(value, self.topic)
+        except DecodeError as exc:
+            self._dead_letter(message, exc)
+            return
         self.by_fixture[fixture_id] = str(mapping["game_id"])
         self.by_game[str(mapping["game_id"])] = fixture_id
+
+    def _dead_letter(self, message: Message, exc: DecodeError) -> None:
+        origin = Origin(self.topic, int(message.partition() or 0), int(message.offset() or 0))
+        send = self.p.failures.send
+        args = (READER, origin, message.key(), message.value(), exc, STAGE_VALUE_CONVERTER)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(send, *args, exc.reason)
 
     def game_for(self, fixture_id: str) -> str | None:
         return self.by_fixture.get(fixture_id)

@@ -17,8 +17,20 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.settings import TopicSettings
+from schemas.decoder import Decoder
+
+
+def decoder_for(registry_url: str, topics: TopicSettings) -> Callable[[bytes, str], Any]:
+    """The project's one decoder, reading values of `topics` by their committed schemas."""
+    decoder = Decoder(
+        SchemaRegistryClient({"url": registry_url}),
+        {name: topic_id for topic_id, name in topics.names().items()},
+    )
+    return decoder.decode
 
 
 def from_beginning(target: ClusterTarget, topic: str, group_id: str | None = None) -> Consumer:

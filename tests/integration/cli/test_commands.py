@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+import pytest
+
 from mmstream.settings import TopicSettings
+from mmstream.stack import read_stack_file
+from mmstream.stack.process import free_port
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TestCluster
+from tests.helpers.health import status_is, wait_answer
 from tests.helpers.kafka import produce
-from tests.helpers.processes import Child
+from tests.helpers.processes import Child, wait_for
 
 MMSTREAM = [sys.executable, "-m", "mmstream.cli"]
 
@@ -33,6 +40,12 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+def read_url(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body
 
 
 def test_help_lists_every_command() -> None:
@@ -88,7 +101,7 @@ def test_tail_prints_decoded_records_as_json_lines(
     assert result.returncode == 0, result.stderr
     line = json.loads(result.stdout.splitlines()[0])
     assert line["key"] == "fx-1" and line["value"]["game_id"] == "nba-atl-nyk-2026-04-18"
-    assert line["value"]["loaded_at"] == "2026-02-15T10:00:00Z"
+    assert line["value"]["loaded_at"] == 1771149600000, "timestamps as epoch ms, one form"
 
 
 def test_fixtures_load_rejects_a_file_without_game_ids(
@@ -99,6 +112,103 @@ def test_fixtures_load_rejects_a_file_without_game_ids(
     result = run(["fixtures", "load", str(bad)], cluster.env(topics))
     assert result.returncode == 2
     assert "row 1 lacks game_id" in result.stderr
+
+
+# (command, setting, bad value)
+BAD_SETTINGS = [
+    (["topics", "list"], "MMSTREAM_LOG_LEVEL", "LOUD"),
+    (["topics", "list"], "MMSTREAM_LOG_FORMAT", "xml"),
+    (["topics", "list"], "MMSTREAM_KAFKA_NO_SUCH_PROP", "1"),
+    (["topics", "list"], "MMSTREAM_KAFKA_SOCKET_TIMEOUT_MS", "x"),
+    (["topics", "list"], "MMSTREAM_TOPIC_ORDERS", "two words"),
+    (["topics", "list"], "MMSTREAM_BROKER_PROFILE", "fast"),
+    (["tail", "orders"], "MMSTREAM_SCHEMA_REGISTRY_URL", "registry:8081"),
+    (["process"], "MMSTREAM_PROCESSOR_HEDGE_DEADLINE_S", "soon"),
+    (["process"], "MMSTREAM_DATA_DIR", "/proc/no/such/dir"),
+    (["up", "--no-view"], "MMSTREAM_DATA_DIR", "/proc/no/such/dir"),
+    (["up", "--no-view"], "MMAPI_METRICS_PORT", "ninety"),
+    (["connect", "mmapi"], "MMAPI_PING_INTERVAL_S", "-1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "value"), BAD_SETTINGS, ids=[b[1] for b in BAD_SETTINGS]
+)
+def test_every_bad_setting_exits_2_naming_it(
+    args: list[str], setting: str, value: str, tmp_path: Path
+) -> None:
+    # addresses where nothing listens: start-up must stop before they are ever dialled
+    env = {
+        "MMSTREAM_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "MMSTREAM_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{free_port()}",
+        "MMSTREAM_DATA_DIR": str(tmp_path),
+        "MMAPI_API_KEY": "mmapi-test-key",
+        setting: value,
+    }
+    result = run(args, env, timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert setting in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["simulate", "--faults", "{not json"], "--faults"),
+        (["simulate", "--faults", '{"no_such_fault": 1}'], "--faults"),
+        (["up", "--no-view", "--rate", "-5"], "--rate"),
+    ],
+)
+def test_a_bad_argument_exits_2_naming_it(args: list[str], named: str, tmp_path: Path) -> None:
+    result = run(args, {"MMSTREAM_DATA_DIR": str(tmp_path)}, timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert named in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tail_of_an_unknown_topic_fails_with_a_message(
+    cluster: TestCluster, topics: TopicSettings
+) -> None:
+    result = run(["tail", "no.such.topic"], cluster.env(topics), timeout=60)
+    assert result.returncode == 2
+    assert "no topic 'no.such.topic' in the cluster" in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unreachable_kafka_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {
+        "MMSTREAM_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "MMSTREAM_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{free_port()}",
+        "MMSTREAM_DATA_DIR": str(tmp_path),
+        "MMSTREAM_KAFKA_SOCKET_CONNECTION_SETUP_TIMEOUT_MS": "1000",
+    }
+    result = run(["topics", "list"], env, timeout=90)
+    assert result.returncode == 1
+    assert "mmstream: Kafka:" in result.stderr and "MMSTREAM_BOOTSTRAP_SERVERS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+HELP_EXIT_CODES = {
+    ("up",): ("0 ", "1 ", "2 "),
+    ("connect",): ("0 ", "1 ", "2 ", "3 "),
+    ("process",): ("0 ", "1 ", "2 ", "70 "),
+    ("simulate",): ("0 ", "2 "),
+    ("registry",): ("0 ", "2 "),
+    ("tail",): ("0 ", "1 ", "2 "),
+    ("topics",): ("0 ", "1 ", "2 "),
+    ("topics", "create"): ("0 ", "1 ", "2 "),
+    ("topics", "list"): ("0 ", "1 ", "2 "),
+    ("fixtures", "load"): ("0 ", "1 ", "2 "),
+    (): ("0 ", "1 ", "2 "),
+}
+
+
+@pytest.mark.parametrize("command", list(HELP_EXIT_CODES), ids=lambda c: " ".join(c) or "mmstream")
+def test_help_of_each_command_lists_its_exit_codes(command: tuple[str, ...]) -> None:
+    result = run([*command, "--help"], {})
+    assert result.returncode == 0, result.stderr
+    codes = result.stdout.split("Exit codes:", 1)[1].splitlines()
+    listed = {line.split()[0] + " " for line in codes if line.strip()}
+    assert set(HELP_EXIT_CODES[command]) <= listed, result.stdout
 
 
 def test_a_bad_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
@@ -124,3 +234,29 @@ async def test_up_on_the_embedded_default_runs_and_stops_cleanly(tmp_path: Path)
     assert summaries, output[-1500:]
     assert "mmapi=streaming" in "".join(summaries)
     assert not (tmp_path / "stack.json").exists(), "the stack stopped and cleaned up"
+
+
+async def test_up_records_and_prints_every_childs_health_and_metrics_urls(tmp_path: Path) -> None:
+    fixed = free_port()
+    up = Child(
+        ["up", "--no-view", "--duration", "90", "--rate", "20"],
+        {"MMSTREAM_DATA_DIR": str(tmp_path), "MMAPI_METRICS_PORT": str(fixed)},
+        tmp_path / "up.log",
+    )
+    try:
+        await wait_for(
+            lambda: "endpoints" in (read_stack_file(tmp_path) or {}), 90, "endpoints in stack.json"
+        )
+        endpoints = read_stack_file(tmp_path)["endpoints"]  # type: ignore[index]
+        assert set(endpoints) == {"connector-mmapi", "connector-predexon", "worker"}
+        assert endpoints["connector-mmapi"]["metrics"] == f"http://127.0.0.1:{fixed}/metrics"
+        for child, urls in endpoints.items():
+            assert f"{child}: metrics {urls['metrics']}  health {urls['health']}" in up.output
+            await wait_answer(urls["health"], status_is(200), 60, f"{child} alive")
+        for child in ("connector-mmapi", "connector-predexon", "worker"):
+            await wait_answer(endpoints[child]["ready"], status_is(200), 90, f"{child} ready")
+        metrics = await asyncio.to_thread(read_url, endpoints["worker"]["metrics"])
+        assert b"mmstream_processor_records_in_total" in metrics
+    finally:
+        assert await up.stop(60) == 0, up.output[-2000:]
+    assert not (tmp_path / "stack.json").exists()

@@ -85,3 +85,24 @@ def test_missing_api_key_is_named_in_the_error() -> None:
     result = resolved_config({"PREDEXON_API_KEY": "k2"})
     assert result.returncode != 0
     assert "MMAPI_API_KEY" in result.stderr
+
+
+def test_mmstream_services_are_healthy_only_when_ready(config: dict[str, Any]) -> None:
+    for name, service in config["services"].items():
+        if service.get("image") != "mmstream:latest" or name == "topics":
+            continue
+        probe = " ".join(service["healthcheck"]["test"])
+        assert "/readyz" in probe, f"{name} health check must probe /readyz: {probe}"
+
+
+def test_prometheus_loads_the_alert_rules_and_grafana_the_dashboard(
+    config: dict[str, Any],
+) -> None:
+    mounts = {
+        (volume.get("source", ""), volume["target"])
+        for volume in config["services"]["prometheus"]["volumes"]
+    }
+    assert (str(ROOT / "deploy" / "alerts.yml"), "/etc/prometheus/alerts.yml") in mounts
+    grafana = {v["target"]: v.get("source", "") for v in config["services"]["grafana"]["volumes"]}
+    assert grafana["/var/lib/grafana/dashboards"] == str(ROOT / "deploy" / "grafana")
+    assert grafana["/etc/grafana/provisioning"] == str(ROOT / "deploy" / "grafana" / "provisioning")

@@ -42,8 +42,38 @@ async def test_a_crashing_child_is_restarted_then_reported(tmp_path: Path) -> No
     supervisor = Supervisor(str(tmp_path), max_restarts=2, restart_backoff=0.01)
     await supervisor.start(child("flaky", "import sys; sys.exit(1)"))
     failure = await supervisor.wait_failure()
-    assert "crashed 3 times" in str(failure)
+    assert "could not be kept running: it crashed 3 times" in str(failure)
+    assert "flaky.log" in str(failure)
     assert supervisor.children["flaky"].restarts == 2
+    await supervisor.stop()
+
+
+async def test_crashes_outside_the_restart_window_do_not_use_up_the_budget(
+    tmp_path: Path,
+) -> None:
+    """One restart allowed per 0.2 s; a child crashing every ~0.5 s is kept running."""
+    import asyncio
+
+    supervisor = Supervisor(
+        str(tmp_path), max_restarts=1, restart_backoff=0.01, restart_window_s=0.2
+    )
+    await supervisor.start(child("slow-flaky", "import sys,time; time.sleep(0.5); sys.exit(1)"))
+    state = supervisor.children["slow-flaky"]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    while state.restarts < 3:
+        assert loop.time() < end, "not restarted three times"
+        assert supervisor.failure is None, supervisor.failure
+        await asyncio.sleep(0.05)
+    await supervisor.stop()
+
+
+async def test_a_failure_reports_the_childs_last_log_lines(tmp_path: Path) -> None:
+    supervisor = Supervisor(str(tmp_path), max_restarts=0)
+    await supervisor.start(child("worker", "import sys; print('agent hedge died'); sys.exit(70)"))
+    failure = str(await supervisor.wait_failure())
+    assert "worker exited with 70" in failure and "worker.log" in failure
+    assert "| agent hedge died" in failure
     await supervisor.stop()
 
 

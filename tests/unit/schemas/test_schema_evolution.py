@@ -61,6 +61,8 @@ def test_every_topic_has_a_schema_with_docs() -> None:
     from mmstream.topics import TOPICS
 
     for spec in TOPICS:
+        if spec.value_schema is None:  # a dead-letter topic: other topics' original bytes
+            continue
         schema = json.loads(load_schema(spec.value_schema))
         assert schema.get("doc"), spec.value_schema
         undocumented = [f["name"] for f in schema["fields"] if not f.get("doc")]

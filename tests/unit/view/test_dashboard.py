@@ -50,3 +50,33 @@ def test_render_shows_every_section() -> None:
     for title in ("Feeds", "Agents", "Latest hedged fills", "Open alerts", "Games", "predexon"):
         assert title in text
     assert "UNHEDGED" in text
+
+
+def test_agents_show_lag_last_processed_dead_letters_and_a_stall() -> None:
+    """From the worker's own metrics, rendered as Prometheus text and parsed as the view does."""
+    from prometheus_client import generate_latest
+
+    from mmstream.view.sources import apply_agent_samples, parse_samples
+    from processors.metrics import ProcessorMetrics
+
+    metrics = ProcessorMetrics()
+    metrics.records_in.labels("hedge").inc(854)
+    metrics.records_in.labels("scores").inc(10)
+    metrics.lag.labels("hedge").set(1500)
+    metrics.lag.labels("scores").set(0)
+    metrics.last_processed.labels("hedge").set(1_000.0)
+    metrics.last_processed.labels("scores").set(1_029.5)
+    metrics.stalled.labels("hedge").set(1)
+    metrics.dead_letters.labels("hedge", "unknown_schema_id").inc(3)
+    board = Dashboard()
+    apply_agent_samples(board, parse_samples(generate_latest(metrics.registry).decode()), 1_030.0)
+
+    hedge, scores = board.agents["hedge"], board.agents["scores"]
+    assert (hedge.lag, hedge.stalled, hedge.dead_letters) == (1500, True, 3)
+    assert hedge.last_processed_age_s == 30.0 and scores.last_processed_age_s == 0.5
+    assert scores.lag == 0 and not scores.stalled
+    assert "hedge=854>0,lag=1500,dlq=3,STALLED" in board.summary_line()
+    console = Console(width=120, record=True)
+    console.print(render(board))
+    screen = console.export_text()
+    assert "hedge STALLED" in screen and "1,500" in screen and "30.0s ago" in screen
