@@ -138,6 +138,7 @@ class MmapiProtocol(FeedProtocol):
         self.published = PublishedState(settings.remembered_entities)
         margin_ms = int(settings.backfill_margin_s * 1000)
         self.gaps = Gaps(self.feed, BACKFILLED, margin_ms, publisher.position)
+        self.status_due = False  # the emergency flag to refresh from REST after a gap
         self.rest = RestClient(
             settings.rest_url,
             {"X-API-Key": self.api_key},
@@ -228,6 +229,9 @@ class MmapiProtocol(FeedProtocol):
         self.gaps.restore(positions)
 
     def open_gap(self, session: Session) -> None:
+        self.status_due = "emergency" in self.settings.channel_list and (
+            session.resumed or self.gaps.restored
+        )
         self.gaps.open(session.resumed, self.settings.channel_list)
 
     async def resync(self, session: Session) -> None:
@@ -241,9 +245,42 @@ class MmapiProtocol(FeedProtocol):
         dropped connection or a restart (it is part of the recorded position).
         """
         until_ms = now_ms() + self.gaps.margin_ms
+        if self.status_due:
+            await self._emergency_status(session)
+            self.status_due = False
         for name in [n for n in BACKFILLED if n in self.gaps.gap_from_ms]:
             await self._backfill(name, until_ms, session)
             self.gaps.progressed(name, None)
+
+    async def _emergency_status(self, session: Session) -> None:
+        """The emergency flag has no REST history, only `GET /api/v1/trading/status`: after a
+        gap, publish the current flag if it differs from the one published (after a restart it
+        is unknown: published; the processors act on transitions only)."""
+        before = self.published.get("emergency", "mmapi")
+        body = await self.rest.get("/api/v1/trading/status", {})
+        flag = body.get("emergencyActive") if isinstance(body, dict) else None
+        if not isinstance(flag, bool):
+            log.warning("mmapi trading status without emergencyActive: flag not refreshed")
+            return
+        if self.published.get("emergency", "mmapi") is not before:
+            return  # a broadcast arrived meanwhile: it is newer than this status
+        if before is not None and before.payload.get("emergency") == flag:
+            return
+        status = {k: v for k, v in body.items() if k != "emergencyActive"}
+        records = self.records["emergency"]
+        envelope = session.envelope("mmapi", now_ms(), None, "BACKFILL")
+        try:
+            value = records.build("SNAPSHOT", {**status, "emergency": flag}, None, envelope)
+        except RejectedInput as exc:
+            exc.channel = "emergency"
+            await self.publisher.reject(json.dumps(body), exc, session)
+            return
+        await self.publisher.record("emergency", records.key(value["payload"]), value, None)
+        self.published.remember(
+            "emergency", "mmapi", fingerprint(body, None), None, value["payload"]
+        )
+        self.metrics.resynced.labels(self.feed, "emergency").inc()
+        log.info("mmapi emergency flag from the trading status: %s", flag)
 
     async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
         records = self.records[name]

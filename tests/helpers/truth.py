@@ -24,6 +24,20 @@ def assert_derived_equal_truth(
     cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
 ) -> None:
     """Fills, unhedged alerts, emergency transitions and reconciled scores as the truth says."""
+    alerts = assert_hedges_and_emergencies_equal_truth(cluster, topics, truth)
+    opened = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "OPEN"}
+    conflict_games = {g.game_id for g in truth.games.values() if g.conflicts}
+    resolved = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "RESOLVED"}
+    for game_id in conflict_games:
+        assert ("SCORE_CONFLICT", f"game:{game_id}") in opened, game_id
+        assert ("SCORE_CONFLICT", f"game:{game_id}") in resolved, game_id
+    assert_final_scores_equal_truth(cluster, topics, truth)
+
+
+def assert_hedges_and_emergencies_equal_truth(
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+) -> list[dict[str, Any]]:
+    """Fills, unhedged-fill alerts and the feed's emergency transitions; returns the alerts."""
     fills: dict[int, dict[str, Any]] = {}
     for record in read_all(cluster, topics, "hedge_fills"):
         fills[record["order_id"]] = record  # per-key order is kept: the last is the latest
@@ -36,7 +50,6 @@ def assert_derived_equal_truth(
         assert (fill["status"] in ("HEDGED", "OVER_HEDGED")) == order.fully_hedged, (order, fill)
 
     alerts = read_all(cluster, topics, "risk_alerts")
-    opened = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "OPEN"}
     latest = {a["alert_id"]: a["state"] for a in alerts}  # compacted view: last state wins
     for order in filled:
         alert_state = latest.get(f"UNHEDGED_FILL:order:{order.order_id}")
@@ -48,12 +61,13 @@ def assert_derived_equal_truth(
     transitions = [r for r in read_all(cluster, topics, "risk_emergency") if r["scope"] == "mmapi"]
     assert [r["active"] for r in transitions] == [True, False] * len(truth.emergency_windows)
     assert transitions[0]["reason"] == truth.emergency_windows[0].detail
+    return alerts
 
-    conflict_games = {g.game_id for g in truth.games.values() if g.conflicts}
-    resolved = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "RESOLVED"}
-    for game_id in conflict_games:
-        assert ("SCORE_CONFLICT", f"game:{game_id}") in opened, game_id
-        assert ("SCORE_CONFLICT", f"game:{game_id}") in resolved, game_id
+
+def assert_final_scores_equal_truth(
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+) -> None:
+    """Every game reconciled, both providers agreeing on its final score."""
     games = {r["game_id"]: r for r in read_all(cluster, topics, "scores_reconciled")}
     assert set(games) == set(truth.games)
     for game in truth.games.values():
