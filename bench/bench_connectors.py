@@ -160,7 +160,10 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
                 (
                     "sports_live",
                     converter.record(
-                        converter.schema, {**b["data"], "envelope": dict(ENVELOPE)}, "data"
+                        converter.schema,
+                        b["data"],
+                        "data",
+                        owned={"envelope": dict(ENVELOPE), "frame_extra": {}},
                     ),
                 )
                 for b in bodies

@@ -42,3 +42,7 @@ class EndpointRefused(RetryableSessionError):
         super().__init__(message)
         self.status = status
         self.setting = setting
+
+
+class RecordTooLarge(RejectedInput):
+    """A record larger than the producer's `message.max.bytes`: Kafka would refuse it."""

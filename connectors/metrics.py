@@ -60,6 +60,24 @@ class ConnectorMetrics:
             ["feed", "reason"],
             registry=r,
         )
+        self.frames = Counter(
+            "mmstream_connector_frames",
+            "Frames handled, by outcome: published, dead_lettered, control, dropped",
+            ["feed", "outcome"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "mmstream_connector_frames_refused",
+            "Frames the WebSocket library refused, closing the connection (1009 / 1007)",
+            ["feed", "reason"],
+            registry=r,
+        )
+        self.outliers = Counter(
+            "mmstream_connector_outliers",
+            "Published records whose time or sequence did not advance their entity's state",
+            ["feed", "channel", "kind"],
+            registry=r,
+        )
         self.reconnects = Counter(
             "mmstream_connector_reconnects", "Sessions re-established", ["feed"], registry=r
         )

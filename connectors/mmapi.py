@@ -12,12 +12,14 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from connectors.edge import EdgeLimits, check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
+from connectors.frames import Outcome
 from connectors.gaps import Gaps
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
-from connectors.publisher import Publisher, Session, now_ms
-from connectors.records import Converter, change_record, field_schema, parse_time_ms
+from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
+from connectors.records import Converter, change_record, field_schema, frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import MmapiSettings
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 FATAL_ERRORS = ("Invalid API key", "Invalid apiKey format", "apiKey required")
 SLOW_RETRY_ERRORS = ("Connection limit exceeded",)
 CONTROL_TYPES = frozenset({"subscribed", "pong", "heartbeat", "unsubscribed"})
+FRAME_FIELDS = frozenset({"type", "channel", "event", "payload", "old"})
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,21 @@ BACKFILLED = ("orders", "bets")
 class ChangeRecords:
     """Builds the change record of one channel from a broadcast (or a REST row)."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, limits: EdgeLimits | None = None) -> None:
         self.channel = channel
         schema = load_schema_dict(channel.schema_name)
-        self.converter = Converter(schema)
+        self.converter = Converter(schema, limits)
         self.payload_schema = field_schema(schema, "payload")
         self.old_schema = field_schema(schema, "old")
 
-    def build(self, event: str, payload: Any, old: Any, envelope: dict[str, Any]) -> dict[str, Any]:
+    def build(
+        self,
+        event: str,
+        payload: Any,
+        old: Any,
+        envelope: dict[str, Any],
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(payload, dict):
             raise RejectedInput("payload: expected an object", self.channel.topic_id)
         for alias, name in self.channel.aliases:
@@ -79,7 +89,7 @@ class ChangeRecords:
                 payload = {**payload, name: payload[alias]}
         payload_extra: dict[str, str] = {}
         typed = self.converter.record(self.payload_schema, payload, "payload", payload_extra)
-        value = change_record(envelope, str(event), typed, payload_extra)
+        value = change_record(envelope, str(event), typed, payload_extra, extra)
         if old is not None:
             if not isinstance(old, dict):
                 raise RejectedInput("old: expected an object", self.channel.topic_id)
@@ -104,7 +114,8 @@ class ChangeRecords:
     def row_time(self, row: dict[str, Any]) -> int | None:
         """The event time of a REST row, whose times are ISO 8601 text."""
         fields = self.channel.time_fields
-        return self.event_time({k: parse_time_ms(row[k], k) for k in fields if row.get(k)})
+        times = {k: self.converter.time_ms(row[k], k) for k in fields if row.get(k)}
+        return self.event_time(times)
 
     def page_end(self, rows: list[Any]) -> int | None:
         """The newest time of a REST page whose rows are in time order, else None."""
@@ -134,8 +145,16 @@ class MmapiProtocol(FeedProtocol):
         self.publisher = publisher
         self.metrics = metrics
         self.liveness_timeout_s = 2 * settings.heartbeat_interval_s
-        self.records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
-        self.published = PublishedState(settings.remembered_entities)
+        self.max_frame_bytes = settings.max_frame_bytes
+        self.limits = settings.edge_limits()
+        self.records = {
+            name: ChangeRecords(channel, self.limits) for name, channel in CHANNELS.items()
+        }
+        self.published = PublishedState(
+            settings.remembered_entities,
+            settings.remembered_bytes,
+            int(settings.max_clock_skew_s * 1000),
+        )
         margin_ms = int(settings.backfill_margin_s * 1000)
         self.gaps = Gaps(self.feed, BACKFILLED, margin_ms, publisher.position)
         self.status_due = False  # the emergency flag to refresh from REST after a gap
@@ -165,10 +184,10 @@ class MmapiProtocol(FeedProtocol):
             body = parse_control(await ws.recv())
             kind = body.get("type")
             if kind == "subscribed":
-                session.subscription_id = str(body.get("subscriptionId"))
+                session.subscription_id = subscription_text(body.get("subscriptionId"))
                 return
             if kind == "error":
-                raise classify_error(str(body.get("message", "")))
+                raise classify_error(str(body.get("message", ""))[:200])
             # heartbeats or pongs may precede the confirmation
 
     async def keepalive(self, ws: ClientConnection) -> None:
@@ -176,54 +195,62 @@ class MmapiProtocol(FeedProtocol):
             await asyncio.sleep(self.settings.ping_interval_s)
             await ws.send('{"type": "ping"}')
 
-    async def handle(self, raw: str | bytes, session: Session) -> None:
-        received = now_ms()
-        body = await self.publisher.parse(raw, session)
-        if body is None:
-            return
-        kind = body.get("type")
-        if kind == "broadcast":
-            await self._broadcast(raw, body, session, received)
-        elif kind in CONTROL_TYPES:
-            self.metrics.message(str(kind))
-        elif kind == "error":
-            raise classify_error(str(body.get("message", "")))
-        else:
-            await self.publisher.reject(
-                raw, RejectedInput(f"unknown message type: {kind!r}"), session
-            )
+    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
+        return await self.publisher.frame(raw, session, lambda: self._frame(raw, session))
 
-    async def _broadcast(
-        self, raw: str | bytes, body: dict[str, Any], session: Session, received: int
-    ) -> None:
+    async def _frame(self, raw: str | bytes, session: Session) -> Outcome:
+        received = now_ms()
+        body = parse_frame(raw, self.limits)
+        kind = body.get("type")
+        if not isinstance(kind, str):
+            raise RejectedInput(f"type: expected a string, got {type(kind).__name__}")
+        if kind == "broadcast":
+            return await self._broadcast(body, session, received)
+        if kind in CONTROL_TYPES:
+            self.metrics.message(kind)
+            return Outcome.CONTROL
+        if kind == "error":
+            raise classify_error(str(body.get("message", ""))[:200])
+        raise RejectedInput(f"unknown message type: {kind!r:.80}")
+
+    async def _broadcast(self, body: dict[str, Any], session: Session, received: int) -> Outcome:
         name = body.get("channel")
-        records = self.records.get(str(name))
-        if records is None:
-            await self.publisher.reject(raw, RejectedInput(f"unknown channel: {name!r}"), session)
-            return
-        self.metrics.message(str(name))
+        records = self.records.get(name) if isinstance(name, str) else None
+        if records is None or not isinstance(name, str):
+            raise RejectedInput(f"unknown channel: {name!r:.80}")
+        self.metrics.message(name)
         try:
+            event = body.get("event") or "UPDATE"
+            if not isinstance(event, str):
+                raise RejectedInput(f"event: expected a string, got {type(event).__name__}")
             envelope = session.envelope("mmapi", received, None, "LIVE")
-            value = records.build(
-                str(body.get("event") or "UPDATE"), body.get("payload"), body.get("old"), envelope
-            )
+            extra = frame_extra(body, FRAME_FIELDS)
+            value = records.build(event, body.get("payload"), body.get("old"), envelope, extra)
             payload = value["payload"]
             key, entity = records.key(payload), records.entity(payload)
         except RejectedInput as exc:
-            exc.channel = str(name)
-            await self.publisher.reject(raw, exc, session)
-            return
+            exc.channel = name
+            raise
         event_time = records.event_time(payload)
         envelope["event_time"] = event_time
         print_ = fingerprint(body.get("payload"), body.get("old"))
-        if self.published.is_repeat(str(name), entity, print_) or self.published.is_older(
-            str(name), entity, event_time
+        if self.published.is_repeat(name, entity, print_) or self.published.is_older(
+            name, entity, event_time
         ):
-            self.metrics.duplicates.labels(self.feed, str(name)).inc()
-            return
+            self.metrics.duplicates.labels(self.feed, name).inc()
+            return Outcome.DROPPED
         await self.publisher.record(records.channel.topic_id, key, value, event_time)
-        self.published.remember(str(name), entity, print_, event_time, payload)
-        self.gaps.published(str(name), event_time)
+        trusted = self.published.remember(name, entity, print_, event_time, payload, received)
+        self._advance(name, event_time, trusted)
+        return Outcome.PUBLISHED
+
+    def _advance(self, name: str, event_time: int | None, trusted: bool) -> None:
+        """Move the gap-fill watermark, note the source offset; a time too far ahead of its
+        arrival is not trusted (it neither orders the entity nor moves the watermark)."""
+        if not trusted:
+            self.metrics.outliers.labels(self.feed, name, "future_time").inc()
+            log.warning("mmapi %s: time %s is ahead of the clock; not ordering", name, event_time)
+        self.gaps.published(name, event_time if trusted else None)
 
     def restore(self, positions: dict[str, Position]) -> None:
         self.gaps.restore(positions)
@@ -323,6 +350,7 @@ class MmapiProtocol(FeedProtocol):
         try:
             if not isinstance(row, dict):
                 raise RejectedInput("row: expected an object")
+            check_document(row, self.limits.max_depth, "row")
             entity = records.entity(row)
             updated = records.row_time(row)
             if self.published.is_stale(name, entity, updated) or self.published.is_repeat(
@@ -330,25 +358,23 @@ class MmapiProtocol(FeedProtocol):
             ):
                 self.metrics.duplicates.labels(self.feed, name).inc()
                 return 0
-            previous = self.published.get(name, entity)
-            old = None
-            if previous is not None:
-                current = records.build("SNAPSHOT", row, None, {})["payload"]
-                old = {k: v for k, v in previous.payload.items() if current.get(k) != v}
+            current = records.build("SNAPSHOT", row, None, {})["payload"]
+            old = self.published.changed_from(name, entity, current)
             envelope = session.envelope("mmapi", now_ms(), updated, "BACKFILL")
             value = records.build("SNAPSHOT", row, None, envelope)
             if old is not None:
                 value["old"] = {**dict.fromkeys(value["payload"]), **old}
                 value["changed_fields"] = sorted(old)
+            await self.publisher.record(
+                records.channel.topic_id, records.key(value["payload"]), value, updated
+            )
         except RejectedInput as exc:
             exc.channel = name
             await self.publisher.reject(raw, exc, session)
             return 0
-        await self.publisher.record(
-            records.channel.topic_id, records.key(value["payload"]), value, updated
-        )
-        self.published.remember(name, entity, fingerprint(row, None), updated, value["payload"])
-        self.gaps.published(name, updated)
+        print_ = fingerprint(row, None)
+        trusted = self.published.remember(name, entity, print_, updated, value["payload"], now_ms())
+        self._advance(name, updated, trusted)
         self.metrics.resynced.labels(self.feed, name).inc()
         return 1
 
@@ -363,7 +389,7 @@ def iso_ms(epoch_ms: int) -> str:
 def parse_control(raw: str | bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise RetryableSessionError("malformed reply during the handshake") from None
     if not isinstance(body, dict):
         raise RetryableSessionError("unexpected reply during the handshake")

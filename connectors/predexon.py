@@ -10,19 +10,22 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from connectors.edge import check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
+from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
-from connectors.publisher import Publisher, Session, now_ms
-from connectors.records import Converter
+from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
+from connectors.records import Converter, frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import PredexonSettings
-from connectors.state import PublishedState, SequenceTracker, fingerprint
+from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
 from mmstream.logging import register_secret
 from schemas import load_schema_dict
 
 log = logging.getLogger(__name__)
 CONTROL_TYPES = frozenset({"connected", "ack", "unsubscribed"})
+FRAME_FIELDS = frozenset({"type", "data"})
 STATE_EVENT = "sports_live_state"
 REST_FILTER = {"leagues": "league", "sports": "sport"}
 
@@ -45,9 +48,15 @@ class PredexonProtocol(FeedProtocol):
         self.metrics = metrics
         self.filter_kind, self.filter_values = settings.subscription_filter()
         self.liveness_timeout_s = settings.silence_timeout_s or None
-        self.converter = Converter(load_schema_dict("predexon_sports_live"))
-        self.sequences = SequenceTracker()
-        self.published = PublishedState(settings.remembered_entities)
+        self.max_frame_bytes = settings.max_frame_bytes
+        self.limits = settings.edge_limits()
+        self.converter = Converter(load_schema_dict("predexon_sports_live"), self.limits)
+        self.sequences = SequenceTracker(settings.max_sequence_jump)
+        self.published = PublishedState(
+            settings.remembered_entities,
+            settings.remembered_bytes,
+            int(settings.max_clock_skew_s * 1000),
+        )
         self.rest = RestClient(
             settings.rest_url,
             {"x-api-key": self.api_key},
@@ -76,11 +85,11 @@ class PredexonProtocol(FeedProtocol):
         while True:
             try:
                 body = json.loads(await ws.recv())
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise RetryableSessionError("malformed reply during the handshake") from None
             kind = body.get("type") if isinstance(body, dict) else None
             if kind == "ack":
-                session.subscription_id = str(body.get("subscription_id"))
+                session.subscription_id = subscription_text(body.get("subscription_id"))
                 return
             if kind == "error":
                 code = body.get("code")
@@ -88,73 +97,82 @@ class PredexonProtocol(FeedProtocol):
                     raise FatalSessionError(f"Predexon refused the filters: {body.get('message')}")
                 raise RetryableSessionError(f"Predexon error {code}: {body.get('message')}")
 
-    async def handle(self, raw: str | bytes, session: Session) -> None:
-        received = now_ms()
-        body = await self.publisher.parse(raw, session)
-        if body is None:
-            return
-        kind = body.get("type")
-        if kind == "event":
-            await self._event(raw, body.get("data"), session, received)
-        elif kind in CONTROL_TYPES:
-            self.metrics.message(str(kind))
-        elif kind == "error":
-            log.warning("Predexon error %s: %s", body.get("code"), body.get("message"))
-        else:
-            await self.publisher.reject(
-                raw, RejectedInput(f"unknown message type: {kind!r}"), session
-            )
+    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
+        return await self.publisher.frame(raw, session, lambda: self._frame(raw, session))
 
-    async def _event(self, raw: str | bytes, data: Any, session: Session, received: int) -> None:
+    async def _frame(self, raw: str | bytes, session: Session) -> Outcome:
+        received = now_ms()
+        body = parse_frame(raw, self.limits)
+        kind = body.get("type")
+        if not isinstance(kind, str):
+            raise RejectedInput(f"type: expected a string, got {type(kind).__name__}")
+        if kind == "event":
+            return await self._event(body, session, received)
+        if kind in CONTROL_TYPES:
+            self.metrics.message(kind)
+        elif kind == "error":
+            log.warning("Predexon error %.100r: %.200r", body.get("code"), body.get("message"))
+        else:
+            raise RejectedInput(f"unknown message type: {kind!r:.80}")
+        return Outcome.CONTROL
+
+    async def _event(self, body: dict[str, Any], session: Session, received: int) -> Outcome:
+        data = body.get("data")
         if not isinstance(data, dict) or data.get("event_type") != STATE_EVENT:
             event_type = data.get("event_type") if isinstance(data, dict) else None
-            await self.publisher.reject(
-                raw, RejectedInput(f"unknown event type: {event_type!r}", "event"), session
-            )
-            return
+            raise RejectedInput(f"unknown event type: {event_type!r:.80}", "event")
         self.metrics.message("sports_live")
         try:
-            value = self._typed(data, session, received, "LIVE")
+            value = self._typed(data, session, received, "LIVE", frame_extra(body, FRAME_FIELDS))
         except RejectedInput as exc:
             exc.channel = "sports_live"
-            await self.publisher.reject(raw, exc, session)
-            return
+            raise
         game_id, sequence = value["game_id"], value["sequence"]
         if self.published.is_older("game", game_id, value["updated_at"]):
             self.metrics.duplicates.labels(self.feed, "sports_live").inc()
-            return  # older than a state rehydrated meanwhile
+            return Outcome.DROPPED  # older than a state rehydrated meanwhile
         if sequence is not None:
-            fresh, missing = self.sequences.check(game_id, sequence)
-            if not fresh:
+            check = self.sequences.check(game_id, sequence)
+            if not check.publish:
                 self.metrics.duplicates.labels(self.feed, "sports_live").inc()
-                return
-            if missing:
-                self.metrics.gaps.labels(self.feed).inc(missing)
+                return Outcome.DROPPED
+            if check.verdict is not SequenceVerdict.NEXT:
+                self.metrics.outliers.labels(self.feed, "sports_live", check.verdict).inc()
+                log.warning("Predexon %s: sequence %d is %s", game_id, sequence, check.verdict)
+            if check.missing:
+                self.metrics.gaps.labels(self.feed).inc(check.missing)
                 log.warning(
                     "Predexon %s: %d sequence number(s) missing before %d",
                     game_id,
-                    missing,
+                    check.missing,
                     sequence,
                 )
-        await self._publish(value, data)
+        await self._publish(value, data, received)
+        return Outcome.PUBLISHED
 
     def _typed(
-        self, data: dict[str, Any], session: Session, received: int, origin: str
+        self,
+        data: dict[str, Any],
+        session: Session,
+        received: int,
+        origin: str,
+        extra: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        value = self.converter.record(
-            self.converter.schema,
-            {**data, "envelope": session.envelope("predexon", received, None, origin)},
-            "data",
-        )
+        owned = {
+            "envelope": session.envelope("predexon", received, None, origin),
+            "frame_extra": extra or {},
+        }
+        value = self.converter.record(self.converter.schema, data, "data", owned=owned)
         value["envelope"]["event_time"] = value["updated_at"]
         return value
 
-    async def _publish(self, value: dict[str, Any], data: dict[str, Any]) -> None:
+    async def _publish(self, value: dict[str, Any], data: dict[str, Any], received: int) -> None:
         game_id = value["game_id"]
         await self.publisher.record("sports_live", game_id, value, value["updated_at"])
-        self.published.remember(
-            "game", game_id, fingerprint(comparable(data)), value["updated_at"], {}
-        )
+        print_ = fingerprint(comparable(data))
+        if not self.published.remember("game", game_id, print_, value["updated_at"], {}, received):
+            self.metrics.outliers.labels(self.feed, "sports_live", "future_time").inc()
+            log.warning("Predexon %s: updated_at is ahead of the clock; not ordering", game_id)
 
     async def resync(self, session: Session) -> None:
         """Publish the current state of every subscribed game from REST (all pages)."""
@@ -166,9 +184,14 @@ class PredexonProtocol(FeedProtocol):
                     "/v2/sports/live",
                     {**params, "limit": self.settings.rest_page_size, "pagination_key": cursor},
                 )
-                for row in body.get("live_states", []):
+                rows = body.get("live_states", []) if isinstance(body, dict) else None
+                if not isinstance(rows, list):
+                    raise RetryableSessionError("Predexon REST: unexpected live-state listing")
+                for row in rows:
                     published += await self._rehydrate(row, session)
                 pagination = body.get("pagination") or {}
+                if not isinstance(pagination, dict):
+                    raise RetryableSessionError("Predexon REST: unexpected pagination")
                 cursor = pagination.get("pagination_key")
                 if not pagination.get("has_more") or not cursor:
                     break
@@ -191,6 +214,7 @@ class PredexonProtocol(FeedProtocol):
             )
             if not wanted:
                 return 0
+            check_document(row, self.limits.max_depth, "row")
             value = self._typed(row, session, now_ms(), "REHYDRATED")
         except RejectedInput as exc:
             exc.channel = "rest"
@@ -202,7 +226,12 @@ class PredexonProtocol(FeedProtocol):
         ) or self.published.is_stale("game", game_id, value["updated_at"]):
             self.metrics.duplicates.labels(self.feed, "rest").inc()
             return 0
-        await self._publish(value, row)
+        try:
+            await self._publish(value, row, now_ms())
+        except RejectedInput as exc:
+            exc.channel = "rest"
+            await self.publisher.reject(raw, exc, session)
+            return 0
         self.metrics.resynced.labels(self.feed, "sports_live").inc()
         return 1
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.dlq import dead_letter
-from connectors.errors import RejectedInput
+from connectors.edge import EdgeLimits, check_document, is_valid_text
+from connectors.errors import ConnectorError, RejectedInput, RetryableSessionError
+from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position, SourceOffsets
 from connectors.sink import KafkaSink
 
 log = logging.getLogger(__name__)
+DEAD_LETTER_OVERHEAD = 16_384  # bytes of a dead letter besides its frame: reason, headers, ids
 
 
 def now_ms() -> int:
@@ -42,6 +46,35 @@ class Session:
         }
 
 
+def parse_frame(raw: str | bytes, limits: EdgeLimits) -> dict[str, Any]:
+    """A frame as a checked JSON object (`connectors.edge`), else `RejectedInput`."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise RejectedInput(f"malformed JSON: nested deeper than {limits.max_depth}") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise RejectedInput(f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RejectedInput("not a JSON object")
+    check_document(body, limits.max_depth)
+    return body
+
+
+def subscription_text(value: Any) -> str:
+    """The provider's subscription id as text fit to stamp on every record (handshake)."""
+    text = None if isinstance(value, bool | dict | list) else str(value)
+    if text is None or len(text) > 200 or not is_valid_text(text):
+        raise RetryableSessionError("unexpected subscription id during the handshake")
+    return text
+
+
+def reason_label(reason: str) -> str:
+    """A bounded metric label for a dead letter's reason: field paths (provider-chosen names)
+    become "invalid field"; the path itself is in the dead letter and the log."""
+    kind = reason.split(":", 1)[0]
+    return kind if len(kind) <= 40 and kind.replace(" ", "").isalpha() else "invalid field"
+
+
 class Publisher:
     """Publishes typed records and dead letters for one feed."""
 
@@ -65,26 +98,43 @@ class Publisher:
     async def record(
         self, topic_id: str, key: str, value: dict[str, Any], event_time_ms: int | None
     ) -> None:
+        """Queue one raw record; `RecordTooLarge` if Kafka would refuse it."""
         await self.sink.publish(topic_id, key, value, event_time_ms)
 
-    async def parse(self, raw: str | bytes, session: Session) -> dict[str, Any] | None:
-        """The message as a JSON object, or None once it has been dead-lettered."""
+    async def frame(
+        self,
+        raw: str | bytes,
+        session: Session | None,
+        handler: Callable[[], Awaitable[Outcome]],
+    ) -> Outcome:
+        """Run `handler` on one frame and give the frame exactly one outcome, counted.
+
+        Bad input (`RejectedInput`, raised anywhere) is dead-lettered; a session action (a
+        provider error frame) is a control outcome and ends the session as it asks; any other
+        error is a bug, logged with its traceback, and the frame is dead-lettered rather than
+        ending the process.
+        """
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            await self.reject(raw, RejectedInput(f"malformed JSON: {exc}"), session)
-            return None
-        if not isinstance(body, dict):
-            await self.reject(raw, RejectedInput("not a JSON object"), session)
-            return None
-        return body
+            outcome = await handler()
+        except RejectedInput as exc:
+            await self.reject(raw, exc, session)
+            outcome = Outcome.DEAD_LETTERED
+        except ConnectorError:
+            self.metrics.frames.labels(self.feed, Outcome.CONTROL).inc()
+            raise
+        except Exception as exc:  # no frame may end the connector
+            log.exception("%s: unexpected error on a frame; dead-lettering it", self.feed)
+            error = RejectedInput(f"unexpected {type(exc).__name__}: {exc}")
+            await self.reject(raw, error, session)
+            outcome = Outcome.DEAD_LETTERED
+        self.metrics.frames.labels(self.feed, outcome).inc()
+        return outcome
 
     async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
         """Send a message that cannot be typed to the DLQ, with the reason; never raise."""
-        data = raw.encode() if isinstance(raw, str) else raw
-        kind = error.reason.split(":", 1)[0][:60]
-        self.metrics.dlq.labels(self.feed, kind).inc()
-        log.warning("dead-lettered a %s message: %s", self.feed, error.reason)
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        self.metrics.dlq.labels(self.feed, reason_label(error.reason)).inc()
+        log.warning("dead-lettered a %s message: %.300s", self.feed, error.reason)
         value, headers = dead_letter(
             self.feed,
             data,
@@ -93,5 +143,6 @@ class Publisher:
             session.connection_id if session else None,
             session.subscription_id if session else None,
             f"mmstream-{self.feed}",
+            self.sink.max_message_bytes - DEAD_LETTER_OVERHEAD,
         )
         await self.sink.publish("dlq", self.feed, value, None, headers)

@@ -2,16 +2,21 @@
 
 Known fields are converted to their Avro type (ISO 8601 → epoch ms for `timestamp-millis`,
 objects → JSON text for string fields); fields the schema does not know are kept as JSON text in
-the nearest `extra` / `payload_extra` map, so nothing the feed sent is lost. A value that cannot
-take its field's type raises `RejectedInput` with the field's path: the message goes to the DLQ.
+the nearest `extra` / `payload_extra` map, so nothing the feed sent is lost — also a provider
+field named like the map itself (`extra`) or like a field the connector fills (`envelope`).
+Keys of nested fields are their path below the map's record (`reliability.weight`); a `.` or
+`\\` inside a provider's field name is escaped with a backslash, so paths stay unambiguous.
+A value that cannot take its field's type, or is outside the edge limits (`connectors.edge`),
+raises `RejectedInput` with the field's path: the message goes to the DLQ.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import math
 from typing import Any
 
+from connectors.edge import EdgeLimits, integer, is_valid_text, time_ms
 from connectors.errors import RejectedInput
 
 Schema = Any  # a parsed .avsc (dicts, lists, strings)
@@ -23,6 +28,7 @@ def change_record(
     event: str,
     payload: dict[str, Any],
     payload_extra: dict[str, str] | None = None,
+    frame_extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A raw change record (`mmapi.*` topics) as the connectors write it, with no `old` yet."""
     return {
@@ -33,32 +39,42 @@ def change_record(
         "changed_fields": [],
         "payload_extra": {} if payload_extra is None else payload_extra,
         "old_extra": {},
+        "frame_extra": {} if frame_extra is None else frame_extra,
     }
 
 
-def parse_time_ms(value: Any, path: str) -> int:
-    if isinstance(value, bool):
-        raise RejectedInput(f"{path}: expected a timestamp, got {value!r}")
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise RejectedInput(f"{path}: invalid timestamp {value!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
-    raise RejectedInput(f"{path}: expected a timestamp, got {type(value).__name__}")
+def escape_key(name: str) -> str:
+    """A provider field name as a key of an extra map, where `.` separates path levels."""
+    if "." in name or "\\" in name:
+        return name.replace("\\", "\\\\").replace(".", "\\.")
+    return name
+
+
+def json_text(value: Any, path: str) -> str:
+    """A provider value kept as JSON text (an extra map's value)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, RecursionError):
+        raise RejectedInput(f"{path}: cannot be kept as JSON text") from None
+
+
+def frame_extra(body: dict[str, Any], known: frozenset[str]) -> dict[str, str]:
+    """Fields of a provider frame outside the ones the connector reads, as JSON text."""
+    return {
+        escape_key(name): json_text(value, name)
+        for name, value in body.items()
+        if name not in known
+    }
 
 
 class Converter:
     """Converts JSON values to one schema's Avro shape; named types resolved once."""
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, limits: EdgeLimits | None = None) -> None:
         self.named: dict[str, Schema] = {}
         self._index(schema, None)
         self.schema = schema
+        self.limits = limits or EdgeLimits()
 
     def _index(self, schema: Schema, namespace: str | None) -> None:
         if isinstance(schema, list):
@@ -82,16 +98,27 @@ class Converter:
             elif isinstance(kind, dict | list):
                 self._index(kind, namespace)
 
+    def time_ms(self, value: Any, path: str) -> int:
+        return time_ms(value, path, self.limits)
+
     def record(
-        self, schema: Schema, value: Any, path: str, sink: dict[str, str] | None = None
+        self,
+        schema: Schema,
+        value: Any,
+        path: str,
+        sink: dict[str, str] | None = None,
+        owned: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Convert a JSON object to the record `schema`.
 
         Unknown fields go to the record's own extra map if it has one, else to `sink` (the
         enclosing record's `payload_extra`), keyed by their path below the sink's record.
+        `owned` holds the values of fields the connector fills itself (`envelope`): a provider
+        field of that name is kept as an unknown one.
         """
         if not isinstance(value, dict):
             raise RejectedInput(f"{path}: expected an object, got {type(value).__name__}")
+        owned = owned or {}
         out: dict[str, Any] = {}
         known = set()
         extra_field = next(
@@ -107,37 +134,47 @@ class Converter:
         nested_sink = {} if extra_field is not None else sink
         for field in schema["fields"]:
             name = field["name"]
-            known.add(name)
             if field is extra_field:
                 continue
+            if name in owned:
+                out[name] = owned[name]
+                continue
+            known.add(name)
             if name in value:
                 out[name] = self.convert(field["type"], value[name], f"{path}.{name}", nested_sink)
             elif "default" in field:
                 out[name] = field["default"]
             else:
                 raise RejectedInput(f"{path}.{name}: required field missing")
+        unknown = {k: v for k, v in value.items() if k not in known}
+        prefix = path.split(".", 1)[1] + "." if "." in path else ""
         if extra_field is not None:
-            extras = self.extras(extra_field, value, known, path)
-            if nested_sink and extra_field["type"]["values"] == "string":
+            values_type = extra_field["type"]["values"]
+            extras: dict[str, Any] = {}
+            for name, item in unknown.items():
+                if values_type == "string":
+                    extras[escape_key(name)] = json_text(item, f"{path}.{name}")
+                elif self._fits_number(values_type, item) and name != extra_field["name"]:
+                    extras[escape_key(name)] = self.convert(values_type, item, f"{path}.{name}")
+                elif sink is not None:  # not a number for a numeric map: kept by the enclosing one
+                    sink[prefix + escape_key(name)] = json_text(item, f"{path}.{name}")
+                else:
+                    raise RejectedInput(f"{path}.{name}: expected {values_type}")
+            if values_type == "string" and nested_sink:
                 extras.update(nested_sink)
             out[extra_field["name"]] = extras
         elif sink is not None:
-            prefix = path.split(".", 1)[1] + "." if "." in path else ""
-            for name, extra in value.items():
-                if name not in known:
-                    sink[prefix + name] = json.dumps(extra)
+            for name, item in unknown.items():
+                sink[prefix + escape_key(name)] = json_text(item, f"{path}.{name}")
+        elif unknown:
+            raise RejectedInput(f"{path}.{next(iter(unknown))}: unknown field with nowhere to go")
         return out
 
-    def extras(
-        self, field: dict[str, Any], value: dict[str, Any], known: set[str], path: str
-    ) -> dict[str, Any]:
-        unknown = {k: v for k, v in value.items() if k not in known}
-        if field["type"]["values"] == "string":
-            return {k: json.dumps(v) for k, v in unknown.items()}
-        # a numeric map (score periods): numbers only
-        return {
-            k: self.convert(field["type"]["values"], v, f"{path}.{k}") for k, v in unknown.items()
-        }
+    @staticmethod
+    def _fits_number(kind: Any, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return kind not in ("long", "int") or isinstance(value, int) or value.is_integer()
 
     def convert(
         self, schema: Schema, value: Any, path: str, sink: dict[str, str] | None = None
@@ -155,36 +192,50 @@ class Converter:
             return self.primitive(schema, value, path)
         kind = schema["type"]
         if schema.get("logicalType") == "timestamp-millis":
-            return parse_time_ms(value, path)
+            return time_ms(value, path, self.limits)
         if kind == "record":
             return self.record(schema, value, path, sink)
         if kind == "array":
             if not isinstance(value, list):
                 raise RejectedInput(f"{path}: expected a list, got {type(value).__name__}")
-            return [self.convert(schema["items"], v, f"{path}[{i}]") for i, v in enumerate(value)]
+            items = schema["items"]
+            return [self.convert(items, v, f"{path}[{i}]", sink) for i, v in enumerate(value)]
         if kind == "map":
             if not isinstance(value, dict):
                 raise RejectedInput(f"{path}: expected an object, got {type(value).__name__}")
-            return {k: self.convert(schema["values"], v, f"{path}.{k}") for k, v in value.items()}
+            values = schema["values"]
+            out = {}
+            for k, v in value.items():
+                out[k] = self.convert(values, v, f"{path}.{escape_key(k)}", sink)
+            return out
         return self.convert(kind, value, path, sink)
 
     @staticmethod
     def primitive(kind: str, value: Any, path: str) -> Any:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
         if kind == "string":
             if isinstance(value, str):
+                if not is_valid_text(value):
+                    raise RejectedInput(f"{path}: text is not valid Unicode")
                 return value
             if isinstance(value, dict | list):
-                return json.dumps(value)
-            if isinstance(value, int | float) and not isinstance(value, bool):
+                return json_text(value, path)
+            if number and (isinstance(value, int) or math.isfinite(value)):
                 return str(value)
         elif kind in ("long", "int"):
             if isinstance(value, int) and not isinstance(value, bool):
-                return value
+                return integer(value, kind, path)
             if isinstance(value, float) and value.is_integer():
-                return int(value)
+                return integer(int(value), kind, path)
         elif kind in ("double", "float"):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+            if number:
+                try:
+                    result = float(value)
+                except OverflowError:
+                    raise RejectedInput(f"{path}: {str(value)[:40]} is out of range") from None
+                if not math.isfinite(result):
+                    raise RejectedInput(f"{path}: {value!r} is not a number")
+                return result
         elif kind == "boolean" and isinstance(value, bool):
             return value
         raise RejectedInput(f"{path}: expected {kind}, got {type(value).__name__} {value!r:.40}")

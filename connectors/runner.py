@@ -80,7 +80,14 @@ async def run_connector(feed: str) -> int:
     metrics = ConnectorMetrics(feed)
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_host)
-    sink = KafkaSink(runtime.target, serde, runtime.topics, metrics, settings.max_in_flight)
+    sink = KafkaSink(
+        runtime.target,
+        serde,
+        runtime.topics,
+        metrics,
+        settings.max_in_flight,
+        settings.max_message_bytes,
+    )
     offsets = SourceOffsets(feed, sink, settings.offset_flush_interval_s)
     publisher = Publisher(feed, sink, metrics, offsets)
     protocol = make_protocol(feed, settings, publisher, metrics)

@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 
 from connectors.backoff import Backoff, is_auth_refused, is_retriable, parse_retry_after
 from connectors.errors import EndpointRefused, FatalSessionError, RetryableSessionError
+from connectors.frames import Outcome, note_refused_frame
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
 from connectors.publisher import Session
@@ -35,6 +36,7 @@ class FeedProtocol(abc.ABC):
     url_setting: str  # the setting a refused endpoint points at, e.g. MMAPI_WS_URL
     records_positions = False  # whether `restore` needs the last process's source offsets
     liveness_timeout_s: float | None = None  # no frame within this → the connection is dead
+    max_frame_bytes: int = 2**23  # a larger frame closes the connection (1009)
 
     @abc.abstractmethod
     def url(self) -> str: ...
@@ -59,7 +61,7 @@ class FeedProtocol(abc.ABC):
         """Close the gap after (re)connecting or restarting: REST backfill or rehydration."""
 
     @abc.abstractmethod
-    async def handle(self, raw: str | bytes, session: Session) -> None:
+    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
         """Type and publish one message (awaiting backpressure); reject bad input to the DLQ."""
 
     async def keepalive(self, ws: ClientConnection) -> None:
@@ -133,6 +135,8 @@ class SessionLoop:
                 websockets.InvalidHandshake,
                 websockets.InvalidURI,
             ) as exc:
+                if isinstance(exc, websockets.ConnectionClosed):
+                    note_refused_frame(exc, self.metrics)
                 log.warning("%s connection lost: %s", self.protocol.feed, type(exc).__name__)
             if self.stop.is_set():
                 break
@@ -174,7 +178,7 @@ class SessionLoop:
             self.protocol.url(),
             open_timeout=self.handshake_timeout_s,
             close_timeout=2,
-            max_size=2**23,
+            max_size=self.protocol.max_frame_bytes,
             **self.protocol.connect_options(),
         ) as ws:
             await asyncio.wait_for(self.protocol.handshake(ws, session), self.handshake_timeout_s)

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
 from connectors.backoff import Backoff
+from connectors.edge import EdgeLimits
 from mmstream.errors import ConfigurationError
 from mmstream.settings import settings_config
 
@@ -50,8 +51,35 @@ class FeedSettings(BaseSettings):
     remembered_entities: int = Field(
         default=100_000,
         ge=1_000,
-        description="last published state kept per entity (dedup, gap fills); about 1 KB each",
+        description="last published state kept per entity (dedup, gap fills)",
     )
+    remembered_bytes: int = Field(
+        default=128 * 2**20,
+        ge=2**20,
+        description="byte budget of the remembered states (large values kept as digests)",
+    )
+    max_frame_bytes: int = Field(
+        default=2**23, ge=2**10, description="larger WebSocket frames close the connection (1009)"
+    )
+    max_message_bytes: int = Field(
+        default=1_000_000,
+        ge=2**14,
+        le=2**30,
+        description="the producer's message.max.bytes: larger frames are dead-lettered truncated",
+    )
+    time_window_past_s: float = Field(default=30 * 86_400.0, gt=0)
+    time_window_future_s: float = Field(default=86_400.0, ge=0)
+    max_clock_skew_s: float = Field(
+        default=300.0, ge=0, description="a time further ahead of its arrival does not order"
+    )
+    max_json_depth: int = Field(default=32, ge=4, le=200)
+
+    def edge_limits(self) -> EdgeLimits:
+        return EdgeLimits(
+            past_ms=int(self.time_window_past_s * 1000),
+            future_ms=int(self.time_window_future_s * 1000),
+            max_depth=self.max_json_depth,
+        )
 
     def backoff(self) -> Backoff:
         """The feed's one retry policy, for its WebSocket sessions and its REST requests."""
@@ -111,6 +139,9 @@ class PredexonSettings(FeedSettings):
     ping_interval_s: float = Field(default=20.0, gt=0)
     silence_timeout_s: float = Field(default=0.0, ge=0, description="0 = rely on ping/pong")
     rest_page_size: int = Field(default=200, ge=1, le=200)
+    max_sequence_jump: int = Field(
+        default=100_000, ge=1, description="a farther sequence number does not advance its game"
+    )
 
     def _url_parts(self) -> tuple[str, str | None]:
         """(URL without the key segment, the key segment if one is given)."""

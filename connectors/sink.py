@@ -4,6 +4,8 @@
   librdkafka keeps retrying instead of expiring records.
 - At most `max_in_flight` records are unacknowledged; `publish` waits for room, so a connector
   stops reading its socket when Kafka is slow or down (backpressure), and memory stays bounded.
+- A record larger than `max_message_bytes` (the producer's `message.max.bytes`) is refused
+  with `RecordTooLarge` before it reaches librdkafka, so the caller can dead-letter it.
 - Every unacknowledged record is kept until its delivery report. If the producer hits a fatal
   error (e.g. after a real broker restart an idempotent producer never recovers), a new producer
   is made and the kept records are sent again: duplicates are possible, loss is not.
@@ -20,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from connectors.errors import DeliveryError
+from connectors.errors import DeliveryError, RecordTooLarge
 from connectors.metrics import ConnectorMetrics
 from mmstream.health import kafka_reachable, loop_responds
 from mmstream.kafka.config import ClusterTarget, producer_config
@@ -31,6 +33,14 @@ from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]]
+RECORD_OVERHEAD = 512  # bytes of record and batch framing, on top of key, value and headers
+
+
+def record_size(key: bytes | None, value: bytes, headers: Headers | None) -> int:
+    size = RECORD_OVERHEAD + len(value) + (len(key) if key else 0)
+    for name, header in headers or ():
+        size += len(name) + (len(header) if header else 0)
+    return size
 
 
 @dataclass(frozen=True)
@@ -52,12 +62,14 @@ class KafkaSink:
         topics: TopicSettings,
         metrics: ConnectorMetrics,
         max_in_flight: int = 10_000,
+        max_message_bytes: int = 1_000_000,
         producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
     ) -> None:
         self.serde = serde
         self.topics = topics
         self.metrics = metrics
         self.max_in_flight = max_in_flight
+        self.max_message_bytes = max_message_bytes
         self._factory = producer_factory
         self._config = producer_config(
             target,
@@ -65,6 +77,7 @@ class KafkaSink:
                 "message.timeout.ms": 0,  # never expire: wait for the broker instead
                 "queue.buffering.max.messages": max(max_in_flight * 2, 1000),
                 "client.id": f"mmstream-{metrics.feed}",
+                "message.max.bytes": max_message_bytes,
             },
         )
         self.producer = self._factory(self._config)
@@ -111,6 +124,14 @@ class KafkaSink:
     ) -> None:
         """Encode and queue one record; waits while `max_in_flight` records are unacknowledged."""
         data = self.serde.encode(topic_id, value)
+        encoded_key = key.encode() if key is not None else None
+        size = record_size(encoded_key, data, headers)
+        if size > self.max_message_bytes:
+            raise RecordTooLarge(
+                f"record too large: {size} bytes exceeds message.max.bytes "
+                f"({self.max_message_bytes})",
+                topic_id,
+            )
         while len(self._pending) >= self.max_in_flight:
             self._room.clear()
             await self._room.wait()
@@ -118,7 +139,7 @@ class KafkaSink:
             self._recreate_producer()
         record = Pending(
             self.topics.name(topic_id),
-            key.encode() if key is not None else None,
+            encoded_key,
             data,
             headers,
             event_time_ms,
@@ -141,6 +162,12 @@ class KafkaSink:
                 break
             except BufferError:  # librdkafka's own queue is full: let deliveries drain
                 self.producer.poll(0.05)
+            except KafkaException as exc:
+                with self._lock:
+                    self._pending.pop(record_id, None)
+                if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise RecordTooLarge(f"Kafka refused the record: {exc}", record.topic) from None
+                raise
         self.metrics.in_flight.labels(self.metrics.feed).set(len(self._pending))
 
     def _delivered(self, record_id: int, error: KafkaError | None, message: Message) -> None:

@@ -12,7 +12,6 @@ exactly-once is experimental and does not start on the embedded broker (BROKERS.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from faust.types import TableT
 from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
 from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
 from mmstream.runtime import Runtime
+from processors import signals as signal_contract
 from processors.codec import CompactJson
 from processors.common import Output
 from processors.failures import FailurePath
@@ -36,37 +36,6 @@ from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
-
-
-class StreamClock:
-    """Stream time over several inputs, as a watermark.
-
-    Each input partition's time is the newest event time read from it, advanced by the wall
-    clock since it was read (so deadlines still fall due when the input stops). Stream time is
-    the earliest of them, less the out-of-order grace: a partition with a backlog holds it back,
-    so a fill is never judged unhedged before the bets that were placed in time have been read.
-    Until every required input has been read, there is no stream time (0).
-    """
-
-    def __init__(self, required: set[str], grace_ms: int = 0) -> None:
-        self.required = required
-        self.grace_ms = grace_ms
-        self.partitions: dict[tuple[str, int], tuple[int, float]] = {}
-
-    def observe(self, topic: str, partition: int, event_ms: int) -> None:
-        key = (topic, partition)
-        known = self.partitions.get(key)
-        if known is None or event_ms >= known[0]:
-            self.partitions[key] = (event_ms, time.monotonic())
-        else:
-            self.partitions[key] = (known[0], time.monotonic())
-
-    def now(self) -> int:
-        if not self.partitions or not self.required <= {t for t, _ in self.partitions}:
-            return 0
-        wall = time.monotonic()
-        earliest = min(ms + int((wall - seen) * 1000) for ms, seen in self.partitions.values())
-        return earliest - self.grace_ms
 
 
 @dataclass
@@ -113,14 +82,16 @@ class Pipeline:
         signals of one call travel as one record: each costs a send and a receive."""
         signals = []
         for output in outputs:
-            if output.topic_id == "signals":
+            if output.topic_id == signal_contract.TOPIC_ID:
                 signals.append(output.value)
                 continue
             topic = self.outputs[output.topic_id]
             topic.send_soon(key=output.key.encode(), value=output.value)
             self.metrics.records_out.labels(agent, output.topic_id).inc()
         if signals:
-            self.outputs["signals"].send_soon(key=b"emergency", value=batch_of(signals))
+            self.outputs["signals"].send_soon(
+                key=b"emergency", value=signal_contract.batch(signals)
+            )
             self.metrics.records_out.labels(agent, "signals").inc(len(signals))
 
     def topic_id(self, event: faust.types.EventT) -> str:
@@ -180,15 +151,6 @@ def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     register_scores(pipeline)
     register_emergency(pipeline)
     return pipeline
-
-
-def batch_of(signals: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"kind": "batch", "signals": signals}
-
-
-def signals_in(value: dict[str, Any]) -> list[dict[str, Any]]:
-    """The signals one record of the signals topic carries."""
-    return value["signals"] if value.get("kind") == "batch" else [value]
 
 
 def record_time(record: dict[str, Any]) -> int:

@@ -44,8 +44,18 @@ class ProcessorSettings(BaseSettings):
     rejection_threshold: int = Field(default=5, ge=1)
     mmapi_silence_s: float = Field(default=120.0, gt=0, description="2 x the 60 s heartbeat")
     predexon_silence_s: float = Field(default=120.0, gt=0)
-    # score reconciliation
-    lag_grace_s: float = Field(default=2.0, ge=0, description="catching up ≠ conflict")
-    stale_s: float = Field(default=30.0, gt=0)
-    conflict_alert_s: float = Field(default=2.0, ge=0, description="conflict this long → alert")
+    # score reconciliation (README: "Score reconciliation")
+    max_lag_s: float = Field(
+        default=10.0, ge=0, description="trailing the other provider this long = catching up"
+    )
+    conflict_grace_s: float = Field(
+        default=2.0, ge=0, description="a disagreement lag cannot explain, this long = conflict"
+    )
+    resolve_hysteresis_s: float = Field(
+        default=2.0, ge=0, description="agreement this long resolves a conflict / stale alert"
+    )
+    stale_intervals: float = Field(
+        default=3.0, gt=0, description="silent for this many of the other's update intervals"
+    )
+    stale_s: float = Field(default=60.0, gt=0, description="silence threshold's upper bound")
     out_of_order_grace_s: float = Field(default=2.0, ge=0)

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     help="Stamp messages with wall-clock times, or a fixed anchor (repeatable).",
 )
 @click.option("--exit-when-done", is_flag=True, help="Stop when the scenario has been sent.")
+@click.option(
+    "--play-when-subscribed",
+    is_flag=True,
+    help="Start the scenario once both feeds have a subscriber (not at once).",
+)
 @click.option("--heartbeat-interval", default=60.0, show_default=True, type=float)
 @click.option(
     "--faults",
@@ -54,6 +59,7 @@ def simulate(
     info_file: str | None,
     live_clock: bool,
     exit_when_done: bool,
+    play_when_subscribed: bool,
     heartbeat_interval: float,
     faults_json: str | None,
 ) -> None:
@@ -76,7 +82,12 @@ def simulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with run_simulators(config, Path(out_dir), mmapi_port, predexon_port) as sims:
+        async with run_simulators(
+            config, Path(out_dir), mmapi_port, predexon_port, autoplay=not play_when_subscribed
+        ) as sims:
+            player = (
+                asyncio.create_task(sims.play_when_subscribed()) if play_when_subscribed else None
+            )
             info = sims.info()
             text = json.dumps(info, indent=2)
             click.echo(text)
@@ -97,6 +108,8 @@ def simulate(
                     await stopped
             finished.cancel()
             stopped.cancel()
+            if player is not None:
+                player.cancel()
 
     asyncio.run(serve())
 

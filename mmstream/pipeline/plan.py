@@ -91,6 +91,7 @@ class Plan:
             str(self.simulator_dir),
             "--info-file",
             str(self.simulator_info),
+            "--play-when-subscribed",  # the connectors start after the simulators
         ]
         return ChildSpec("simulators", argv, stop_stage=STAGE_SIMULATORS)
 

@@ -116,6 +116,12 @@ class SimulatorCluster:
     def ground_truth(self) -> GroundTruth:
         return self.truth
 
+    def accepted_past_s(self) -> int:
+        """How far back a connector must accept times (`<FEED>_TIME_WINDOW_PAST_S`) for this
+        scenario, which is stamped at a fixed past moment unless it runs on the wall clock."""
+        age_s = (time.time() * 1000 - self.anchor_ms) / 1000
+        return int(max(30 * 86_400, age_s + 86_400))
+
     def info(self) -> dict[str, Any]:
         """Everything a client needs, as printed by `mmstream simulate`."""
         return {
@@ -150,9 +156,24 @@ class SimulatorCluster:
             self.play()
 
     def play(self) -> None:
-        """Start sending the scenario (once)."""
-        if self._player is None:
-            self._player = asyncio.create_task(self._play(), name="scenario-player")
+        """Start sending the scenario (once). On the live clock the scenario's times start
+        now, so a scenario played later than the servers started is not stamped in the past."""
+        if self._player is not None:
+            return
+        if self.config.start_ms is None:
+            now = int(time.time() * 1000)
+            self.truth.shift_times(now - self.anchor_ms)
+            self.anchor_ms = self.truth.start_ms = now
+            self.truth.end_ms = now + int(self.config.duration_s * 1000)
+            self.truth.write(self.ground_truth_path)
+        self._player = asyncio.create_task(self._play(), name="scenario-player")
+
+    async def play_when_subscribed(self) -> None:
+        """Play once both feeds have had a subscriber, so no connector that is still starting
+        misses the scenario's first messages (what `mmstream up` runs)."""
+        await self.mmapi.subscribed.wait()
+        await self.predexon.subscribed.wait()
+        self.play()
 
     async def stop(self) -> None:
         if self._player is not None:
@@ -228,13 +249,7 @@ class SimulatorCluster:
         shift = self.anchor_ms - DEFAULT_START_MS
         if shift == 0 or self.config.start_ms is not None:
             return
-        for window in self.truth.emergency_windows:
-            window.start_ms += shift
-            window.end_ms += shift
-        for game in self.truth.games.values():
-            for window in game.conflicts + game.stale:
-                window.start_ms += shift
-                window.end_ms += shift
+        self.truth.shift_times(shift)
 
     def _write_files(self) -> None:
         rows = [

@@ -23,6 +23,7 @@ class OrderTruth:
     fixture_id: str
     filled_stake: float = 0.0
     bets: list[BetTruth] = field(default_factory=list)
+    last_fill_ms: int | None = None  # matchedAt of the last fill (epoch ms): deadline anchor
 
     @property
     def hedged_stake(self) -> float:
@@ -71,6 +72,19 @@ class GroundTruth:
     def client_orders(self, client: str | None = None) -> list[OrderTruth]:
         wanted = client or self.default_client
         return [o for o in self.orders.values() if o.client == wanted]
+
+    def shift_times(self, shift_ms: int) -> None:
+        """Move every event time (windows, fills) by `shift_ms` (the scenario was built on
+        one anchor and played on another); start and end are set by the caller."""
+        windows = list(self.emergency_windows)
+        for game in self.games.values():
+            windows += game.conflicts + game.stale
+        for window in windows:
+            window.start_ms += shift_ms
+            window.end_ms += shift_ms
+        for order in self.orders.values():
+            if order.last_fill_ms is not None:
+                order.last_fill_ms += shift_ms
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

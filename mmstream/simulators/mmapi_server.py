@@ -83,6 +83,7 @@ class MmapiServer:
         self.clients = {config.default_api_key: DEFAULT_CLIENT, config.other_api_key: OTHER_CLIENT}
         self.inactive = {config.inactive_api_key}
         self.subscribers: list[Subscriber] = []
+        self.subscribed = asyncio.Event()  # set at the first subscription
         self.next_subscription = 1
         self.connection_rng = random.Random(config.seed * 31 + 1)
         self.rate_limiter = RateLimiter(config.rest_rate_limit_per_min)
@@ -192,6 +193,7 @@ class MmapiServer:
         subscriber = Subscriber(connection, self.clients[key], key)
         self._activate(subscriber, body.get("channels"))
         self.subscribers.append(subscriber)
+        self.subscribed.set()
         return subscriber
 
     def _activate(self, subscriber: Subscriber, channels: object) -> None:

@@ -6,6 +6,7 @@ silent are documented in PROTOCOL.md.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -66,6 +67,7 @@ class PredexonServer:
         self.key = config.predexon_key
         self.states: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[Connection, list[Subscription]] = {}
+        self.subscribed = asyncio.Event()  # set at the first subscription
         self.next_subscription = 1
         self.connection_rng = random.Random(config.seed * 31 + 2)
         self.rate_limiter = RateLimiter(config.rest_rate_limit_per_min)
@@ -152,6 +154,7 @@ class PredexonServer:
         )
         self.next_subscription += 1
         self.subscriptions[connection].append(subscription)
+        self.subscribed.set()
         self._reply(
             connection,
             {

@@ -2,81 +2,25 @@
 
 Pure: no I/O and no clock. `build_scenario(config)` returns the steps (sorted by due time) and
 the ground truth of the same world, so tests can hold the pipeline's outputs against it.
+The games are `games.py`; this module adds the emergency windows and the orders' lives.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any
 
+from mmstream.simulators.builder import Builder
 from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
-from mmstream.simulators.ground_truth import (
-    BetTruth,
-    GameTruth,
-    GroundTruth,
-    OrderTruth,
-    Window,
-)
+from mmstream.simulators.games import make_games, play_games
+from mmstream.simulators.ground_truth import BetTruth, GroundTruth, OrderTruth, Window
 from mmstream.simulators.timeline import At, Step
 
 DEFAULT_CLIENT = "desk-alpha"
 OTHER_CLIENT = "desk-beta"
 EXCHANGES = ("polymarket", "kalshi", "novig.us", "sx.bet", "polymarket-us")
 BOOKMAKERS = ("vertex", "pinnacle", "betfair", "matchbook")
-LEAGUES = (
-    ("nba", "basketball", ("atl", "nyk", "bos", "lal", "mia", "chi")),
-    ("mlb", "baseball", ("ari", "pit", "nyy", "lad", "sea", "hou")),
-    ("epl", "soccer", ("ars", "che", "liv", "mci", "tot", "new")),
-    ("nhl", "hockey", ("tor", "bos", "nyr", "edm", "col", "vgk")),
-)
 MESSAGES_PER_ORDER = 9.0  # INSERT, fills, bets and their updates, account changes, settlement
-CONFLICT_MS = 6000  # how long the injected score conflict lasts
-
-
-@dataclass
-class Game:
-    truth: GameTruth
-    home: str
-    away: str
-    updates: int = 0
-    home_score: int = 0
-    away_score: int = 0
-    live: bool = False
-    ended: bool = False
-    period: str = "Pre-game"
-    predexon_silent_until: int = -1
-    history: list[tuple[int, int, int]] = field(default_factory=list)  # (t_ms, home, away)
-
-
-@dataclass
-class Builder:
-    config: ScenarioConfig
-    rng: random.Random
-    steps: list[Step] = field(default_factory=list)
-    next_order_id: int = 1000
-    next_bet_id: int = 50_000
-    balances: dict[tuple[str, str], float] = field(default_factory=dict)
-    bets: dict[int, dict[str, Any]] = field(default_factory=dict)  # latest state by betId
-
-    def emit(
-        self,
-        t_ms: int,
-        feed: str,
-        channel: str,
-        event: str,
-        payload: dict[str, Any],
-        old: dict[str, Any] | None = None,
-        client: str | None = None,
-    ) -> bool:
-        """Schedule a message; False when it falls after the scenario's end (not sent)."""
-        end = int(self.config.duration_s * 1000)
-        if t_ms > end:
-            return False
-        self.steps.append(
-            Step(t_ms, len(self.steps), feed, channel, client, event, dict(payload), old)
-        )
-        return True
 
 
 def build_scenario(config: ScenarioConfig) -> tuple[list[Step], GroundTruth]:
@@ -107,178 +51,6 @@ def build_scenario(config: ScenarioConfig) -> tuple[list[Step], GroundTruth]:
         name = f"{step.feed}.{step.channel}"
         truth.messages[name] = truth.messages.get(name, 0) + 1
     return steps, truth
-
-
-# --- games and scores --------------------------------------------------------------------------
-
-
-def make_games(builder: Builder, truth: GroundTruth) -> list[Game]:
-    rng = builder.rng
-    games = []
-    for index in range(builder.config.games):
-        league, sport, teams = LEAGUES[index % len(LEAGUES)]
-        away, home = rng.sample(teams, 2)
-        date = "2026-02-15"
-        game_id = f"{league}-{away}-{home}-{date}"
-        if game_id in truth.games:
-            game_id = f"{game_id}-g{index}"
-        fixture_id = f"id10000008616{24412 + index * 7919:07d}"
-        game_truth = GameTruth(game_id, fixture_id, league, sport)
-        truth.games[game_id] = game_truth
-        games.append(Game(game_truth, home, away))
-    return games
-
-
-def predexon_state(builder: Builder, game: Game, t_ms: int, **reliability: Any) -> dict[str, Any]:
-    game.updates += 1
-    truth = game.truth
-    multi = game.updates % 3 != 0
-    rel = {
-        "state": "multi_source" if multi else "single_source",
-        "source_count": 2 if multi else 1,
-        "sources": ["polymarket", "kalshi"] if multi else ["polymarket"],
-        "conflict": False,
-        "stale": False,
-    }
-    rel.update(reliability)
-    return {
-        "event_type": "sports_live_state",
-        "sequence": 0,  # assigned in send order once the timeline is sorted
-        "game_id": truth.game_id,
-        "league": truth.league,
-        "sport": truth.sport,
-        "home_team": {"code": game.home, "name": game.home.upper()},
-        "away_team": {"code": game.away, "name": game.away.upper()},
-        "updated_at": At(t_ms),
-        "status": "Final" if game.ended else ("InProgress" if game.live else "Scheduled"),
-        "live": game.live,
-        "ended": game.ended,
-        "period": game.period,
-        "clock": None,
-        "score": {
-            "home": game.home_score,
-            "away": game.away_score,
-            "display": f"{game.home_score}-{game.away_score}",
-        },
-        "winner": winner(game) if game.ended else None,
-        "reliability": rel,
-    }
-
-
-def winner(game: Game) -> str | None:
-    if game.home_score == game.away_score:
-        return None
-    return game.home if game.home_score > game.away_score else game.away
-
-
-def mmapi_score(game: Game, t_ms: int, home: int, away: int) -> dict[str, Any]:
-    return {
-        "fixtureId": game.truth.fixture_id,
-        "live": game.live,
-        "statusId": 3 if game.ended else (1 if game.live else 0),
-        "currentPeriod": game.period,
-        "currentMinute": max(0, t_ms // 60_000),
-        "scores": {"home": home, "away": away, "period1Home": home // 2, "period1Away": away // 2},
-    }
-
-
-def play_games(builder: Builder, games: list[Game], truth: GroundTruth) -> int:
-    """Schedule every game's score changes on both feeds; return the number of messages."""
-    rng, config = builder.rng, builder.config
-    end_ms = int(config.duration_s * 1000)
-    before = len(builder.steps)
-    conflict_games = set(rng.sample(range(len(games)), min(config.conflicts, len(games))))
-    stale_choices = [i for i in range(len(games)) if i not in conflict_games] or [0]
-    stale_games = set(rng.sample(stale_choices, min(config.stale_windows, len(stale_choices))))
-    for index, game in enumerate(games):
-        predexon_leads = index % 2 == 0
-        start = rng.randrange(0, max(1, end_ms // 20))
-        changes = sorted(rng.sample(range(start + 1000, max(start + 2000, end_ms - 2000)), 8))
-        conflict = None
-        if index in conflict_games:
-            # a quiet stretch of CONFLICT_MS with no true change (nor one still in flight), so
-            # the injected disagreement is the only one and its window is exact
-            a = start + (end_ms - start) * 2 // 5
-            conflict = (a, min(a + CONFLICT_MS, end_ms - 2500))
-            changes = [t for t in changes if not conflict[0] - 1700 <= t <= conflict[1] + 200]
-        game.live, game.period = True, "1st Half"
-        emit_score(builder, game, start, predexon_leads, truth)
-        if index in stale_games:
-            a = changes[2] - 200
-            b = changes[5] + 200
-            game.truth.stale.append(Window(truth.start_ms + a, truth.start_ms + b, "predexon"))
-            builder.emit(
-                a,
-                "predexon",
-                "sports_live",
-                "sports_live_state",
-                predexon_state(builder, game, a, stale=True),
-            )
-            game.predexon_silent_until = b
-        for number, t in enumerate(changes):
-            if rng.random() < 0.5:
-                game.home_score += 1
-            else:
-                game.away_score += 1
-            if number == len(changes) // 2:
-                game.period = "2nd Half"
-            emit_score(builder, game, t, predexon_leads, truth)
-            game.truth.score_changes += 1
-        if game.predexon_silent_until >= 0:
-            b = game.predexon_silent_until
-            game.predexon_silent_until = -1
-            builder.emit(
-                b, "predexon", "sports_live", "sports_live_state", predexon_state(builder, game, b)
-            )
-        if conflict is not None and conflict[1] > conflict[0]:
-            a, b = conflict
-            # MM API briefly reports a wrong score, then corrects itself.
-            home, away = score_at(game, a)
-            builder.emit(a, "mmapi", "scores", "UPDATE", mmapi_score(game, a, home + 1, away))
-            right = mmapi_score(game, b, *score_at(game, b))
-            builder.emit(b, "mmapi", "scores", "UPDATE", right)
-            game.truth.conflicts.append(
-                Window(truth.start_ms + a, truth.start_ms + b, "mmapi reported home+1")
-            )
-        final_t = end_ms - 1000
-        game.live, game.ended, game.period = False, True, "Final"
-        emit_score(builder, game, final_t, predexon_leads, truth)
-        game.truth.final_home, game.truth.final_away = game.home_score, game.away_score
-    return len(builder.steps) - before
-
-
-def score_at(game: Game, t_ms: int) -> tuple[int, int]:
-    """The true score of the game at `t_ms`."""
-    current = (0, 0)
-    for t, home, away in game.history:
-        if t <= t_ms:
-            current = (home, away)
-    return current
-
-
-def emit_score(
-    builder: Builder, game: Game, t_ms: int, predexon_leads: bool, truth: GroundTruth
-) -> None:
-    """The true score changes at t_ms; each provider shows it after its own lag."""
-    rng = builder.rng
-    game.history.append((t_ms, game.home_score, game.away_score))
-    lead, lag = rng.randrange(0, 300), rng.randrange(300, 1500)
-    predexon_t, mmapi_t = (t_ms + lead, t_ms + lag) if predexon_leads else (t_ms + lag, t_ms + lead)
-    builder.emit(
-        mmapi_t,
-        "mmapi",
-        "scores",
-        "UPDATE",
-        mmapi_score(game, t_ms, game.home_score, game.away_score),
-    )
-    if game.predexon_silent_until < 0 or predexon_t >= game.predexon_silent_until:
-        builder.emit(
-            predexon_t,
-            "predexon",
-            "sports_live",
-            "sports_live_state",
-            predexon_state(builder, game, t_ms),
-        )
 
 
 # --- emergency ---------------------------------------------------------------------------------
@@ -390,6 +162,7 @@ def order_lifecycle(
         order = after
         if sent:  # the truth is what the feed showed
             order_truth.filled_stake = float(cumulative)
+            order_truth.last_fill_ms = truth.start_ms + t
         if not unhedged:
             last_bet_t = max(last_bet_t, hedge(builder, order_truth, client, t, float(increment)))
         t = max(t, fill_message_t)

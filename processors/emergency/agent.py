@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from processors.app import Pipeline, record_time, signals_in
+from processors.app import Pipeline, record_time
 from processors.common import Output
 from processors.emergency import logic
+from processors.signals import Activity, decode_record
 
 AGENT = "emergency"
 STATE_KEY = b"state"
@@ -36,15 +37,7 @@ def register(p: Pipeline) -> None:
         state = load()
         at = record_time(record)
         outputs: list[Output] = logic.apply_signal(
-            state,
-            {
-                "kind": "activity",
-                "feed": "mmapi",
-                "event_ms": at,
-                "wall_ms": int(time.time() * 1000),
-                "at": at,
-            },
-            settings,
+            state, Activity("mmapi", at, int(time.time() * 1000), at), settings
         )
         if p.topic_id(event) == "emergency":
             payload = record["payload"]
@@ -62,7 +55,7 @@ def register(p: Pipeline) -> None:
             outputs: list[Output] = []
             received = 0
             for event in events:
-                for signal in signals_in(event.value):
+                for signal in decode_record(event.value):
                     outputs += logic.apply_signal(state, signal, settings)
                     received += 1
             table[STATE_KEY] = state

@@ -12,6 +12,7 @@ from typing import Any
 
 from processors.common import Output, alert
 from processors.settings import ProcessorSettings
+from processors.signals import Activity, Conflict, Exposure, Rejection, Signal
 
 State = dict[str, Any]
 FEEDS = ("mmapi", "predexon")
@@ -43,9 +44,11 @@ def transition(
     if current is not None and current["active"] == active:
         return []
     if current is None and not active:
-        state["scopes"][scope] = {"active": False, "since": at}
-        return []
-    previous_ms = at - current["since"] if current is not None else None
+        return []  # a scope is inactive until first activated; how long that lasted is unknown
+    # the first activation has no previous state of known length: null, not "since epoch"
+    # (states written before this rule may hold an inactive scope "since" 0: unknown too)
+    known = current is not None and current.get("since", 0) > 0
+    previous_ms = at - current["since"] if known and current is not None else None
     state["scopes"][scope] = {"active": active, "since": at}
     record = {
         "scope": scope,
@@ -84,34 +87,30 @@ def apply_flag(state: State, emergency: bool | None, reason: str | None, at: int
     return transition(state, "mmapi", emergency, "FEED_FLAG", text, at)
 
 
-def apply_signal(state: State, signal: dict[str, Any], settings: ProcessorSettings) -> list[Output]:
-    kind = signal["kind"]
-    at = int(signal.get("at") or state["watermark"])
+def apply_signal(state: State, signal: Signal, settings: ProcessorSettings) -> list[Output]:
+    at = int(signal.at or state["watermark"])
     state["watermark"] = max(state["watermark"], at)
-    if kind == "exposure":
-        if signal["unhedged"] > settings.stake_epsilon:
-            state["exposure"][str(signal["order_id"])] = [
-                signal.get("fixture_id"),
-                signal["unhedged"],
-            ]
+    if isinstance(signal, Exposure):
+        if signal.unhedged > settings.stake_epsilon:
+            state["exposure"][str(signal.order_id)] = [signal.fixture_id, signal.unhedged]
         else:
-            state["exposure"].pop(str(signal["order_id"]), None)
+            state["exposure"].pop(str(signal.order_id), None)
         return exposure_check(state, at, settings) + conflict_check(state, at)
-    if kind == "rejection":
-        state["rejections"][str(signal["bet_id"])] = at
+    if isinstance(signal, Rejection):
+        state["rejections"][str(signal.bet_id)] = at
         return rejection_check(state, at, settings)
-    if kind == "conflict":
-        if signal["active"]:
-            state["conflicts"][signal["game_id"]] = signal.get("fixture_id")
+    if isinstance(signal, Conflict):
+        if signal.active:
+            state["conflicts"][signal.game_id] = signal.fixture_id
         else:
-            state["conflicts"].pop(signal["game_id"], None)
+            state["conflicts"].pop(signal.game_id, None)
         return conflict_check(state, at)
-    if kind == "activity":
-        activity = state["activity"][signal["feed"]]
-        activity["event_ms"] = max(activity["event_ms"] or 0, int(signal["event_ms"]))
-        activity["wall_ms"] = max(activity["wall_ms"], int(signal["wall_ms"]))
-        return silence_check(state, int(signal["wall_ms"]), settings)
-    return []
+    if isinstance(signal, Activity):
+        activity = state["activity"][signal.feed]
+        activity["event_ms"] = max(activity["event_ms"] or 0, int(signal.event_ms))
+        activity["wall_ms"] = max(activity["wall_ms"], int(signal.wall_ms))
+        return silence_check(state, int(signal.wall_ms), settings)
+    raise TypeError(f"not a signal: {signal!r}")
 
 
 def exposure_check(state: State, at: int, settings: ProcessorSettings) -> list[Output]:
@@ -149,16 +148,26 @@ def rejection_check(state: State, at: int, settings: ProcessorSettings) -> list[
 
 
 def conflict_check(state: State, at: int) -> list[Output]:
+    """Active while a score conflict concerns a fixture with open exposure. Once active it stays
+    so until those conflicts resolve (exposure hedged meanwhile does not end it), so one
+    conflict window gives at most one activation."""
     open_fixtures = {fixture for fixture, _ in state["exposure"].values()}
-    risky = sorted(g for g, fixture in state["conflicts"].items() if fixture in open_fixtures)
+    current = state["scopes"].get("score_conflict") or {}
+    latched = set(current.get("games") or []) if current.get("active") else set()
+    risky = sorted(
+        g for g, fixture in state["conflicts"].items() if fixture in open_fixtures or g in latched
+    )
     reason = (
         ("score conflict on fixtures with open orders: " + ", ".join(risky))
         if risky
         else "no score conflict on fixtures with open orders"
     )
-    return transition(
+    outputs = transition(
         state, "score_conflict", bool(risky), "SCORE_CONFLICT", reason, at, float(len(risky)), 1.0
     )
+    if risky:
+        state["scopes"]["score_conflict"]["games"] = risky
+    return outputs
 
 
 def silence_check(state: State, wall_now_ms: int, settings: ProcessorSettings) -> list[Output]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from processors.app import Pipeline, StreamClock, record_time
+from processors import signals
+from processors.app import Pipeline, record_time
+from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
 
 AGENT = "hedge"
+DEADLINE_TICK_S = 0.1
 
 
 def register(p: Pipeline) -> None:
@@ -19,6 +22,7 @@ def register(p: Pipeline) -> None:
     clock = StreamClock(
         {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},
         int(settings.out_of_order_grace_s * 1000),
+        consumer_highwater(p.app),
     )
 
     due = DueIndex()
@@ -26,37 +30,11 @@ def register(p: Pipeline) -> None:
     def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
         """Store the state and schedule its next deadline; its outputs and the emergency
         agent's signals (exposure only when it changed), to send."""
-        signals = [
-            Output(
-                "signals",
-                "emergency",
-                {"kind": "rejection", "bet_id": o.value["subject"], "at": o.value["opened_at"]},
-            )
-            for o in outputs
-            if o.topic_id == "risk_alerts"
-            and o.value["alert_type"] == "HEDGE_REJECTED"
-            and o.value["state"] == "OPEN"
-        ]
-        unhedged = round(logic.exposure(state), 6)
-        if unhedged != state.get("signaled_exposure", 0.0):
-            state["signaled_exposure"] = unhedged
-            signals.append(
-                Output(
-                    "signals",
-                    "emergency",
-                    {
-                        "kind": "exposure",
-                        "order_id": state["order_id"],
-                        "fixture_id": state.get("fixture_id"),
-                        "unhedged": unhedged,
-                        "at": state["last_event_ms"],
-                    },
-                )
-            )
+        sent = logic.emergency_signals(state, outputs)
         stored = logic.close_if_settled(state)
         table[key] = stored
         due.schedule(key, logic.next_due(stored, settings))
-        return outputs + signals
+        return outputs + sent
 
     @table.on_recover
     async def reindex() -> None:
@@ -79,21 +57,18 @@ def register(p: Pipeline) -> None:
                     states[key] = logic.step(state, p.topic_id(event), record, read_at)
                     at = record_time(record)
                     newest = max(newest, at)
-                    clock.observe(event.message.topic, event.message.partition, at)
+                    clock.observe(
+                        event.message.topic, event.message.partition, at, event.message.offset
+                    )
             p.metrics.records_in.labels(AGENT).inc(len(events))
             now = clock.now()
             outputs = [activity("mmapi", newest)]
             for key, state in states.items():
                 outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
-            p.send(AGENT, outputs)
+            p.send(AGENT, outputs + (sweep(now) if now else []))
 
-    @p.failures.timer(settings.tick_interval_s)
-    async def hedge_deadlines() -> None:
-        """Deadlines fall due with stream time even when no record arrives; expired orders go.
-        Only the orders that are due are looked at."""
-        now = clock.now()
-        if not now:
-            return
+    def sweep(now: int) -> list[Output]:
+        """The orders due at stream time `now` (only those): deadlines, expiry."""
         pending: list[Output] = []
         for key in due.pop_due(now):
             state = table.get(key)
@@ -101,13 +76,24 @@ def register(p: Pipeline) -> None:
                 continue  # its partition moved to another worker
             if logic.expired(state, now, settings):
                 del table[key]
+                pending += logic.leaving(state, now)
                 continue
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
                 pending += finish(key, state, outputs)
-            else:  # due in stream time, not yet in wall time: look again next tick
+            else:  # due in stream time, not yet in wall time: look again soon
                 due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
-        p.send(AGENT, pending)
+        return pending
+
+    @p.failures.timer(min(settings.tick_interval_s, DEADLINE_TICK_S))
+    async def hedge_deadlines() -> None:
+        """Deadlines fall due with stream time even when no record arrives; expired orders go.
+        A short tick (popping only what is due costs nothing when nothing is), and a sweep
+        after each batch too, so an alert is raised close to its deadline."""
+        now = clock.now()
+        if not now:
+            return
+        p.send(AGENT, sweep(now))
         p.metrics.table_size.labels("hedge").set(len(table))
 
 
@@ -116,13 +102,4 @@ def wall_ms() -> int:
 
 
 def activity(feed: str, event_ms: int) -> Output:
-    return Output(
-        "signals",
-        "emergency",
-        {
-            "kind": "activity",
-            "feed": feed,
-            "event_ms": event_ms,
-            "wall_ms": int(time.time() * 1000),
-        },
-    )
+    return signals.output(signals.Activity(feed, event_ms, wall_ms()))

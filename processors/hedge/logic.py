@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from processors import signals
 from processors.common import Output, alert, digest, event_time
 from processors.settings import ProcessorSettings
 from schemas.values import millis
@@ -350,3 +351,37 @@ def exposure(state: State) -> float:
     if state["closed"]:
         return 0.0
     return max(0.0, state["filled_stake"] - hedged_stake(state))
+
+
+def emergency_signals(state: State, outputs: list[Output]) -> list[Output]:
+    """The emergency agent's signals for these outputs of `state`: each newly opened hedge
+    rejection, and the order's unhedged stake when it changed since last signalled."""
+    sent = [
+        signals.output(signals.Rejection(o.value["subject"], o.value["opened_at"]))
+        for o in outputs
+        if o.topic_id == "risk_alerts"
+        and o.value["alert_type"] == "HEDGE_REJECTED"
+        and o.value["state"] == "OPEN"
+    ]
+    unhedged = round(exposure(state), 6)
+    if unhedged != state.get("signaled_exposure", 0.0):
+        state["signaled_exposure"] = unhedged
+        sent.append(exposure_signal(state, unhedged))
+    return sent
+
+
+def leaving(state: State, now_ms: int) -> list[Output]:
+    """The signal for an order leaving state (expired, idle past retention): whatever unhedged
+    stake it was last signalled with no longer counts."""
+    if not state.get("signaled_exposure"):
+        return []
+    state["signaled_exposure"] = 0.0
+    return [exposure_signal(state, 0.0, now_ms)]
+
+
+def exposure_signal(state: State, unhedged: float, at: int | None = None) -> Output:
+    return signals.output(
+        signals.Exposure(
+            state["order_id"], state.get("fixture_id"), unhedged, at or state["last_event_ms"]
+        )
+    )

@@ -3,7 +3,8 @@
 Stage 1 (`score-router`): `mmapi.scores` (keyed by fixtureId) and `predexon.sports_live` (keyed
 by game_id) become provider views keyed by game_id, through the fixture map, so that both
 providers' views of one game meet in one partition. Stage 2 (`reconcile`): per game, the pure
-logic decides AGREE / CONFLICT / ONE_SIDED / STALE and the conflict alerts.
+logic decides AGREE / CATCHING_UP / CONFLICT / STALE / ONE_SIDED and the conflict and
+stale windows (README, "Score reconciliation").
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from processors.app import Pipeline, StreamClock
+from processors.app import Pipeline
+from processors.clock import StreamClock
 from processors.common import Output
 from processors.hedge.agent import activity
 from processors.scores import logic
@@ -28,7 +30,6 @@ def register(p: Pipeline) -> None:
     fixtures = FixtureMap(p)
     table = p.table("score-state", 4)
     clock = StreamClock({p.outputs["score_views"].get_topic_name()})
-    grace_ms = int(settings.out_of_order_grace_s * 1000)
 
     @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
@@ -72,7 +73,7 @@ def register(p: Pipeline) -> None:
                     or table.get(key)
                     or logic.new_state(item["game_id"], item["fixture_id"])
                 )
-                states[key] = logic.apply_view(state, item["provider"], item["view"], grace_ms)
+                states[key] = logic.apply_view(state, item["provider"], item["view"], settings)
                 clock.observe(
                     event.message.topic, event.message.partition, item["view"]["received_at"]
                 )

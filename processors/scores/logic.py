@@ -1,33 +1,52 @@
-"""Score reconciliation: each provider's latest view of a mapped game, and whether they agree.
+"""Score reconciliation: each provider's view of a mapped game, whether they agree, and the
+conflict / stale windows (each opened and resolved once) with their alerts and signals.
 
 Times are the connectors' receive times (one clock for both providers), so "who showed the
 score first, and how much later the other did" compares like with like. Pure functions over a
-JSON-able state per game_id.
+JSON-able state per game_id; the judgement of one moment is `processors/scores/judge.py`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from processors import signals
 from processors.common import Output, alert, fingerprint
+from processors.scores.judge import (
+    PROVIDERS,
+    Assessment,
+    assess,
+    at_most,
+    other,
+    passed_at,
+    reached,
+    score_of,
+)
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 
 State = dict[str, Any]
-PROVIDERS = ("mmapi", "predexon")
+SEGMENTS_KEPT = 64  # scores remembered per provider (older ones also go after 3 x max lag)
+GAPS_KEPT = 8  # update intervals remembered per provider, for the stale threshold
+CALM = ("AGREE", "CATCHING_UP")
 
 
 def new_state(game_id: str, fixture_id: str | None) -> State:
-    return {
-        "game_id": game_id,
-        "fixture_id": fixture_id,
-        "views": {},
-        "status": None,
-        "conflict_since": None,
-        "conflict_alert": None,
-        "emitted": None,
-        "last_received": 0,
-    }
+    return upgrade({"game_id": game_id, "fixture_id": fixture_id, "views": {}})
+
+
+def upgrade(state: State) -> State:
+    """Fill in what a state written by an older version lacks (tables outlive versions)."""
+    if not isinstance(state.get("last_received"), dict):
+        state["last_received"] = {p: v["received_at"] for p, v in state["views"].items()}
+    for name in ("segments", "pruned", "gaps", "missed_since"):
+        state.setdefault(name, {})
+    for name in ("status", "emitted", "disagree_since", "flag_since", "stale_flag_since"):
+        state.setdefault(name, None)
+    for name in ("withdrawn", "conflict", "stale"):
+        state.setdefault(name, None)
+    state.setdefault("conflict_ended", 0)
+    return state
 
 
 def mmapi_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -66,99 +85,244 @@ def predexon_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply_view(state: State, provider: str, view: dict[str, Any], grace_ms: int) -> State:
-    """Take a provider's new view; one older than the current by more than the grace is late."""
+def apply_view(
+    state: State, provider: str, view: dict[str, Any], settings: ProcessorSettings
+) -> State:
+    """Take a provider's new view; one older than the current by more than the out-of-order
+    grace is late and ignored."""
+    upgrade(state)
     current = state["views"].get(provider)
+    grace_ms = int(settings.out_of_order_grace_s * 1000)
     if current is not None and view["updated_at"] < current["updated_at"] - grace_ms:
         return state
-    same_score = current is not None and (current["home"], current["away"]) == (
-        view["home"],
-        view["away"],
-    )
-    view["score_since"] = current["score_since"] if same_score else view["received_at"]
+    received = int(view["received_at"])
+    same_score = current is not None and score_of(current) == score_of(view)
+    view["score_since"] = current["score_since"] if same_score else received
     state["views"][provider] = view
-    state["last_received"] = max(state["last_received"], view["received_at"])
+    note_segment(state, provider, view, settings)
+    agreeing = score_of(view) == score_of(state["views"].get(other(provider)))
+    note_timing(state, provider, received, same_score and agreeing)
+    if provider == "predexon":
+        flagged = bool(view.get("conflict"))
+        state["flag_since"] = (state["flag_since"] or received) if flagged else None
+        stale = bool(view.get("stale"))
+        state["stale_flag_since"] = (state["stale_flag_since"] or received) if stale else None
+    mine, theirs = score_of(view), score_of(state["views"].get(other(provider)))
+    explained = any(passed_at(state, p) is not None for p in PROVIDERS)
+    if mine is None or theirs is None or mine == theirs or explained:
+        state["disagree_since"] = None  # agreeing, or a trailing that the lag judges
+    elif state["disagree_since"] is None:
+        state["disagree_since"] = received
     return state
 
 
-def score_text(view: dict[str, Any] | None) -> str | None:
-    if view is None or view["home"] is None or view["away"] is None:
-        return None
-    return f"{view['home']}-{view['away']}"
+def note_segment(
+    state: State, provider: str, view: dict[str, Any], settings: ProcessorSettings
+) -> None:
+    """Remember the scores a provider showed; a score withdrawn (the provider going backwards)
+    that the other provider never reached, and that was shown for longer than the grace, is
+    evidence of a conflict over the time it was shown."""
+    score = score_of(view)
+    if score is None:
+        return
+    segments = state["segments"].setdefault(provider, [])
+    received = int(view["received_at"])
+    if segments and (segments[-1][0], segments[-1][1]) == score:
+        return
+    if segments:
+        last = (segments[-1][0], segments[-1][1])
+        shown_ms = received - segments[-1][2]
+        if (
+            not at_most(last, score)
+            and shown_ms >= settings.conflict_grace_s * 1000
+            and not reached(
+                state,
+                other(provider),
+                last,
+                segments[-1][2],
+                received,
+                int(settings.max_lag_s * 1000),
+            )
+        ):
+            state["withdrawn"] = [provider, segments[-1][2], received]
+    segments.append([score[0], score[1], received])
+    horizon = received - 3 * int(settings.max_lag_s * 1000)
+    while len(segments) > 1 and (len(segments) > SEGMENTS_KEPT or segments[1][2] < horizon):
+        state["pruned"][provider] = segments[1][2]  # when the dropped score was left
+        segments.pop(0)
 
 
-def classify(state: State, now_ms: int, settings: ProcessorSettings) -> tuple[str, str | None]:
-    """(status, stale provider)."""
-    mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
-    if mm is None or px is None:
-        return "ONE_SIDED", None
-    if score_text(mm) == score_text(px):
-        return "AGREE", None
-    older, newer = sorted((mm, px), key=lambda v: v["received_at"])
-    if newer["received_at"] - older["received_at"] > settings.stale_s * 1000:
-        return "STALE", "mmapi" if older is mm else "predexon"
-    if now_ms - newer["received_at"] < settings.lag_grace_s * 1000:
-        return "CATCHING_UP", None
-    return "CONFLICT", None
+def note_timing(state: State, provider: str, received: int, update_only: bool) -> None:
+    """Update intervals, and silence: a record that updates an agreed game without changing
+    its score starts the other provider's silence clock (a new score does not: the other may
+    just be catching up, which `passed_at` judges with the maximum lag)."""
+    previous = state["last_received"].get(provider)
+    if previous is not None and received > previous:
+        gaps = state["gaps"].setdefault(provider, [])
+        gaps.append(received - previous)
+        del gaps[:-GAPS_KEPT]
+    state["last_received"][provider] = max(previous or 0, received)
+    state["missed_since"][provider] = None
+    peer = other(provider)
+    if update_only and peer in state["last_received"] and state["missed_since"].get(peer) is None:
+        state["missed_since"][peer] = received
 
 
 def evaluate(state: State, now_ms: int, settings: ProcessorSettings) -> list[Output]:
-    """The reconciliation record (on change) and conflict alerts at time `now_ms`."""
-    status, stale = classify(state, now_ms, settings)
-    outputs: list[Output] = []
-    if status == "CONFLICT":
-        if state["conflict_since"] is None:
-            began = max(v["received_at"] for v in state["views"].values())
-            state["conflict_since"] = began
-            outputs.append(conflict_signal(state, True, began))
-    elif state["conflict_since"] is not None:
-        outputs.append(conflict_signal(state, False, now_ms))
-        state["conflict_since"] = None
-    state["status"] = status
-    record = reconciliation(state, status, stale, now_ms)
-    comparable = {k: v for k, v in record.items() if k != "evaluated_at"}
+    """The reconciliation record (on change), and the conflict / stale windows' alerts and the
+    emergency agent's conflict signals, at stream time `now_ms`."""
+    upgrade(state)
+    judged = assess(state, now_ms, settings)
+    outputs = conflict_window(state, judged, now_ms, settings)
+    outputs += stale_window(state, judged, now_ms, settings)
+    state["status"] = judged.status
+    record = reconciliation(state, judged, now_ms)
+    comparable = {k: v for k, v in record.items() if k not in ("evaluated_at", "lag_ms")}
     print_ = fingerprint(comparable)
     if print_ != state["emitted"]:
         state["emitted"] = print_
-        outputs.append(Output("scores_reconciled", state["game_id"], record))
-    outputs += conflict_alert(state, status, now_ms, settings)
+        outputs.insert(0, Output("scores_reconciled", state["game_id"], record))
     return outputs
 
 
-def conflict_signal(state: State, active: bool, at: int) -> Output:
-    """For the emergency agent: a conflict began or ended on this fixture."""
-    return Output(
-        "signals",
-        "emergency",
-        {
-            "kind": "conflict",
-            "game_id": state["game_id"],
-            "fixture_id": state["fixture_id"],
-            "active": active,
-            "at": at,
-        },
+def conflict_window(
+    state: State, judged: Assessment, now_ms: int, settings: ProcessorSettings
+) -> list[Output]:
+    """One window per conflict: opened on the first evidence, resolved once the pair has been
+    calm (agreeing, or catching up within the lag) for the hysteresis."""
+    withdrawn = state["withdrawn"]
+    state["withdrawn"] = None
+    if withdrawn is not None and withdrawn[1] <= state["conflict_ended"]:
+        withdrawn = None  # shown while a window already reported covered it
+    window = state["conflict"]
+    outputs: list[Output] = []
+    evidence = judged.status == "CONFLICT"
+    if window is None and (evidence or withdrawn is not None):
+        if evidence:
+            since, cause, calm_since = judged.since or now_ms, judged.cause, None
+        else:
+            since, cause, calm_since = withdrawn[1], "SCORE_WITHDRAWN", withdrawn[2]
+        window = state["conflict"] = {
+            "since": since,
+            "cause": cause,
+            "calm_since": calm_since,
+            "detected": now_ms,
+        }
+        outputs += conflict_outputs(state, True, since, now_ms)
+    if window is None:
+        return outputs
+    if evidence or judged.status not in CALM:
+        window["calm_since"] = None
+        return outputs
+    if window["calm_since"] is None:
+        window["calm_since"] = now_ms
+    if now_ms - window["calm_since"] >= settings.resolve_hysteresis_s * 1000:
+        state["conflict"] = None
+        state["conflict_ended"] = window["calm_since"]
+        # the emergency agent hears of the end no earlier than it heard of the start
+        ended = max(window["calm_since"], window.get("detected", 0))
+        outputs += conflict_outputs(state, False, window["since"], window["calm_since"], ended)
+    return outputs
+
+
+def conflict_outputs(
+    state: State, active: bool, since: int, at: int, signal_at: int | None = None
+) -> list[Output]:
+    game_id, window = state["game_id"], state["conflict"] or {}
+    mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
+    details = {"mmapi": score_text(mm), "predexon": score_text(px)}
+    if active:
+        details["cause"] = window.get("cause")
+        message = f"{game_id}: MM API {details['mmapi']} vs Predexon {details['predexon']}"
+    else:
+        message = f"{game_id}: providers agree again"
+    return [
+        alert(
+            "SCORE_CONFLICT",
+            f"game:{game_id}",
+            "OPEN" if active else "RESOLVED",
+            "WARNING",
+            message,
+            since,
+            None if active else at,
+            details=details,
+            game_id=game_id,
+            fixture_id=state["fixture_id"],
+        ),
+        signals.output(signals.Conflict(game_id, state["fixture_id"], active, signal_at or at)),
+    ]
+
+
+def stale_window(
+    state: State, judged: Assessment, now_ms: int, settings: ProcessorSettings
+) -> list[Output]:
+    window = state["stale"]
+    if judged.status == "STALE":
+        if window is None:
+            since = judged.since or now_ms
+            state["stale"] = {"since": since, "provider": judged.stale, "calm_since": None}
+            return [stale_alert(state, state["stale"], None)]
+        window["calm_since"] = None
+        return []
+    if window is None:
+        return []
+    if window["calm_since"] is None:
+        window["calm_since"] = now_ms
+    if now_ms - window["calm_since"] < settings.resolve_hysteresis_s * 1000:
+        return []
+    state["stale"] = None
+    return [stale_alert(state, window, window["calm_since"])]
+
+
+def stale_alert(state: State, window: dict[str, Any], resolved_at: int | None) -> Output:
+    game_id, provider = state["game_id"], window["provider"]
+    message = (
+        f"{game_id}: {provider} stale (flagged, or silent while the other updates)"
+        if resolved_at is None
+        else f"{game_id}: {provider} updating again"
+    )
+    return alert(
+        "SCORE_STALE",
+        f"game:{game_id}",
+        "OPEN" if resolved_at is None else "RESOLVED",
+        "WARNING",
+        message,
+        window["since"],
+        resolved_at,
+        details={"provider": provider},
+        game_id=game_id,
+        fixture_id=state["fixture_id"],
     )
 
 
-def reconciliation(state: State, status: str, stale: str | None, now_ms: int) -> dict[str, Any]:
+def score_text(view: dict[str, Any] | None) -> str | None:
+    score = score_of(view)
+    return None if score is None else f"{score[0]}-{score[1]}"
+
+
+def reconciliation(state: State, judged: Assessment, now_ms: int) -> dict[str, Any]:
     mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
     leader, lead_ms = None, None
-    if status == "AGREE" and mm is not None and px is not None:
+    if judged.status == "AGREE" and mm is not None and px is not None:
         lead_ms = abs(mm["score_since"] - px["score_since"])
         if lead_ms:
             leader = "mmapi" if mm["score_since"] < px["score_since"] else "predexon"
+    behind = judged.behind_since if judged.status == "CATCHING_UP" else None
     return {
         "game_id": state["game_id"],
         "fixture_id": state["fixture_id"],
-        "status": status,
+        "status": judged.status,
         "mmapi": public_view(mm),
         "predexon": public_view(px),
         "mmapi_score": score_text(mm),
         "predexon_score": score_text(px),
         "leader": leader,
         "lead_ms": lead_ms,
-        "stale_provider": stale,
-        "conflict_since": state["conflict_since"],
+        "lagging_provider": judged.lagging,
+        "behind_since": behind,
+        "lag_ms": None if behind is None else max(0, now_ms - behind),
+        "stale_provider": judged.stale,
+        "conflict_since": (state["conflict"] or {}).get("since"),
         "predexon_reliability": px.get("reliability") if px else None,
         "predexon_conflict": px.get("conflict") if px else None,
         "predexon_stale": px.get("stale") if px else None,
@@ -179,50 +343,3 @@ def public_view(view: dict[str, Any] | None) -> dict[str, Any] | None:
         "updated_at": view["updated_at"],
         "score_since": view["score_since"],
     }
-
-
-def conflict_alert(
-    state: State, status: str, now_ms: int, settings: ProcessorSettings
-) -> list[Output]:
-    since = state["conflict_since"]
-    common = {"game_id": state["game_id"], "fixture_id": state["fixture_id"]}
-    subject = f"game:{state['game_id']}"
-    mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
-    details = {"mmapi": score_text(mm), "predexon": score_text(px)}
-    if (
-        status == "CONFLICT"
-        and since is not None
-        and state["conflict_alert"] is None
-        and now_ms - since >= settings.conflict_alert_s * 1000
-    ):
-        state["conflict_alert"] = since
-        return [
-            alert(
-                "SCORE_CONFLICT",
-                subject,
-                "OPEN",
-                "WARNING",
-                f"{state['game_id']}: MM API {details['mmapi']} vs Predexon "
-                f"{details['predexon']} since {settings.conflict_alert_s:.0f}s+",
-                since,
-                details=details,
-                **common,
-            )
-        ]
-    if status != "CONFLICT" and state["conflict_alert"] is not None:
-        opened = state["conflict_alert"]
-        state["conflict_alert"] = None
-        return [
-            alert(
-                "SCORE_CONFLICT",
-                subject,
-                "RESOLVED",
-                "WARNING",
-                f"{state['game_id']}: providers {status.lower()} again",
-                opened,
-                now_ms,
-                details=details,
-                **common,
-            )
-        ]
-    return []

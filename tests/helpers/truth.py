@@ -4,40 +4,69 @@ from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import TopicPartition
+
 from mmstream.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, decoder_for
+from tests.helpers.kafka import consume, decoder_for, from_beginning
 
 
 def read_all(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
+    """Every record of the topic: at least up to each partition's reported end offset (a read
+    that stopped at a quiet moment on a busy machine missed some), then until quiet."""
     name = topics.name(topic_id)
     decoder = decoder_for(cluster.registry_url, topics)
 
     def decode(data: bytes) -> Any:
         return decoder(data, name)
 
-    return [v for _, v, _ in consume(cluster.target, name, 1, 30, decode, quiet_s=1.5)]
+    probe = from_beginning(cluster.target, name)
+    try:
+        partitions = probe.list_topics(name, timeout=10).topics[name].partitions
+        ends = [probe.get_watermark_offsets(TopicPartition(name, p), 10) for p in partitions]
+    finally:
+        probe.close()
+    count = max(1, sum(high - low for low, high in ends))
+    return [v for _, v, _ in consume(cluster.target, name, count, 60, decode, quiet_s=1.5)]
 
 
 def assert_derived_equal_truth(
-    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth, deadline_s: float
 ) -> None:
-    """Fills, unhedged alerts, emergency transitions and reconciled scores as the truth says."""
-    alerts = assert_hedges_and_emergencies_equal_truth(cluster, topics, truth)
-    opened = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "OPEN"}
-    conflict_games = {g.game_id for g in truth.games.values() if g.conflicts}
-    resolved = {(a["alert_type"], a["subject"]) for a in alerts if a["state"] == "RESOLVED"}
-    for game_id in conflict_games:
-        assert ("SCORE_CONFLICT", f"game:{game_id}") in opened, game_id
-        assert ("SCORE_CONFLICT", f"game:{game_id}") in resolved, game_id
+    """Fills, unhedged alerts (at their deadline), emergency transitions (once per cause, with
+    true durations), conflict and stale windows (each exactly once, none from lag) and
+    reconciled scores as the truth says. A record replayed after a restart (at-least-once) is
+    the same record again, so windows are counted by their distinct opening times."""
+    alerts = assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, deadline_s)
+    emergencies = read_all(cluster, topics, "risk_emergency")
+    conflict_windows = [w for g in truth.games.values() for w in g.conflicts]
+    assert conflict_windows and any(g.stale for g in truth.games.values())
+    for game in truth.games.values():  # each window exactly once, nothing from lag
+        subject = f"game:{game.game_id}"
+        for alert_type, windows in (
+            ("SCORE_CONFLICT", game.conflicts),
+            ("SCORE_STALE", game.stale),
+        ):
+            mine = [a for a in alerts if a["alert_type"] == alert_type and a["subject"] == subject]
+            opened_at = sorted({a["opened_at"] for a in mine if a["state"] == "OPEN"})
+            resolved_at = {a["opened_at"] for a in mine if a["state"] == "RESOLVED"}
+            assert len(opened_at) == len(windows), (alert_type, game.game_id, mine)
+            assert resolved_at == set(opened_at), (alert_type, game.game_id, mine)
+            for at, window in zip(opened_at, windows, strict=True):
+                assert window.start_ms <= at <= window.end_ms, (alert_type, window, mine)
+    activations = {
+        r["changed_at"] for r in emergencies if r["scope"] == "score_conflict" and r["active"]
+    }
+    assert len(activations) <= len(conflict_windows), activations  # at most once per window
     assert_final_scores_equal_truth(cluster, topics, truth)
 
 
 def assert_hedges_and_emergencies_equal_truth(
-    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth, deadline_s: float
 ) -> list[dict[str, Any]]:
-    """Fills, unhedged-fill alerts and the feed's emergency transitions; returns the alerts."""
+    """Fills, unhedged-fill alerts (at their deadline) and the feed's emergency transitions
+    (with true durations); returns the alerts."""
     fills: dict[int, dict[str, Any]] = {}
     for record in read_all(cluster, topics, "hedge_fills"):
         fills[record["order_id"]] = record  # per-key order is kept: the last is the latest
@@ -57,10 +86,26 @@ def assert_hedges_and_emergencies_equal_truth(
             assert alert_state in (None, "RESOLVED"), order
         else:
             assert alert_state == "OPEN", (order, fills[order.order_id])
+    unhedged_opened = {
+        a["order_id"]: a
+        for a in alerts
+        if a["alert_type"] == "UNHEDGED_FILL" and a["state"] == "OPEN"
+    }
+    for order in filled:
+        if not order.fully_hedged:  # alerted at the deadline of its last fill, in event time
+            assert order.last_fill_ms is not None
+            alert = unhedged_opened[order.order_id]
+            assert alert["opened_at"] == order.last_fill_ms + int(deadline_s * 1000), (order, alert)
 
-    transitions = [r for r in read_all(cluster, topics, "risk_emergency") if r["scope"] == "mmapi"]
-    assert [r["active"] for r in transitions] == [True, False] * len(truth.emergency_windows)
+    emergencies = read_all(cluster, topics, "risk_emergency")
+    transitions = [r for r in emergencies if r["scope"] == "mmapi"]
+    changes = sorted({(r["changed_at"], r["active"]) for r in transitions})
+    assert [active for _, active in changes] == [True, False] * len(truth.emergency_windows)
     assert transitions[0]["reason"] == truth.emergency_windows[0].detail
+    run_ms = truth.end_ms - truth.start_ms + 60_000
+    for record in emergencies:  # a duration, or null for a scope's first activation
+        previous = record["previous_state_ms"]
+        assert previous is None or 0 <= previous <= run_ms, record
     return alerts
 
 

@@ -38,6 +38,7 @@ def connector_env(
         }
     prefix = "MMAPI_" if feed == "mmapi" else "PREDEXON_"
     env.update({f"{prefix}BACKOFF_BASE_S": "0.1", f"{prefix}BACKOFF_CAP_S": "1"})
+    env[f"{prefix}TIME_WINDOW_PAST_S"] = str(sims.accepted_past_s())
     env.update(extra)
     return env
 

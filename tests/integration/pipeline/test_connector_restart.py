@@ -24,7 +24,7 @@ from tests.helpers.truth import (
     assert_hedges_and_emergencies_equal_truth,
     read_all,
 )
-from tests.integration.pipeline.test_end_to_end import PROCESSOR_SETTINGS
+from tests.integration.pipeline.test_end_to_end import DEADLINE_S, PROCESSOR_SETTINGS
 
 STARTED = re.compile(r"started connector-mmapi \(pid (\d+)\)")
 SEED = "test-seed"
@@ -131,5 +131,5 @@ async def test_a_killed_connector_is_restarted_and_closes_its_gap(
     # then what the processors derived from them. Not the score-conflict windows: MM API scores
     # have no REST history, so a conflict that began or ended during the outage cannot be seen
     # (README, known limitations); the final scores arrive with the next broadcasts.
-    assert_hedges_and_emergencies_equal_truth(cluster, topics, truth)
+    assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, DEADLINE_S)
     assert_final_scores_equal_truth(cluster, topics, truth)

@@ -14,10 +14,12 @@ from tests.fixtures.kafka import TestCluster
 from tests.helpers.processes import Child
 from tests.helpers.truth import assert_derived_equal_truth
 
+DEADLINE_S = 4
 PROCESSOR_SETTINGS = {
-    "MMSTREAM_PROCESSOR_HEDGE_DEADLINE_S": "4",
-    "MMSTREAM_PROCESSOR_CONFLICT_ALERT_S": "1.5",
-    "MMSTREAM_PROCESSOR_LAG_GRACE_S": "2",
+    "MMSTREAM_PROCESSOR_HEDGE_DEADLINE_S": str(DEADLINE_S),
+    "MMSTREAM_PROCESSOR_MAX_LAG_S": "10",
+    "MMSTREAM_PROCESSOR_CONFLICT_GRACE_S": "1.5",
+    "MMSTREAM_PROCESSOR_RESOLVE_HYSTERESIS_S": "1.5",
     "MMSTREAM_PROCESSOR_TICK_INTERVAL_S": "0.2",
 }
 
@@ -60,6 +62,6 @@ async def test_up_derives_what_the_ground_truth_says(
         assert name in up.output, f"{name} missing: {up.output[-1500:]}"
     truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
 
-    assert_derived_equal_truth(cluster, topics, truth)
+    assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
     summary = json.dumps(up.output[-600:])
     assert "fills=" in summary

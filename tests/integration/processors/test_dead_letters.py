@@ -49,8 +49,9 @@ FAULTY_KEY = "poison-logic"
 FAULTY_ORDER_ID = 990_001
 UP_SETTINGS = {
     "MMSTREAM_PROCESSOR_HEDGE_DEADLINE_S": "4",
-    "MMSTREAM_PROCESSOR_CONFLICT_ALERT_S": "1.5",
-    "MMSTREAM_PROCESSOR_LAG_GRACE_S": "2",
+    "MMSTREAM_PROCESSOR_MAX_LAG_S": "10",
+    "MMSTREAM_PROCESSOR_CONFLICT_GRACE_S": "1.5",
+    "MMSTREAM_PROCESSOR_RESOLVE_HYSTERESIS_S": "1.5",
     "MMSTREAM_PROCESSOR_TICK_INTERVAL_S": "0.2",
 }
 
@@ -170,6 +171,6 @@ async def test_poison_records_are_dead_lettered_and_every_agent_goes_on(
     for agent, count in (("hedge", 11), ("emergency", 10), ("score-router", 10)):
         assert f"dlq={count}" in summary.split(f"{agent}=")[1].split(" ")[0], (agent, summary)
     truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
-    assert_derived_equal_truth(cluster, topics, truth)
+    assert_derived_equal_truth(cluster, topics, truth, 4)
     fills = consume(cluster.target, topics.name("hedge_fills"), 1, 30, quiet_s=1.0)
     assert all(key != str(FAULTY_ORDER_ID) for key, _, _ in fills), "the faulty order was skipped"

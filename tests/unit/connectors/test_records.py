@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from connectors.edge import EdgeLimits
 from connectors.errors import RejectedInput
 from connectors.mmapi import CHANNELS, ChangeRecords
 from connectors.records import Converter
@@ -19,6 +20,8 @@ ENVELOPE = {
     "event_time": None,
     "origin": "LIVE",
 }
+AT_SPEC_FILL = EdgeLimits(clock=lambda: 1771151405000)  # the spec examples' "now"
+AT_SPEC_GAME = EdgeLimits(clock=lambda: 1778197330000)
 SPEC_FILL = {  # the spec's "Order fill" example
     "orderId": 123,
     "fixtureId": "id1000000861624412",
@@ -35,7 +38,7 @@ SPEC_FILL = {  # the spec's "Order fill" example
 
 
 def test_spec_order_fill_becomes_a_change_record() -> None:
-    records = ChangeRecords(CHANNELS["orders"])
+    records = ChangeRecords(CHANNELS["orders"], AT_SPEC_FILL)
     old = {"orderStatus": "PLACED", "matchedStatus": "NOT_MATCHED", "matchedStake": 0}
     value = records.build("UPDATE", SPEC_FILL, old, dict(ENVELOPE))
     assert value["payload"]["matchedAt"] == 1771151405000
@@ -46,7 +49,7 @@ def test_spec_order_fill_becomes_a_change_record() -> None:
 
 
 def test_spec_hedge_bet_keeps_sent_and_received_data_and_is_keyed_by_order() -> None:
-    records = ChangeRecords(CHANNELS["bets"])
+    records = ChangeRecords(CHANNELS["bets"], AT_SPEC_FILL)
     bet = {
         "betId": 456,
         "orderId": 123,
@@ -75,7 +78,7 @@ def test_spec_hedge_bet_keeps_sent_and_received_data_and_is_keyed_by_order() -> 
 
 
 def test_unknown_fields_are_kept_as_json_text() -> None:
-    records = ChangeRecords(CHANNELS["orders"])
+    records = ChangeRecords(CHANNELS["orders"], AT_SPEC_FILL)
     value = records.build(
         "UPDATE", {**SPEC_FILL, "venueFee": {"bps": 2}}, {"newFlag": True}, dict(ENVELOPE)
     )
@@ -96,21 +99,21 @@ def test_values_that_do_not_fit_are_rejected_with_the_field(
     payload: dict[str, object], reason: str
 ) -> None:
     with pytest.raises(RejectedInput, match=reason):
-        ChangeRecords(CHANNELS["orders"]).build("UPDATE", payload, None, dict(ENVELOPE))
+        records = ChangeRecords(CHANNELS["orders"], AT_SPEC_FILL)
+        records.build("UPDATE", payload, None, dict(ENVELOPE))
 
 
 def test_accounts_accept_id_as_account_id() -> None:
-    records = ChangeRecords(CHANNELS["accounts"])
+    records = ChangeRecords(CHANNELS["accounts"], AT_SPEC_FILL)
     value = records.build("UPDATE", {"id": 42, "balance": 10}, None, dict(ENVELOPE))
     assert value["payload"]["accountId"] == "42" and records.key(value["payload"]) == "42"
 
 
 def test_predexon_nested_unknown_fields_land_in_extra() -> None:
-    converter = Converter(load_schema_dict("predexon_sports_live"))
+    converter = Converter(load_schema_dict("predexon_sports_live"), AT_SPEC_GAME)
     value = converter.record(
         converter.schema,
         {
-            "envelope": ENVELOPE,
             "game_id": "mlb-ari-pit-2026-05-07",
             "sequence": 1842,
             "reliability": {"state": "single_source", "weight": 0.5},
@@ -118,6 +121,7 @@ def test_predexon_nested_unknown_fields_land_in_extra() -> None:
             "updated_at": "2026-05-07T23:42:10Z",
         },
         "data",
+        owned={"envelope": ENVELOPE, "frame_extra": {}},
     )
     assert value["extra"] == {"reliability.weight": "0.5"}
     assert value["significant_events"] == ['{"type": "goal"}']

@@ -7,7 +7,7 @@ import pytest
 from connectors.errors import FatalSessionError, RetryableSessionError
 from connectors.mmapi import classify_error
 from connectors.settings import MmapiSettings, PredexonSettings
-from connectors.state import PublishedState, SequenceTracker, fingerprint
+from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
 from mmstream.errors import ConfigurationError
 from mmstream.settings import load_settings
 
@@ -23,11 +23,11 @@ def test_mmapi_errors_are_classified() -> None:
 
 def test_sequence_tracker_drops_old_and_counts_gaps() -> None:
     tracker = SequenceTracker()
-    assert tracker.check("g", 5) == (True, 0)
-    assert tracker.check("g", 5) == (False, 0)
-    assert tracker.check("g", 4) == (False, 0)
-    assert tracker.check("g", 8) == (True, 2)
-    assert tracker.check("h", 1) == (True, 0)
+    assert tracker.check("g", 5) == (SequenceVerdict.NEXT, 0)
+    assert tracker.check("g", 5) == (SequenceVerdict.OLD, 0)
+    assert tracker.check("g", 4) == (SequenceVerdict.OLD, 0)
+    assert tracker.check("g", 8) == (SequenceVerdict.NEXT, 2)
+    assert tracker.check("h", 1) == (SequenceVerdict.NEXT, 0)
 
 
 def test_published_state_is_bounded_and_knows_repeats_and_stale_snapshots() -> None:

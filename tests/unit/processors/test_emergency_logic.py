@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from processors import signals
 from processors.emergency import logic
 from processors.settings import ProcessorSettings
 
@@ -13,6 +16,10 @@ SETTINGS = ProcessorSettings(
     predexon_silence_s=5,
 )
 T0 = 1_771_149_600_000
+
+
+def apply(state: logic.State, value: dict[str, Any]) -> list[logic.Output]:
+    return logic.apply_signal(state, signals.decode(value), SETTINGS)
 
 
 def records(outputs: list[logic.Output], topic_id: str) -> list[dict[str, object]]:
@@ -38,7 +45,7 @@ def test_unhedged_exposure_over_the_limit_and_back() -> None:
     state = logic.new_state(T0)
     outputs = []
     for order_id, unhedged in ((1, 100.0), (2, 100.0), (1, 0.0)):
-        outputs += logic.apply_signal(
+        outputs += apply(
             state,
             {
                 "kind": "exposure",
@@ -47,7 +54,6 @@ def test_unhedged_exposure_over_the_limit_and_back() -> None:
                 "unhedged": unhedged,
                 "at": T0 + order_id,
             },
-            SETTINGS,
         )
     changes = [(r["scope"], r["active"], r["value"]) for r in records(outputs, "risk_emergency")]
     assert changes == [("unhedged_exposure", True, 200.0), ("unhedged_exposure", False, 100.0)]
@@ -55,10 +61,10 @@ def test_unhedged_exposure_over_the_limit_and_back() -> None:
 
 def test_hedge_rejections_in_a_sliding_window() -> None:
     state = logic.new_state(T0)
-    out = logic.apply_signal(state, {"kind": "rejection", "bet_id": "a", "at": T0}, SETTINGS)
-    out += logic.apply_signal(state, {"kind": "rejection", "bet_id": "a", "at": T0}, SETTINGS)
+    out = apply(state, {"kind": "rejection", "bet_id": "a", "at": T0})
+    out += apply(state, {"kind": "rejection", "bet_id": "a", "at": T0})
     assert records(out, "risk_emergency") == [], "a duplicate is one rejection"
-    out = logic.apply_signal(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 2000}, SETTINGS)
+    out = apply(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 2000})
     assert records(out, "risk_emergency")[0]["active"] is True
     state["watermark"] = T0 + 30_000
     out = logic.tick(state, T0 + 30_000, SETTINGS)
@@ -71,7 +77,7 @@ def test_silence_in_wall_time_and_stream_time() -> None:
     assert logic.tick(state, T0 + 4000, SETTINGS) == []
     silent = records(logic.tick(state, T0 + 6000, SETTINGS), "risk_emergency")
     assert {r["scope"] for r in silent} == {"feed_silence:mmapi", "feed_silence:predexon"}
-    back = logic.apply_signal(
+    back = apply(
         state,
         {
             "kind": "activity",
@@ -80,13 +86,12 @@ def test_silence_in_wall_time_and_stream_time() -> None:
             "wall_ms": T0 + 6100,
             "at": T0 + 6000,
         },
-        SETTINGS,
     )
     assert [(r["scope"], r["active"]) for r in records(back, "risk_emergency")] == [
         ("feed_silence:mmapi", False)
     ]
     # stream time: MM API keeps flowing while Predexon's last record falls behind
-    logic.apply_signal(
+    apply(
         state,
         {
             "kind": "activity",
@@ -95,9 +100,8 @@ def test_silence_in_wall_time_and_stream_time() -> None:
             "wall_ms": T0 + 6100,
             "at": T0 + 6000,
         },
-        SETTINGS,
     )
-    out = logic.apply_signal(
+    out = apply(
         state,
         {
             "kind": "activity",
@@ -106,7 +110,6 @@ def test_silence_in_wall_time_and_stream_time() -> None:
             "wall_ms": T0 + 6200,
             "at": T0 + 20_000,
         },
-        SETTINGS,
     )
     assert ("feed_silence:predexon", True) in {
         (r["scope"], r["active"]) for r in records(out, "risk_emergency")
@@ -115,17 +118,66 @@ def test_silence_in_wall_time_and_stream_time() -> None:
 
 def test_score_conflict_matters_only_on_fixtures_with_open_orders() -> None:
     state = logic.new_state(T0)
-    out = logic.apply_signal(
-        state,
-        {"kind": "conflict", "game_id": "g", "fixture_id": "f1", "active": True, "at": T0},
-        SETTINGS,
+    out = apply(
+        state, {"kind": "conflict", "game_id": "g", "fixture_id": "f1", "active": True, "at": T0}
     )
     assert records(out, "risk_emergency") == []
-    out = logic.apply_signal(
+    out = apply(
         state,
         {"kind": "exposure", "order_id": 1, "fixture_id": "f1", "unhedged": 10.0, "at": T0 + 1},
-        SETTINGS,
     )
     assert ("score_conflict", True) in {
         (r["scope"], r["active"]) for r in records(out, "risk_emergency")
     }
+
+
+def test_the_first_activation_has_no_previous_duration_and_later_ones_a_true_one() -> None:
+    """A derived scope's first activation carries null (not the time since the epoch), each
+    later one how long the scope was off, and each release how long it was on."""
+    state = logic.new_state(T0)
+    assert logic.tick(state, T0 + 1000, SETTINGS) == []  # the window starts empty (watermark 0)
+    out = apply(state, {"kind": "rejection", "bet_id": "a", "at": T0 + 2000})
+    out += apply(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 3000})
+    state["watermark"] = T0 + 20_000
+    out += logic.tick(state, T0 + 20_000, SETTINGS)
+    out += apply(state, {"kind": "rejection", "bet_id": "c", "at": T0 + 25_000})
+    out += apply(state, {"kind": "rejection", "bet_id": "d", "at": T0 + 26_000})
+    rejections = [r for r in records(out, "risk_emergency") if r["scope"] == "hedge_rejections"]
+    assert [(r["active"], r["previous_state_ms"]) for r in rejections] == [
+        (True, None),
+        (False, 17_000),
+        (True, 6_000),
+    ]
+
+
+def test_one_activation_per_conflict_window_even_when_exposure_comes_and_goes() -> None:
+    state = logic.new_state(T0)
+    out = apply(
+        state, {"kind": "conflict", "game_id": "g", "fixture_id": "f1", "active": True, "at": T0}
+    )
+    for n, unhedged in enumerate((10.0, 0.0, 20.0, 0.0)):
+        out += apply(
+            state,
+            {
+                "kind": "exposure",
+                "order_id": n % 2,
+                "fixture_id": "f1",
+                "unhedged": unhedged,
+                "at": T0 + n,
+            },
+        )
+    out += apply(
+        state,
+        {"kind": "conflict", "game_id": "g", "fixture_id": "f1", "active": False, "at": T0 + 9},
+    )
+    scope = [r for r in records(out, "risk_emergency") if r["scope"] == "score_conflict"]
+    assert [(r["active"], r["previous_state_ms"]) for r in scope] == [(True, None), (False, 9)]
+
+
+def test_a_state_from_before_knows_no_duration_for_a_scope_inactive_since_zero() -> None:
+    state = logic.new_state(T0)
+    state["scopes"]["hedge_rejections"] = {"active": False, "since": 0}  # as written before
+    out = apply(state, {"kind": "rejection", "bet_id": "a", "at": T0})
+    out += apply(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 1})
+    [activation] = records(out, "risk_emergency")
+    assert activation["previous_state_ms"] is None

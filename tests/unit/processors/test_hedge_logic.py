@@ -248,3 +248,27 @@ def test_an_unhedged_fill_is_due_at_its_deadline_then_at_its_expiry() -> None:
     assert logic.next_due(state, SETTINGS) == T0 + 5000
     logic.evaluate(state, T0 + 5000, SETTINGS)  # the alert opens
     assert logic.next_due(state, SETTINGS) == T0 + int(SETTINGS.retention_s * 1000) + 1
+
+
+def test_an_order_leaving_state_withdraws_its_unhedged_exposure() -> None:
+    """The deadline timer removing an expired order tells the emergency agent, which would
+    otherwise count that order's unhedged stake for ever."""
+    from processors import signals
+
+    state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, matched_at=T0))
+    sent = logic.emergency_signals(state, logic.evaluate(state, T0, SETTINGS))
+    [opened] = [signals.decode(o.value) for o in sent]
+    assert opened == signals.Exposure(7, "f1", 100.0, T0)
+    assert logic.emergency_signals(state, []) == [], "unchanged exposure is not sent again"
+    expiry = T0 + int(SETTINGS.retention_s * 1000) + 1
+    assert logic.expired(state, expiry, SETTINGS)
+    [left] = [signals.decode(o.value) for o in logic.leaving(state, expiry)]
+    assert left == signals.Exposure(7, "f1", 0.0, expiry)
+    assert logic.leaving(state, expiry) == [], "once"
+
+
+def test_a_hedged_order_leaving_state_sends_nothing() -> None:
+    state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, matched_at=T0))
+    state = logic.step(state, "bets", bet(1, T0 + 100, 100.0, "matched", T0 + 100))
+    logic.emergency_signals(state, logic.evaluate(state, T0 + 100, SETTINGS))
+    assert logic.leaving(state, T0 + 10**8) == []

@@ -99,3 +99,51 @@ def test_fault_plan_does_what_each_switch_claims() -> None:
     assert counters["reordered"] > 0 and data != sorted(data, key=int)
     assert disconnects == counters["disconnects"] == len(sent) // 50
     assert set(data) | {str(199)} >= {str(n) for n in range(199)}, "nothing lost but a held last"
+
+
+def test_the_reconciliation_reads_the_scenario_as_its_ground_truth_says() -> None:
+    """Replayed through the reconciliation logic (receive time = send time): Predexon trailing
+    by seconds on every game is no conflict, each injected conflict is one window, each
+    flagged stale window one stale alert."""
+    from tests.unit.processors.score_timelines import T0, Shown, replay
+
+    config = ScenarioConfig(seed=5, rate=40, duration_s=40, games=4, conflicts=2)
+    steps, truth = build_scenario(config)
+    games = {g.fixture_id: g.game_id for g in truth.games.values()}
+    shown: dict[str, list[Shown]] = {g: [] for g in truth.games}
+    for step in steps:
+        if step.channel == "scores":
+            scores = step.payload["scores"]
+            game_id = games[step.payload["fixtureId"]]
+            live = step.payload["live"]
+            shown[game_id].append(
+                Shown(step.t_ms, "mmapi", scores["home"], scores["away"], live=live)
+            )
+        elif step.channel == "sports_live":
+            score, rel = step.payload["score"], step.payload["reliability"]
+            record = Shown(
+                step.t_ms,
+                "predexon",
+                score["home"],
+                score["away"],
+                rel["conflict"],
+                rel["stale"],
+                step.payload["live"],
+            )
+            shown[step.payload["game_id"]].append(record)
+    offset = T0 - truth.start_ms
+    assert sum(len(g.conflicts) for g in truth.games.values()) == 2
+    for game in truth.games.values():
+        _, run = replay(shown[game.game_id])
+        opened = run.alerts("SCORE_CONFLICT", "OPEN")
+        assert len(opened) == len(game.conflicts), (game.game_id, opened)
+        assert len(run.alerts("SCORE_CONFLICT", "RESOLVED")) == len(game.conflicts)
+        for alert, window in zip(opened, game.conflicts, strict=True):
+            assert window.start_ms + offset <= alert["opened_at"] <= window.end_ms + offset
+        stale = run.alerts("SCORE_STALE", "OPEN")
+        assert len(stale) == len(game.stale), (game.game_id, stale)
+        for alert, window in zip(stale, game.stale, strict=True):
+            assert window.start_ms + offset <= alert["opened_at"] <= window.end_ms + offset
+        catching = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
+        assert any(r["lagging_provider"] == "predexon" for r in catching)
+        assert run.statuses[-1][1]["status"] == "AGREE"

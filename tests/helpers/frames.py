@@ -1,0 +1,102 @@
+"""A connector's frame → outcome path with no broker: the real protocol, publisher and sink
+(encoding, size checks) over a producer that keeps what it is given, and confluent's own
+in-memory registry, so every record is read back with a stock `AvroDeserializer`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from connectors.frames import Outcome
+from connectors.metrics import ConnectorMetrics
+from connectors.mmapi import MmapiProtocol
+from connectors.predexon import PredexonProtocol
+from connectors.publisher import Publisher, Session
+from connectors.settings import MmapiSettings, PredexonSettings
+from connectors.sink import KafkaSink
+from mmstream.kafka.config import ClusterTarget
+from mmstream.settings import TopicSettings
+from schemas.serde import AvroSerde
+
+TOPICS = TopicSettings()
+
+
+@dataclass
+class Produced:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, Any]] | None
+
+
+class KeepingProducer:
+    """Takes records like librdkafka and acknowledges each at once."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.records: list[Produced] = []
+
+    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any):
+        self.records.append(Produced(topic, key, value, headers))
+        on_delivery(None, None)
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+@dataclass
+class Harness:
+    """One feed's protocol wired to a keeping producer; `send` returns each frame's outcome."""
+
+    protocol: MmapiProtocol | PredexonProtocol
+    producer: KeepingProducer
+    metrics: ConnectorMetrics
+    registry: SchemaRegistryClient
+    session: Session = field(default_factory=lambda: Session("conn-1", "sub-1"))
+
+    async def send(self, frame: str | bytes) -> Outcome:
+        return await self.protocol.handle(frame, self.session)
+
+    def decoded(self, topic_id: str) -> list[dict[str, Any]]:
+        """Every record of a topic read with a stock AvroDeserializer (writer schema by id)."""
+        name = TOPICS.name(topic_id)
+        deserialize = AvroDeserializer(self.registry)
+        context = SerializationContext(name, MessageField.VALUE)
+        return [deserialize(r.value, context) for r in self.producer.records if r.topic == name]
+
+    def count(self, topic_id: str) -> int:
+        return sum(1 for r in self.producer.records if r.topic == TOPICS.name(topic_id))
+
+
+def harness(feed: str, **settings: Any) -> Harness:
+    registry = SchemaRegistryClient.new_client({"url": f"mock://{feed}-{time.monotonic_ns()}"})
+    serde = AvroSerde(registry, TOPICS)
+    serde.register_all()
+    metrics = ConnectorMetrics(feed)
+    producers: list[KeepingProducer] = []
+
+    def factory(config: dict[str, Any]) -> Any:
+        producers.append(KeepingProducer(config))
+        return producers[-1]
+
+    sink = KafkaSink(
+        ClusterTarget("127.0.0.1:1", embedded=False),
+        serde,
+        TOPICS,
+        metrics,
+        max_in_flight=1_000_000,
+        max_message_bytes=settings.pop("max_message_bytes", 1_000_000),
+        producer_factory=factory,
+    )
+    publisher = Publisher(feed, sink, metrics)
+    protocol: MmapiProtocol | PredexonProtocol
+    if feed == "mmapi":
+        protocol = MmapiProtocol(MmapiSettings(api_key="k", **settings), publisher, metrics)
+    else:
+        protocol = PredexonProtocol(PredexonSettings(api_key="k", **settings), publisher, metrics)
+    return Harness(protocol, producers[0], metrics, registry)
