@@ -262,15 +262,11 @@ class MmapiProtocol(FeedProtocol):
         self.gaps.open(session.resumed, self.settings.channel_list)
 
     async def resync(self, session: Session) -> None:
-        """After a reconnect or a restart, publish from REST what changed meanwhile.
-
-        Only the gap: from the newest change published minus the margin (or from where an
-        unfinished gap fill stopped, in this process or the last) to this subscription plus the
-        margin; what is newer arrives on the socket, which is read meanwhile. Pages in time
-        order are walked by their last time rather than by page number, so rows changing during
-        the walk cannot shift a row past a page boundary, and the walk's progress survives a
-        dropped connection or a restart (it is part of the recorded position).
-        """
+        """After a reconnect or a restart, publish from REST what changed meanwhile: only the gap
+        (`Gaps.start` to this subscription plus the margin; newer changes arrive on the socket,
+        read meanwhile). Pages in time order are walked by their last time, not by number, so
+        rows changing during the walk cannot shift a row past a page boundary, and the walk's
+        progress survives a dropped connection or a restart (it is in the recorded position)."""
         until_ms = now_ms() + self.gaps.margin_ms
         if self.status_due:
             await self._emergency_status(session)
