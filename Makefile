@@ -5,13 +5,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean tools
+.PHONY: demo test lint typecheck unit bench clean tools kafka test-cluster3
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Apache Kafka's jars (broker + runtime dependencies) from Maven Central, for the local KRaft
+# node / cluster (`mmstream up --broker kafka`, the Kafka test tier). Needs Maven and Java 17+.
+KAFKA_LIB   := .kafka/lib
+KAFKA_STAMP := $(KAFKA_LIB)/.fetched
+
+kafka: $(KAFKA_STAMP)
+
+$(KAFKA_STAMP): deploy/kafka/pom.xml
+	rm -rf $(KAFKA_LIB)
+	mvn -B -q -f deploy/kafka/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIB)
+	touch $(KAFKA_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mmstream up
@@ -25,6 +38,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The 3-node Kafka tier (RF 3, min.insync.replicas 2): broker / worker kills, compaction.
+test-cluster3: $(STAMP) kafka
+	MMSTREAM_TEST_CLUSTER3=1 $(BIN)/python -m pytest -ra -m cluster3 tests/integration/cluster $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)

@@ -48,6 +48,6 @@ def resolve_runtime() -> Runtime:
         raise ConfigurationError(
             "MMSTREAM_SCHEMA_REGISTRY_URL is not set and no embedded stack is running"
         )
-    embedded = kafka.embedded_profile if kafka.bootstrap_servers else True
-    target = ClusterTarget(str(bootstrap), embedded=embedded, client_properties=kafka_passthrough())
+    profile = kafka.profile(None if kafka.bootstrap_servers else (stack or {}).get("broker"))
+    target = ClusterTarget.with_profile(str(bootstrap), profile, kafka_passthrough())
     return Runtime(target, registry, str(registry_url), load_settings(TopicSettings))

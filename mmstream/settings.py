@@ -64,8 +64,12 @@ class KafkaSettings(BaseSettings):
     client_id: str = "mmstream"
     broker_profile: str = Field(
         default="auto",
-        pattern="^(auto|embedded|default)$",
-        description="client tuning: embedded = the Tansu profile; auto = embedded iff no servers",
+        pattern="^(auto|embedded|tansu|kafka-local|default)$",
+        description=(
+            "client tuning: embedded/tansu = the Tansu profile, kafka-local = the local Kafka's "
+            "short group timeouts, default = client defaults; auto = the running stack's broker "
+            "when no servers are given, else default"
+        ),
     )
 
     @field_validator("bootstrap_servers")
@@ -83,12 +87,14 @@ class KafkaSettings(BaseSettings):
     def embedded(self) -> bool:
         return self.bootstrap_servers is None
 
-    @property
-    def embedded_profile(self) -> bool:
-        """Whether clients use the tuned embedded-broker profile."""
+    def profile(self, stack_broker: str | None) -> str:
+        """The client profile (`ClusterTarget.with_profile`): the setting, or with `auto` the
+        running embedded stack's broker (`stack_broker`) when no servers are given."""
         if self.broker_profile == "auto":
-            return self.embedded
-        return self.broker_profile == "embedded"
+            if self.bootstrap_servers is not None:
+                return "default"
+            return "kafka-local" if stack_broker == "kafka" else "tansu"
+        return "tansu" if self.broker_profile == "embedded" else self.broker_profile
 
 
 # librdkafka properties whose values are credentials (passwords, client secrets, private keys,
@@ -192,6 +198,7 @@ class TopicSettings(BaseSettings):
     emergency: str = TOPICS_BY_ID["emergency"].default_name
     sports_live: str = TOPICS_BY_ID["sports_live"].default_name
     dlq: str = TOPICS_BY_ID["dlq"].default_name
+    connector_offsets: str = TOPICS_BY_ID["connector_offsets"].default_name
     processors_dlq: str = TOPICS_BY_ID["processors_dlq"].default_name
     fixture_map: str = TOPICS_BY_ID["fixture_map"].default_name
     hedge_fills: str = TOPICS_BY_ID["hedge_fills"].default_name
@@ -222,6 +229,11 @@ class StackSettings(BaseSettings):
     model_config = settings_config("MMSTREAM_")
 
     data_dir: Path = Field(default=Path("var"), description="embedded registry log and state")
+    embedded_broker: str = Field(
+        default="tansu",
+        pattern="^(tansu|kafka)$",
+        description="the embedded stack's broker: tansu (zero install) or kafka (`make kafka`)",
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
 

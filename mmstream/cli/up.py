@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from mmstream.cli.common import exit_codes, setup_logging
+from mmstream.cli.common import exit_codes, override_env, setup_logging
 
 
 @click.command(
@@ -39,6 +39,13 @@ from mmstream.cli.common import exit_codes, setup_logging
     help="Seconds between summary lines without the live view.",
 )
 @click.option(
+    "--broker",
+    type=click.Choice(["tansu", "kafka"]),
+    default=None,
+    help="Embedded broker (default: MMSTREAM_EMBEDDED_BROKER, else tansu). kafka = a local "
+    "Apache Kafka node: needs Java 17+ and `make kafka`.",
+)
+@click.option(
     "--exit-when-done",
     is_flag=True,
     help="Stop once the simulated scenario is sent and its outputs have settled.",
@@ -50,9 +57,11 @@ def up(
     live_view: bool | None,
     summary_interval: float,
     exit_when_done: bool,
+    broker: str | None,
 ) -> None:
     """Start the embedded broker and registry (unless MMSTREAM_BOOTSTRAP_SERVERS is set), the
     simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
+    override_env("MMSTREAM_", embedded_broker=broker)
     settings = setup_logging()
     from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
     from mmstream.settings import writable_dir
@@ -61,6 +70,7 @@ def up(
 
     options = UpOptions(
         data_dir=settings.data_dir,
+        broker=settings.embedded_broker,
         seed=seed,
         rate=rate,
         duration_s=duration,

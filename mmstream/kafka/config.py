@@ -1,9 +1,16 @@
 """Kafka client configuration: user pass-through settings, safe defaults, and the embedded profile.
 
-`ClusterTarget` is what every component receives: where Kafka is, whether it is the embedded
-Tansu broker, and the user's pass-through librdkafka properties. The client-config builders add
-the delivery guarantees the pipeline needs and, on the embedded broker only, the tuned profile
-(see BROKERS.md: group join and fetch wait are slow with client defaults on Tansu).
+`ClusterTarget` is what every component receives: where Kafka is, which client profile applies,
+and the user's pass-through librdkafka properties. The client-config builders add the delivery
+guarantees the pipeline needs and a profile:
+
+- `tansu` (`embedded=True`): the embedded Tansu broker — short group timeouts and a low fetch
+  wait (BROKERS.md: group join and fetch wait are slow with client defaults on Tansu), and the
+  Tansu-only Faust work-arounds;
+- `kafka-local` (`local_kafka=True`): the local Apache Kafka of `mmstream up --broker kafka` and
+  the Kafka test tier — the short group timeouts only (a killed consumer is evicted after 2 s,
+  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so no fetch tuning;
+- `default`: an external cluster — the client defaults and the user's settings.
 """
 
 from __future__ import annotations
@@ -11,22 +18,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Used only when the pipeline runs on the embedded Tansu broker. Against an external cluster the
-# user's settings and the client defaults apply.
-EMBEDDED_CONSUMER_PROFILE: dict[str, Any] = {
+PROFILES = ("tansu", "kafka-local", "default")
+# Group timeouts for the local brokers (Tansu and the local Kafka, whose
+# group.min.session.timeout.ms accepts them). Against an external cluster the user's settings and
+# the client defaults apply.
+LOCAL_CONSUMER_PROFILE: dict[str, Any] = {
     "session.timeout.ms": 2000,
     "heartbeat.interval.ms": 500,
-    "fetch.wait.max.ms": 10,
 }
+EMBEDDED_CONSUMER_PROFILE: dict[str, Any] = {**LOCAL_CONSUMER_PROFILE, "fetch.wait.max.ms": 10}
 
 
 @dataclass(frozen=True)
 class ClusterTarget:
-    """A Kafka cluster to talk to, plus the user's pass-through client properties."""
+    """A Kafka cluster to talk to, plus the user's pass-through client properties.
+
+    `embedded`: it is the embedded Tansu broker (its profile and its gaps apply);
+    `local_kafka`: it is the local Apache Kafka (the short group timeouts apply)."""
 
     bootstrap_servers: str
     embedded: bool
     client_properties: dict[str, str] = field(default_factory=dict)
+    local_kafka: bool = False
+
+    @classmethod
+    def with_profile(
+        cls, bootstrap_servers: str, profile: str, client_properties: dict[str, str] | None = None
+    ) -> ClusterTarget:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown broker profile {profile!r}, expected one of {PROFILES}")
+        return cls(
+            bootstrap_servers,
+            embedded=profile == "tansu",
+            client_properties=dict(client_properties or {}),
+            local_kafka=profile == "kafka-local",
+        )
+
+    @property
+    def profile(self) -> str:
+        if self.embedded:
+            return "tansu"
+        return "kafka-local" if self.local_kafka else "default"
 
 
 def producer_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
@@ -55,6 +87,8 @@ def consumer_config(target: ClusterTarget, group_id: str, **overrides: Any) -> d
     }
     if target.embedded:
         conf.update(EMBEDDED_CONSUMER_PROFILE)
+    elif target.local_kafka:
+        conf.update(LOCAL_CONSUMER_PROFILE)
     conf.update(target.client_properties)
     conf.update(overrides)
     return conf
@@ -68,13 +102,16 @@ def admin_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
 
 
 # Faust (aiokafka) equivalents of the embedded profile. Faust's aiokafka driver hard-codes a
-# 1.5 s fetch wait; `tune_faust_fetch_wait` lowers it in a worker process on the embedded broker.
-EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
+# 1.5 s fetch wait; `low_fetch_wait_consumer` lowers it in a worker process on the embedded broker.
+LOCAL_FAUST_PROFILE: dict[str, Any] = {
     "broker_session_timeout": 2.0,
     "broker_heartbeat_interval": 0.1,
     "broker_rebalance_timeout": 2.0,
+}
+EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
+    **LOCAL_FAUST_PROFILE,
     # changelogs in ordinary batches: the worker reads their true ends at recovery
-    # (faust_fixes.install_exact_changelog_ends), Tansu's are short (BROKERS.md)
+    # (fix `exact_changelog_ends` in faust_fixes), Tansu's are short (BROKERS.md)
     "producer_linger_ms": 0,
 }
 EMBEDDED_FAUST_FETCH_WAIT_MS = 10
@@ -94,6 +131,8 @@ def faust_settings(target: ClusterTarget) -> dict[str, Any]:
         settings["broker_credentials"] = credentials
     if target.embedded:
         settings.update(EMBEDDED_FAUST_PROFILE)
+    elif target.local_kafka:
+        settings.update(LOCAL_FAUST_PROFILE)
     return settings
 
 
@@ -123,23 +162,21 @@ def faust_credentials(properties: dict[str, str]) -> Any:
     )
 
 
-def tune_faust_fetch_wait(fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS) -> None:
-    """Make every aiokafka consumer of this process wait at most `fetch_max_wait_ms` per fetch.
+def low_fetch_wait_consumer(
+    consumer_class: Any, fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS
+) -> Any:
+    """Fix `low_fetch_wait` (Tansu only): an aiokafka consumer class whose every instance waits
+    at most `fetch_max_wait_ms` per fetch.
 
-    Tansu sleeps half the remaining fetch wait instead of waking on new data, so Faust's fixed
-    1.5 s costs up to 0.75 s per hop. Only for worker processes on the embedded broker.
+    Faust's aiokafka driver hard-codes `fetch_max_wait_ms=1500` (no setting reaches it), and
+    Tansu sleeps half the remaining fetch wait instead of waking on new data (BROKERS.md), so
+    each hop through a worker costs up to 0.75 s there. Apache Kafka answers a waiting fetch as
+    soon as data arrives, so the fix is installed on Tansu only.
     """
-    import aiokafka
 
-    original = aiokafka.AIOKafkaConsumer
-    if getattr(original, "_mmstream_tuned", False):
-        return
-
-    class TunedConsumer(original):  # type: ignore[misc, valid-type]
-        _mmstream_tuned = True
-
+    class TunedConsumer(consumer_class):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
             super().__init__(*args, **kwargs)
 
-    aiokafka.AIOKafkaConsumer = TunedConsumer
+    return TunedConsumer

@@ -1,6 +1,7 @@
 """`mmstream up`: the whole pipeline in one command.
 
-Embedded default (no Kafka settings, no API keys): the Tansu broker and the registry, the
+Embedded default (no Kafka settings, no API keys): the Tansu broker (or, with `--broker kafka`,
+a local Apache Kafka node) and the registry, the
 topics, both simulators, the fixture map, both connectors and a Faust worker. With API keys the
 connectors talk to the real providers and no simulator runs. Ctrl-C / SIGTERM / `--duration`
 stop everything in order, connectors flushing first.
@@ -41,6 +42,7 @@ EXIT_WHEN_DONE_MARGIN_S = 120.0
 @dataclass
 class UpOptions:
     data_dir: Path
+    broker: str = "tansu"
     seed: int = 7
     rate: float = 50.0
     duration_s: float | None = None
@@ -106,10 +108,10 @@ class Orchestrator:
     async def _start(self) -> Runtime:
         kafka = load_settings(KafkaSettings)
         if kafka.embedded:
-            self.stack = EmbeddedStack(self.options.data_dir)
+            self.stack = EmbeddedStack(self.options.data_dir, broker=self.options.broker)
             await asyncio.to_thread(self.stack.start)
             self.console.print(
-                f"embedded broker {self.stack.bootstrap_servers}, "
+                f"embedded broker {self.stack.bootstrap_servers} ({self.options.broker}), "
                 f"registry {self.stack.registry_url}"
             )
         runtime = resolve_runtime()

@@ -1,4 +1,6 @@
-"""`EmbeddedStack`: Tansu + the embedded registry on free loopback ports, ready when it returns.
+"""`EmbeddedStack`: a local broker + the embedded registry on free loopback ports, ready when it
+returns. The broker is Tansu (memory storage, zero install, the default) or a single-node local
+Apache Kafka (`broker="kafka"`: durable under `<data_dir>/kafka`, needs `make kafka` and Java).
 
 Ready means answered: the broker has answered a metadata request and the registry an HTTP
 `GET /subjects`. The stack writes its addresses to `<data_dir>/stack.json` so that other
@@ -19,12 +21,15 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from mmstream.errors import ConfigurationError
 from mmstream.kafka.config import ClusterTarget
+from mmstream.stack.kafka_cluster import KafkaCluster
 from mmstream.stack.process import ChildProcess, free_port
 
 log = logging.getLogger(__name__)
 STACK_FILE = "stack.json"
 READY_DEADLINE_S = 30.0
+BROKERS = ("tansu", "kafka")
 
 
 def broker_binary() -> str:
@@ -113,10 +118,22 @@ class Registry(ChildProcess):
 class EmbeddedStack:
     """Context manager: the broker and the registry, started and stopped together."""
 
-    def __init__(self, data_dir: Path | str = Path("var"), fresh_registry: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str = Path("var"),
+        fresh_registry: bool | None = None,
+        broker: str = "tansu",
+    ) -> None:
+        if broker not in BROKERS:
+            raise ConfigurationError(
+                f"MMSTREAM_EMBEDDED_BROKER: expected tansu or kafka, not {broker!r}"
+            )
         self.data_dir = Path(data_dir)
-        self.fresh_registry = fresh_registry
-        self.broker: Broker | None = None
+        self.broker_kind = broker
+        # Tansu forgets everything on restart: ids in a kept registry would then name schemas of
+        # data that no longer exists. Kafka keeps its topics, so the registry is kept with them.
+        self.fresh_registry = broker == "tansu" if fresh_registry is None else fresh_registry
+        self.broker: Broker | KafkaCluster | None = None
         self.registry: Registry | None = None
 
     @property
@@ -131,17 +148,19 @@ class EmbeddedStack:
 
     @property
     def target(self) -> ClusterTarget:
-        return ClusterTarget(self.bootstrap_servers, embedded=True)
+        profile = "tansu" if self.broker_kind == "tansu" else "kafka-local"
+        return ClusterTarget.with_profile(self.bootstrap_servers, profile)
 
     def start(self) -> EmbeddedStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.fresh_registry:
-            # The broker forgets everything on restart; ids in the registry would then name
-            # schemas of data that no longer exists, so a fresh stack starts a fresh registry.
             (self.data_dir / "registry" / "_schemas.log").unlink(missing_ok=True)
         try:
-            self.broker = Broker(self.data_dir)
-            self.broker.start_ready()
+            if self.broker_kind == "kafka":
+                self.broker = KafkaCluster(self.data_dir / "kafka", nodes=1).start()
+            else:
+                self.broker = Broker(self.data_dir)
+                self.broker.start_ready()
             self.registry = Registry(self.data_dir)
             self.registry.start_ready()
         except BaseException:
@@ -158,6 +177,7 @@ class EmbeddedStack:
 
     def _write_stack_file(self) -> None:
         info = {
+            "broker": self.broker_kind,
             "bootstrap_servers": self.bootstrap_servers,
             "registry_url": self.registry_url,
             "broker_pid": self.broker.pid if self.broker else None,

