@@ -5,12 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean kafka tools
+.PHONY: demo test lint typecheck unit bench clean tools kafka test-cluster3
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Apache Kafka's jars (broker + runtime dependencies) from Maven Central, for the local KRaft
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The 3-node Kafka tier (RF 3, min.insync.replicas 2): broker / worker kills, compaction.
+test-cluster3: $(STAMP) kafka
+	MMSTREAM_TEST_CLUSTER3=1 $(BIN)/python -m pytest -ra -m cluster3 tests/integration/cluster $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -ra tests/unit $(PYTEST_ARGS)

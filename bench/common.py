@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import tempfile
@@ -14,7 +15,12 @@ from mmstream.stack import EmbeddedStack
 
 @contextmanager
 def embedded_stack() -> Iterator[EmbeddedStack]:
-    with tempfile.TemporaryDirectory() as directory, EmbeddedStack(Path(directory)) as stack:
+    """The embedded stack on MMSTREAM_EMBEDDED_BROKER (tansu by default, or kafka)."""
+    broker = os.environ.get("MMSTREAM_EMBEDDED_BROKER", "tansu")
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        EmbeddedStack(Path(directory), broker=broker) as stack,
+    ):
         yield stack
 
 

@@ -34,5 +34,15 @@ class DeliveryError(ConnectorError):
     """Kafka could not take records and they cannot be kept: stop rather than drop."""
 
 
+class EndpointRefused(RetryableSessionError):
+    """An endpoint answered with an HTTP status that will not change on retry (404, 400 …):
+    most likely a wrong URL. Retried a bounded number of times, then fatal, naming `setting`."""
+
+    def __init__(self, message: str, status: int, setting: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.setting = setting
+
+
 class RecordTooLarge(RejectedInput):
     """A record larger than the producer's `message.max.bytes`: Kafka would refuse it."""

@@ -15,7 +15,9 @@ from websockets.asyncio.client import ClientConnection
 from connectors.edge import EdgeLimits, check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
 from connectors.frames import Outcome
+from connectors.gaps import Gaps
 from connectors.metrics import ConnectorMetrics
+from connectors.offsets import Position
 from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
 from connectors.records import Converter, change_record, field_schema, frame_extra
 from connectors.rest import RestClient
@@ -131,6 +133,8 @@ class ChangeRecords:
 
 class MmapiProtocol(FeedProtocol):
     feed = "mmapi"
+    url_setting = "MMAPI_WS_URL"
+    records_positions = True
 
     def __init__(
         self, settings: MmapiSettings, publisher: Publisher, metrics: ConnectorMetrics
@@ -151,10 +155,16 @@ class MmapiProtocol(FeedProtocol):
             settings.remembered_bytes,
             int(settings.max_clock_skew_s * 1000),
         )
-        self.watermark_ms: int | None = None  # newest order/bet change published
-        self.gap_from_ms: dict[str, int] = {}  # channel → start of a gap not yet closed
+        margin_ms = int(settings.backfill_margin_s * 1000)
+        self.gaps = Gaps(self.feed, BACKFILLED, margin_ms, publisher.position)
+        self.status_due = False  # the emergency flag to refresh from REST after a gap
         self.rest = RestClient(
-            settings.rest_url, {"X-API-Key": self.api_key}, settings.rest_requests_per_min
+            settings.rest_url,
+            {"X-API-Key": self.api_key},
+            settings.rest_requests_per_min,
+            settings.backoff(),
+            settings.rest_max_attempts,
+            "MMAPI_REST_URL",
         )
 
     def url(self) -> str:
@@ -235,42 +245,75 @@ class MmapiProtocol(FeedProtocol):
         return Outcome.PUBLISHED
 
     def _advance(self, name: str, event_time: int | None, trusted: bool) -> None:
-        """Move the gap-fill watermark; a time too far ahead of its arrival is not trusted."""
+        """Move the gap-fill watermark, note the source offset; a time too far ahead of its
+        arrival is not trusted (it neither orders the entity nor moves the watermark)."""
         if not trusted:
             self.metrics.outliers.labels(self.feed, name, "future_time").inc()
             log.warning("mmapi %s: time %s is ahead of the clock; not ordering", name, event_time)
-        elif name in BACKFILLED and event_time is not None:
-            self.watermark_ms = max(self.watermark_ms or 0, event_time)
+        self.gaps.published(name, event_time if trusted else None)
+
+    def restore(self, positions: dict[str, Position]) -> None:
+        self.gaps.restore(positions)
+
+    def open_gap(self, session: Session) -> None:
+        self.status_due = "emergency" in self.settings.channel_list and (
+            session.resumed or self.gaps.restored
+        )
+        self.gaps.open(session.resumed, self.settings.channel_list)
 
     async def resync(self, session: Session) -> None:
-        """After a reconnect, publish from REST what changed while the socket was down.
-
-        Only the gap: from the newest change published minus the margin (or from where an
-        unfinished resync stopped) to this subscription plus the margin; what is newer arrives
-        on the socket, which is read meanwhile. Pages in time order are walked by their last
-        time rather than by page number, so rows changing during the walk cannot shift a row
-        past a page boundary, and the walk's progress survives a dropped connection.
-        """
-        if not session.resumed or self.watermark_ms is None:
-            return
-        margin_ms = int(self.settings.backfill_margin_s * 1000)
-        until_ms = now_ms() + margin_ms
-        names = [name for name in BACKFILLED if name in self.settings.channel_list]
-        for name in names:
-            self.gap_from_ms.setdefault(name, self.watermark_ms - margin_ms)
-        for name in names:
+        """After a reconnect or a restart, publish from REST what changed meanwhile: only the gap
+        (`Gaps.start` to this subscription plus the margin; newer changes arrive on the socket,
+        read meanwhile). Pages in time order are walked by their last time, not by number, so
+        rows changing during the walk cannot shift a row past a page boundary, and the walk's
+        progress survives a dropped connection or a restart (it is in the recorded position)."""
+        until_ms = now_ms() + self.gaps.margin_ms
+        if self.status_due:
+            await self._emergency_status(session)
+            self.status_due = False
+        for name in [n for n in BACKFILLED if n in self.gaps.gap_from_ms]:
             await self._backfill(name, until_ms, session)
-            del self.gap_from_ms[name]
+            self.gaps.progressed(name, None)
+
+    async def _emergency_status(self, session: Session) -> None:
+        """The emergency flag has no REST history, only `GET /api/v1/trading/status`: after a
+        gap, publish the current flag if it differs from the one published (after a restart it
+        is unknown: published; the processors act on transitions only)."""
+        before = self.published.get("emergency", "mmapi")
+        body = await self.rest.get("/api/v1/trading/status", {})
+        flag = body.get("emergencyActive") if isinstance(body, dict) else None
+        if not isinstance(flag, bool):
+            log.warning("mmapi trading status without emergencyActive: flag not refreshed")
+            return
+        if self.published.get("emergency", "mmapi") is not before:
+            return  # a broadcast arrived meanwhile: it is newer than this status
+        if before is not None and before.payload.get("emergency") == flag:
+            return
+        status = {k: v for k, v in body.items() if k != "emergencyActive"}
+        records = self.records["emergency"]
+        envelope = session.envelope("mmapi", now_ms(), None, "BACKFILL")
+        try:
+            value = records.build("SNAPSHOT", {**status, "emergency": flag}, None, envelope)
+        except RejectedInput as exc:
+            exc.channel = "emergency"
+            await self.publisher.reject(json.dumps(body), exc, session)
+            return
+        await self.publisher.record("emergency", records.key(value["payload"]), value, None)
+        self.published.remember(
+            "emergency", "mmapi", fingerprint(body, None), None, value["payload"]
+        )
+        self.metrics.resynced.labels(self.feed, "emergency").inc()
+        log.info("mmapi emergency flag from the trading status: %s", flag)
 
     async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
         records = self.records[name]
-        since_ms = self.gap_from_ms[name]
+        since_ms = self.gaps.gap_from_ms[name]
         page, published = 1, 0
         while True:
             body = await self.rest.get(
                 f"/api/v1/{name}",
                 {
-                    "fromDate": iso_ms(self.gap_from_ms[name]),
+                    "fromDate": iso_ms(self.gaps.gap_from_ms[name]),
                     "toDate": iso_ms(until_ms),
                     "page": page,
                     "pageSize": self.settings.rest_page_size,
@@ -283,8 +326,9 @@ class MmapiProtocol(FeedProtocol):
             if page >= int(pagination.get("totalPages", page)) or not rows:
                 break
             page_end = records.page_end(rows)
-            if page_end is not None and page_end > self.gap_from_ms[name]:
-                self.gap_from_ms[name], page = page_end, 1
+            if page_end is not None and page_end > self.gaps.gap_from_ms[name]:
+                self.gaps.progressed(name, page_end)
+                page = 1
             else:
                 page += 1
         log.info(

@@ -31,7 +31,11 @@ REST_FILTER = {"leagues": "league", "sports": "sport"}
 
 
 class PredexonProtocol(FeedProtocol):
+    """Needs no recorded position: every session, a restarted process's first included, begins
+    with a full REST rehydration of the subscribed games' current states."""
+
     feed = "predexon"
+    url_setting = "PREDEXON_WS_URL"
 
     def __init__(
         self, settings: PredexonSettings, publisher: Publisher, metrics: ConnectorMetrics
@@ -53,10 +57,17 @@ class PredexonProtocol(FeedProtocol):
             settings.remembered_bytes,
             int(settings.max_clock_skew_s * 1000),
         )
-        self.rest = RestClient(settings.rest_url, {"x-api-key": self.api_key}, 600)
+        self.rest = RestClient(
+            settings.rest_url,
+            {"x-api-key": self.api_key},
+            settings.rest_requests_per_min,
+            settings.backoff(),
+            settings.rest_max_attempts,
+            "PREDEXON_REST_URL",
+        )
 
     def url(self) -> str:
-        return f"{self.settings.ws_url}/v1/{self.api_key}"
+        return self.settings.websocket_url(self.api_key)
 
     def connect_options(self) -> dict[str, Any]:
         interval = self.settings.ping_interval_s

@@ -14,6 +14,7 @@ from connectors.edge import EdgeLimits, check_document, is_valid_text
 from connectors.errors import ConnectorError, RejectedInput, RetryableSessionError
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
+from connectors.offsets import Position, SourceOffsets
 from connectors.sink import KafkaSink
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,22 @@ def reason_label(reason: str) -> str:
 class Publisher:
     """Publishes typed records and dead letters for one feed."""
 
-    def __init__(self, feed: str, sink: KafkaSink, metrics: ConnectorMetrics) -> None:
+    def __init__(
+        self,
+        feed: str,
+        sink: KafkaSink,
+        metrics: ConnectorMetrics,
+        offsets: SourceOffsets | None = None,
+    ) -> None:
         self.feed = feed
         self.sink = sink
         self.metrics = metrics
+        self.offsets = offsets
+
+    def position(self, channel: str, position: Position) -> None:
+        """Where `channel` stands once everything published so far is durable (source offset)."""
+        if self.offsets is not None:
+            self.offsets.note(channel, position)
 
     async def record(
         self, topic_id: str, key: str, value: dict[str, Any], event_time_ms: int | None

@@ -1,7 +1,8 @@
 """Running one connector process: settings, Kafka, metrics, signals, exit codes.
 
-Exit codes: 0 stopped cleanly, 1 records could not be delivered, 2 configuration error,
-3 the provider refused the API key (fatal: restarting would not help).
+Exit codes: 0 stopped cleanly, 1 records could not be delivered (or the recorded source offsets
+could not be read), 2 configuration error, 3 fatal: the provider refused the API key, or an
+endpoint kept answering a non-retriable HTTP status (a wrong URL; restarting would not help).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import logging
 import signal
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import SecretStr
 
-from connectors.backoff import Backoff
 from connectors.errors import DeliveryError, FatalSessionError
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
+from connectors.offsets import OffsetsUnreadable, SourceOffsets, read_positions
 from connectors.predexon import PredexonProtocol
 from connectors.publisher import Publisher
 from connectors.session import FeedProtocol, SessionLoop
@@ -38,10 +40,25 @@ FEEDS: dict[str, tuple[type[FeedSettings], str]] = {
 def feed_settings(feed: str) -> FeedSettings:
     settings_class, key_variable = FEEDS[feed]
     settings = load_settings(settings_class)
+    if isinstance(settings, PredexonSettings) and settings.key_in_url():
+        settings = key_from_url(settings)
     if settings.api_key is None or not settings.api_key.get_secret_value():
         raise ConfigurationError(f"{key_variable} is not set")
     register_secret(settings.api_key.get_secret_value())
     return settings
+
+
+def key_from_url(settings: PredexonSettings) -> PredexonSettings:
+    """The documented `wss://…/v1/<KEY>` form of PREDEXON_WS_URL carries the key itself."""
+    in_url = settings.key_in_url()
+    assert in_url is not None
+    register_secret(in_url)
+    given = settings.api_key.get_secret_value() if settings.api_key else ""
+    if given and given != in_url:
+        raise ConfigurationError(
+            "PREDEXON_WS_URL carries an API key that differs from PREDEXON_API_KEY"
+        )
+    return settings.model_copy(update={"api_key": SecretStr(in_url)})
 
 
 def make_protocol(
@@ -71,15 +88,30 @@ async def run_connector(feed: str) -> int:
         settings.max_in_flight,
         settings.max_message_bytes,
     )
-    sink.start()
-    publisher = Publisher(feed, sink, metrics)
+    offsets = SourceOffsets(feed, sink, settings.offset_flush_interval_s)
+    publisher = Publisher(feed, sink, metrics, offsets)
     protocol = make_protocol(feed, settings, publisher, metrics)
+    if protocol.records_positions:
+        try:
+            positions = await asyncio.to_thread(read_positions, runtime.target, serde, feed)
+        except OffsetsUnreadable as exc:
+            log.error("%s connector cannot start: %s", feed, exc)
+            return EXIT_DELIVERY
+        protocol.restore(positions)
+    sink.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s)
-    session = SessionLoop(protocol, metrics, backoff, stop, settings.handshake_timeout_s)
+    session = SessionLoop(
+        protocol,
+        metrics,
+        settings.backoff(),
+        stop,
+        settings.handshake_timeout_s,
+        settings.refused_attempts,
+    )
+    recorder = asyncio.create_task(offsets.run(stop))
     code = EXIT_OK
     try:
         await session.run()
@@ -87,7 +119,10 @@ async def run_connector(feed: str) -> int:
         log.error("%s connector stopped: %s", feed, exc)
         code = EXIT_FATAL
     finally:
+        stop.set()
+        await recorder
         await protocol.close()
+        await offsets.write_final(settings.flush_timeout_s)
         try:
             await sink.flush(settings.flush_timeout_s)
             log.info("%s connector stopped; every record acknowledged", feed)

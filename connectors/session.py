@@ -2,7 +2,8 @@
 
 Each feed supplies a `FeedProtocol` (its URL, handshake, resync after (re)connect, message
 handling, keep-alive); the loop owns everything else: the dead-connection verdict, error
-classification, capped back-off with jitter, session metrics, and stopping on request.
+classification, the retry policy (`backoff.py`; reset after a healthy session), stopping after
+repeated non-retriable refusals (a wrong URL), session metrics, and stopping on request.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from connectors.backoff import Backoff
-from connectors.errors import FatalSessionError, RetryableSessionError
+from connectors.backoff import Backoff, is_auth_refused, is_retriable, parse_retry_after
+from connectors.errors import EndpointRefused, FatalSessionError, RetryableSessionError
 from connectors.frames import Outcome, note_refused_frame
 from connectors.metrics import ConnectorMetrics
+from connectors.offsets import Position
 from connectors.publisher import Session
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ class FeedProtocol(abc.ABC):
     """One provider's protocol, plugged into `SessionLoop`."""
 
     feed: str
+    url_setting: str  # the setting a refused endpoint points at, e.g. MMAPI_WS_URL
+    records_positions = False  # whether `restore` needs the last process's source offsets
     liveness_timeout_s: float | None = None  # no frame within this → the connection is dead
     max_frame_bytes: int = 2**23  # a larger frame closes the connection (1009)
 
@@ -44,9 +48,17 @@ class FeedProtocol(abc.ABC):
     async def handshake(self, ws: ClientConnection, session: Session) -> None:
         """Subscribe; set `session.subscription_id`; raise Fatal/RetryableSessionError."""
 
+    def restore(self, positions: dict[str, Position]) -> None:
+        """Take over where the last process stopped (its recorded source offsets)."""
+        return
+
+    def open_gap(self, session: Session) -> None:
+        """At subscription, before any frame is read: mark where the gap to close begins."""
+        return
+
     @abc.abstractmethod
     async def resync(self, session: Session) -> None:
-        """Close the gap after (re)connecting: REST backfill or rehydration."""
+        """Close the gap after (re)connecting or restarting: REST backfill or rehydration."""
 
     @abc.abstractmethod
     async def handle(self, raw: str | bytes, session: Session) -> Outcome:
@@ -75,35 +87,47 @@ class SessionLoop:
         backoff: Backoff,
         stop: asyncio.Event,
         handshake_timeout_s: float = 10.0,
+        refused_attempts: int = 3,
     ) -> None:
         self.protocol = protocol
         self.metrics = metrics
         self.backoff = backoff
         self.stop = stop
         self.handshake_timeout_s = handshake_timeout_s
+        self.refused_attempts = refused_attempts
         self.sessions = 0
+        self._subscribed_at: float | None = None
 
     async def run(self) -> None:
-        attempt = 0
+        attempt, refusals = 0, 0
+        loop = asyncio.get_running_loop()
         while not self.stop.is_set():
-            slow = False
+            slow, retry_after, refused = False, None, False
+            self._subscribed_at = None
             try:
                 await self._one_session()
-                attempt = 0
             except FatalSessionError:
                 self.metrics.set_state("stopped")
                 raise
+            except EndpointRefused as exc:  # REST, during a resync
+                refusals, refused = self._refused(refusals, exc.setting, str(exc)), True
             except RetryableSessionError as exc:
                 slow = exc.slow
                 log.warning("%s session ended: %s", self.protocol.feed, exc)
             except InvalidStatus as exc:
                 status = exc.response.status_code
-                if status in (401, 403):
+                if is_auth_refused(status):
                     self.metrics.set_state("stopped")
                     raise FatalSessionError(
                         f"{self.protocol.feed}: the server refused the API key (HTTP {status})"
                     ) from None
-                log.warning("%s handshake refused: HTTP %d", self.protocol.feed, status)
+                if is_retriable(status):
+                    retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+                    log.warning("%s handshake refused: HTTP %d", self.protocol.feed, status)
+                else:
+                    refusals = self._refused(
+                        refusals, self.protocol.url_setting, f"handshake answered HTTP {status}"
+                    )
             except (
                 OSError,
                 TimeoutError,
@@ -116,13 +140,36 @@ class SessionLoop:
                 log.warning("%s connection lost: %s", self.protocol.feed, type(exc).__name__)
             if self.stop.is_set():
                 break
-            delay = self.backoff.delay(attempt, slow)
-            attempt += 1
+            if self._subscribed_at is not None:
+                refusals = refusals if refused else 0  # a session ended otherwise: URLs work
+                attempt = self.backoff.attempt_after(attempt, loop.time() - self._subscribed_at)
+            delay = self.backoff.delay(attempt, slow, retry_after)
             self.metrics.set_state("backing_off")
-            log.info("%s reconnecting in %.2fs", self.protocol.feed, delay)
+            log.info("%s reconnecting in %.2fs (retry %d)", self.protocol.feed, delay, attempt)
+            attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)
         self.metrics.set_state("stopped")
+
+    def _refused(self, refusals: int, setting: str, reason: str) -> int:
+        """Count an answer that will not change on retry (a wrong URL, most likely); stop after
+        `refused_attempts` of them with no established session between (other failures, e.g. a
+        503 from a load balancer, neither count nor reset the count)."""
+        refusals += 1
+        log.warning(
+            "%s: %s (%d of %d before stopping)",
+            self.protocol.feed,
+            reason,
+            refusals,
+            self.refused_attempts,
+        )
+        if refusals >= self.refused_attempts:
+            self.metrics.set_state("stopped")
+            raise FatalSessionError(
+                f"{self.protocol.feed}: {reason} ({refusals} refusals with no session between);"
+                f" check {setting}"
+            )
+        return refusals
 
     async def _one_session(self) -> None:
         self.metrics.set_state("connecting")
@@ -138,6 +185,8 @@ class SessionLoop:
             if self.sessions:
                 self.metrics.reconnects.labels(self.protocol.feed).inc()
             self.sessions += 1
+            self._subscribed_at = asyncio.get_running_loop().time()
+            self.protocol.open_gap(session)
             self.metrics.set_state("subscribed")
             log.info(
                 "%s subscribed (subscription %s, connection %s)",

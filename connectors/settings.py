@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
+from connectors.backoff import Backoff
 from connectors.edge import EdgeLimits
 from mmstream.errors import ConfigurationError
 from mmstream.settings import settings_config
 
 MMAPI_CHANNELS = ("orders", "bets", "accounts", "scores", "emergency")
+# what the Predexon documents write in place of the key: `wss://wss.predexon.com/v1/<API_KEY>`
+KEY_PLACEHOLDERS = frozenset({"<API_KEY>", "{API_KEY}", "{api_key}", "YOUR_DATA_KEY", "<KEY>"})
 
 
 def split_list(value: str) -> list[str]:
@@ -28,7 +33,21 @@ class FeedSettings(BaseSettings):
     metrics_host: str = "0.0.0.0"
     backoff_base_s: float = Field(default=0.5, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
+    backoff_reset_s: float = Field(
+        default=0.0, ge=0, description="a session streaming this long resets the back-off; 0 = cap"
+    )
     handshake_timeout_s: float = Field(default=10.0, gt=0)
+    refused_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="consecutive non-retriable HTTP answers (404 …) before the connector stops",
+    )
+    rest_requests_per_min: int = Field(default=600, ge=1, le=100_000)
+    rest_max_attempts: int = Field(default=6, ge=1, le=50)
+    offset_flush_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="how often the published position is recorded"
+    )
     remembered_entities: int = Field(
         default=100_000,
         ge=1_000,
@@ -62,6 +81,12 @@ class FeedSettings(BaseSettings):
             max_depth=self.max_json_depth,
         )
 
+    def backoff(self) -> Backoff:
+        """The feed's one retry policy, for its WebSocket sessions and its REST requests."""
+        return Backoff(
+            self.backoff_base_s, self.backoff_cap_s, reset_after_s=self.backoff_reset_s or None
+        )
+
     @field_validator("ws_url")
     @classmethod
     def _websocket_url(cls, value: str) -> str:
@@ -88,7 +113,7 @@ class MmapiSettings(FeedSettings):
     max_connections: int = Field(default=1, ge=1, le=5, description="provider limit: 5 per key")
     backfill_margin_s: float = Field(default=5.0, ge=0)
     rest_page_size: int = Field(default=500, ge=1, le=2000)
-    rest_requests_per_min: int = Field(default=600, ge=1, le=2000)
+    rest_requests_per_min: int = Field(default=600, ge=1, le=2000, description="provider: 2000")
 
     @field_validator("channels")
     @classmethod
@@ -117,6 +142,28 @@ class PredexonSettings(FeedSettings):
     max_sequence_jump: int = Field(
         default=100_000, ge=1, description="a farther sequence number does not advance its game"
     )
+
+    def _url_parts(self) -> tuple[str, str | None]:
+        """(URL without the key segment, the key segment if one is given)."""
+        parts = urlsplit(self.ws_url)
+        segments = [s for s in parts.path.split("/") if s]
+        key = None
+        if len(segments) >= 2 and segments[-2] == "v1":
+            key, segments = segments[-1], segments[:-1]
+        elif not segments or segments[-1] != "v1":
+            segments.append("v1")
+        base = urlunsplit(parts._replace(path="/" + "/".join(segments)))
+        return base, key
+
+    def key_in_url(self) -> str | None:
+        """A real key written into `PREDEXON_WS_URL` (the documented `…/v1/<KEY>` form)."""
+        key = self._url_parts()[1]
+        return None if key is None or key in KEY_PLACEHOLDERS else key
+
+    def websocket_url(self, api_key: str) -> str:
+        """The endpoint `…/v1/<KEY>`. `PREDEXON_WS_URL` may be the host alone, end in `/v1`, or be
+        the documented form with the key or a placeholder (`<API_KEY>`) in the last segment."""
+        return f"{self._url_parts()[0]}/{api_key}"
 
     def subscription_filter(self) -> tuple[str, list[str]]:
         """Exactly one of game_ids / leagues / sports (default: every game)."""

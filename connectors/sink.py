@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 import threading
 import time
@@ -83,7 +82,7 @@ class KafkaSink:
         )
         self.producer = self._factory(self._config)
         self._pending: dict[int, Pending] = {}
-        self._ids = itertools.count()
+        self._next_id = 0  # records are numbered in the order `publish` queued them
         self._lock = threading.Lock()
         self._fatal: KafkaError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,6 +102,17 @@ class KafkaSink:
     @property
     def in_flight(self) -> int:
         return len(self._pending)
+
+    @property
+    def submitted(self) -> int:
+        """How many records `publish` has queued so far (the next record's number)."""
+        return self._next_id
+
+    def acknowledged_below(self) -> int:
+        """Every record numbered below this has been acknowledged by Kafka (for source offsets:
+        a position is recorded only once everything queued before it is durable)."""
+        with self._lock:
+            return min(self._pending, default=self._next_id)
 
     async def publish(
         self,
@@ -134,7 +144,8 @@ class KafkaSink:
             headers,
             event_time_ms,
         )
-        self._produce(next(self._ids), record)
+        record_id, self._next_id = self._next_id, self._next_id + 1
+        self._produce(record_id, record)
 
     def _produce(self, record_id: int, record: Pending) -> None:
         with self._lock:

@@ -198,6 +198,7 @@ class TopicSettings(BaseSettings):
     emergency: str = TOPICS_BY_ID["emergency"].default_name
     sports_live: str = TOPICS_BY_ID["sports_live"].default_name
     dlq: str = TOPICS_BY_ID["dlq"].default_name
+    connector_offsets: str = TOPICS_BY_ID["connector_offsets"].default_name
     processors_dlq: str = TOPICS_BY_ID["processors_dlq"].default_name
     fixture_map: str = TOPICS_BY_ID["fixture_map"].default_name
     hedge_fills: str = TOPICS_BY_ID["hedge_fills"].default_name

@@ -51,6 +51,15 @@ TOPICS: tuple[TopicSpec, ...] = (
         {"retention.ms": WEEK_MS},
     ),
     TopicSpec(
+        "connector_offsets",
+        "connectors.offsets",
+        "feed/channel",
+        "connectors_offset",
+        "both connectors",
+        1,
+        COMPACT,
+    ),
+    TopicSpec(
         "processors_dlq",
         "processors.dlq",
         "original key",

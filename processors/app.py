@@ -20,8 +20,9 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types import TableT
 
-from mmstream.kafka.config import faust_settings, tune_faust_fetch_wait
-from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
+from mmstream.errors import ConfigurationError
+from mmstream.kafka.config import faust_settings
+from mmstream.kafka.faust_fixes import install_faust_fixes
 from mmstream.runtime import Runtime
 from processors import signals as signal_contract
 from processors.codec import CompactJson
@@ -99,10 +100,12 @@ class Pipeline:
 
 
 def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
-    install_faust_fixes()
-    if runtime.target.embedded:
-        tune_faust_fetch_wait()
-        install_exact_changelog_ends(runtime.target)
+    install_faust_fixes(runtime.target)
+    if settings.processing_guarantee == "exactly_once" and runtime.target.embedded:
+        raise ConfigurationError(
+            "MMSTREAM_PROCESSOR_PROCESSING_GUARANTEE=exactly_once needs Apache Kafka: the "
+            "embedded Tansu broker has no transactions (use --broker kafka or a cluster)"
+        )
     datadir = settings.data_dir / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     app = faust.App(
@@ -112,6 +115,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         web_port=settings.web_port or 6066,
         topic_partitions=4,
         datadir=str(datadir),
+        processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
     )
     registry = SchemaRegistryClient(runtime.registry_config())

@@ -20,6 +20,11 @@ class ProcessorSettings(BaseSettings):
         default=10_000, ge=0, description="records behind on its partitions: /readyz fails above"
     )
     web_port: int = Field(default=0, ge=0, le=65535, description="Faust web UI; 0 = off")
+    processing_guarantee: str = Field(
+        default="at_least_once",
+        pattern="^(at_least_once|exactly_once)$",
+        description="Faust processing guarantee; exactly_once needs Apache Kafka (transactions)",
+    )
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)
     tick_interval_s: float = Field(default=0.5, gt=0)

@@ -13,8 +13,10 @@ from mmstream.cli.common import exit_codes, override_env, setup_logging
 @click.command(
     epilog=exit_codes(
         "stopped cleanly (SIGTERM / Ctrl-C), every record acknowledged by Kafka",
-        code_1="records could not be delivered to Kafka before the flush deadline",
-        code_3="the provider refused the API key (restarting will not help)",
+        code_1="records could not be delivered to Kafka before the flush deadline, or "
+        "connectors.offsets could not be read at start-up",
+        code_3="fatal: the provider refused the API key, or an endpoint kept answering a "
+        "non-retriable HTTP status such as 404 (the message names the URL setting)",
     )
 )
 @click.argument("feed", type=click.Choice(["mmapi", "predexon"]))
@@ -36,7 +38,11 @@ def connect(
     metrics_port: int | None,
 ) -> None:
     """Run a source connector. The API key comes from MMAPI_API_KEY / PREDEXON_API_KEY
-    (environment or .env), never from the command line."""
+    (environment or .env), never from the command line.
+
+    A restarted connector gap-fills from the position its last process recorded in
+    connectors.offsets.
+    """
     setup_logging()
     prefix = "MMAPI_" if feed == "mmapi" else "PREDEXON_"
     override_env(prefix, ws_url=ws_url, rest_url=rest_url, metrics_port=metrics_port)

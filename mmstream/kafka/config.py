@@ -102,7 +102,7 @@ def admin_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
 
 
 # Faust (aiokafka) equivalents of the embedded profile. Faust's aiokafka driver hard-codes a
-# 1.5 s fetch wait; `tune_faust_fetch_wait` lowers it in a worker process on the embedded broker.
+# 1.5 s fetch wait; `low_fetch_wait_consumer` lowers it in a worker process on the embedded broker.
 LOCAL_FAUST_PROFILE: dict[str, Any] = {
     "broker_session_timeout": 2.0,
     "broker_heartbeat_interval": 0.1,
@@ -111,7 +111,7 @@ LOCAL_FAUST_PROFILE: dict[str, Any] = {
 EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
     **LOCAL_FAUST_PROFILE,
     # changelogs in ordinary batches: the worker reads their true ends at recovery
-    # (faust_fixes.install_exact_changelog_ends), Tansu's are short (BROKERS.md)
+    # (fix `exact_changelog_ends` in faust_fixes), Tansu's are short (BROKERS.md)
     "producer_linger_ms": 0,
 }
 EMBEDDED_FAUST_FETCH_WAIT_MS = 10
@@ -162,23 +162,21 @@ def faust_credentials(properties: dict[str, str]) -> Any:
     )
 
 
-def tune_faust_fetch_wait(fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS) -> None:
-    """Make every aiokafka consumer of this process wait at most `fetch_max_wait_ms` per fetch.
+def low_fetch_wait_consumer(
+    consumer_class: Any, fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS
+) -> Any:
+    """Fix `low_fetch_wait` (Tansu only): an aiokafka consumer class whose every instance waits
+    at most `fetch_max_wait_ms` per fetch.
 
-    Tansu sleeps half the remaining fetch wait instead of waking on new data, so Faust's fixed
-    1.5 s costs up to 0.75 s per hop. Only for worker processes on the embedded broker.
+    Faust's aiokafka driver hard-codes `fetch_max_wait_ms=1500` (no setting reaches it), and
+    Tansu sleeps half the remaining fetch wait instead of waking on new data (BROKERS.md), so
+    each hop through a worker costs up to 0.75 s there. Apache Kafka answers a waiting fetch as
+    soon as data arrives, so the fix is installed on Tansu only.
     """
-    import aiokafka
 
-    original = aiokafka.AIOKafkaConsumer
-    if getattr(original, "_mmstream_tuned", False):
-        return
-
-    class TunedConsumer(original):  # type: ignore[misc, valid-type]
-        _mmstream_tuned = True
-
+    class TunedConsumer(consumer_class):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
             super().__init__(*args, **kwargs)
 
-    aiokafka.AIOKafkaConsumer = TunedConsumer
+    return TunedConsumer

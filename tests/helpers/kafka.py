@@ -33,11 +33,16 @@ def decoder_for(registry_url: str, topics: TopicSettings) -> Callable[[bytes, st
     return decoder.decode
 
 
-def from_beginning(target: ClusterTarget, topic: str, group_id: str | None = None) -> Consumer:
-    """A consumer with every partition of `topic` assigned from offset 0 (no group join)."""
-    consumer = Consumer(
-        consumer_config(target, group_id or f"test-{uuid.uuid4()}", **{"enable.auto.commit": False})
-    )
+def from_beginning(
+    target: ClusterTarget,
+    topic: str,
+    group_id: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Consumer:
+    """A consumer with every partition of `topic` assigned from offset 0 (no group join);
+    `overrides`: more consumer properties (e.g. `isolation.level`)."""
+    settings = {"enable.auto.commit": False, **(overrides or {})}
+    consumer = Consumer(consumer_config(target, group_id or f"test-{uuid.uuid4()}", **settings))
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     return consumer
@@ -51,13 +56,14 @@ def consume(
     decode: Callable[[bytes], Any] | None = None,
     group_id: str | None = None,
     quiet_s: float = 0.0,
+    overrides: dict[str, Any] | None = None,
 ) -> list[tuple[str | None, Any, Message]]:
     """Read at least `count` records of `topic` from the beginning, or fail after `deadline_s`;
     with `quiet_s`, go on reading until no record came for that long (to see duplicates too).
 
     Partitions are assigned directly (no group join), so a read costs milliseconds.
     """
-    consumer = from_beginning(target, topic, group_id)
+    consumer = from_beginning(target, topic, group_id, overrides)
     records: list[tuple[str | None, Any, Message]] = []
     end = time.monotonic() + deadline_s
     last = time.monotonic()
@@ -100,10 +106,11 @@ def consume_until(
     done: Callable[[list[tuple[str | None, Any]]], bool],
     deadline_s: float,
     decode: Callable[[bytes], Any],
+    overrides: dict[str, Any] | None = None,
 ) -> list[tuple[str | None, Any]]:
     """Read `topic` from the beginning until `done(records so far)` holds; fail after
     `deadline_s` with what was read."""
-    consumer = from_beginning(target, topic)
+    consumer = from_beginning(target, topic, overrides=overrides)
     records: list[tuple[str | None, Any]] = []
     end = time.monotonic() + deadline_s
     try:

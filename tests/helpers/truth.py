@@ -38,6 +38,35 @@ def assert_derived_equal_truth(
     true durations), conflict and stale windows (each exactly once, none from lag) and
     reconciled scores as the truth says. A record replayed after a restart (at-least-once) is
     the same record again, so windows are counted by their distinct opening times."""
+    alerts = assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, deadline_s)
+    emergencies = read_all(cluster, topics, "risk_emergency")
+    conflict_windows = [w for g in truth.games.values() for w in g.conflicts]
+    assert conflict_windows and any(g.stale for g in truth.games.values())
+    for game in truth.games.values():  # each window exactly once, nothing from lag
+        subject = f"game:{game.game_id}"
+        for alert_type, windows in (
+            ("SCORE_CONFLICT", game.conflicts),
+            ("SCORE_STALE", game.stale),
+        ):
+            mine = [a for a in alerts if a["alert_type"] == alert_type and a["subject"] == subject]
+            opened_at = sorted({a["opened_at"] for a in mine if a["state"] == "OPEN"})
+            resolved_at = {a["opened_at"] for a in mine if a["state"] == "RESOLVED"}
+            assert len(opened_at) == len(windows), (alert_type, game.game_id, mine)
+            assert resolved_at == set(opened_at), (alert_type, game.game_id, mine)
+            for at, window in zip(opened_at, windows, strict=True):
+                assert window.start_ms <= at <= window.end_ms, (alert_type, window, mine)
+    activations = {
+        r["changed_at"] for r in emergencies if r["scope"] == "score_conflict" and r["active"]
+    }
+    assert len(activations) <= len(conflict_windows), activations  # at most once per window
+    assert_final_scores_equal_truth(cluster, topics, truth)
+
+
+def assert_hedges_and_emergencies_equal_truth(
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth, deadline_s: float
+) -> list[dict[str, Any]]:
+    """Fills, unhedged-fill alerts (at their deadline) and the feed's emergency transitions
+    (with true durations); returns the alerts."""
     fills: dict[int, dict[str, Any]] = {}
     for record in read_all(cluster, topics, "hedge_fills"):
         fills[record["order_id"]] = record  # per-key order is kept: the last is the latest
@@ -77,26 +106,13 @@ def assert_derived_equal_truth(
     for record in emergencies:  # a duration, or null for a scope's first activation
         previous = record["previous_state_ms"]
         assert previous is None or 0 <= previous <= run_ms, record
+    return alerts
 
-    conflict_windows = [w for g in truth.games.values() for w in g.conflicts]
-    assert conflict_windows and any(g.stale for g in truth.games.values())
-    for game in truth.games.values():  # each window exactly once, nothing from lag
-        subject = f"game:{game.game_id}"
-        for alert_type, windows in (
-            ("SCORE_CONFLICT", game.conflicts),
-            ("SCORE_STALE", game.stale),
-        ):
-            mine = [a for a in alerts if a["alert_type"] == alert_type and a["subject"] == subject]
-            opened_at = sorted({a["opened_at"] for a in mine if a["state"] == "OPEN"})
-            resolved_at = {a["opened_at"] for a in mine if a["state"] == "RESOLVED"}
-            assert len(opened_at) == len(windows), (alert_type, game.game_id, mine)
-            assert resolved_at == set(opened_at), (alert_type, game.game_id, mine)
-            for at, window in zip(opened_at, windows, strict=True):
-                assert window.start_ms <= at <= window.end_ms, (alert_type, window, mine)
-    activations = {
-        r["changed_at"] for r in emergencies if r["scope"] == "score_conflict" and r["active"]
-    }
-    assert len(activations) <= len(conflict_windows), activations  # at most once per window
+
+def assert_final_scores_equal_truth(
+    cluster: TestCluster, topics: TopicSettings, truth: GroundTruth
+) -> None:
+    """Every game reconciled, both providers agreeing on its final score."""
     games = {r["game_id"]: r for r in read_all(cluster, topics, "scores_reconciled")}
     assert set(games) == set(truth.games)
     for game in truth.games.values():

@@ -1,5 +1,6 @@
 """A tiny Faust app for the broker-conformance tests: counts records per key in a table and
-writes each count to an output topic. Run as `python faust_counter_app.py`."""
+writes each count to an output topic. Run as
+`python -m tests.integration.broker.faust_counter_app` from the repository root."""
 
 from __future__ import annotations
 
@@ -7,18 +8,10 @@ import os
 
 import faust
 
-from mmstream.kafka.config import ClusterTarget, faust_settings, tune_faust_fetch_wait
-from mmstream.kafka.faust_fixes import install_exact_changelog_ends, install_faust_fixes
+from mmstream.kafka.config import faust_settings
+from tests.helpers.faust_apps import target_with_fixes
 
-profile = os.environ.get("TEST_PROFILE") or (
-    "tansu" if os.environ.get("TEST_EMBEDDED") == "1" else "default"
-)
-target = ClusterTarget.with_profile(os.environ["TEST_BOOTSTRAP"], profile)
-if os.environ.get("TEST_FAUST_FIXES", "1") == "1":
-    install_faust_fixes()
-if target.embedded:
-    tune_faust_fetch_wait()
-    install_exact_changelog_ends(target)
+target = target_with_fixes()
 app = faust.App(
     os.environ["TEST_APP_ID"],
     store="memory://",

@@ -23,8 +23,8 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
+from mmstream.kafka.changelog_ends import read_true_ends
 from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.kafka.faust_fixes import read_true_ends
 from mmstream.stack.embedded import Broker
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
@@ -155,7 +155,7 @@ def run_counter(
         "TEST_DATADIR": str(log.parent / "faust"),
     }
     return subprocess.Popen(
-        [sys.executable, str(APP)],
+        [sys.executable, "-m", "tests.integration.broker.faust_counter_app"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

@@ -27,9 +27,10 @@ async def test_rehydrates_then_streams_in_sequence_order(
     connector = run_connector("predexon", sims)
     await sims.wait_finished(30)
     live = [m for m in sims.steps if m.feed == "predexon"]
-    records = [
+    records = [  # read in a thread: the simulators on this loop must go on answering
         v
-        for _, v, _ in consume(
+        for _, v, _ in await asyncio.to_thread(
+            consume,
             cluster.target,
             topics.name("sports_live"),
             len(sims.truth.games),

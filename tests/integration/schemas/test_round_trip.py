@@ -109,6 +109,7 @@ def test_the_decoder_rejects_bytes_that_are_not_confluent_framed(
 def test_the_encoder_writes_the_bytes_confluents_avro_serializer_writes(
     spec: Any, serde: AvroSerde, topics: TopicSettings, registry_client: SchemaRegistryClient
 ) -> None:
+    assert spec.value_schema is not None
     stock = AvroSerializer(
         registry_client,
         serde.schema_text(spec.id),

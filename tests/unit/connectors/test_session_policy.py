@@ -1,33 +1,15 @@
-"""Back-off, error classification, and the published-state memory (pure pieces)."""
+"""Error classification and the published-state memory (pure pieces)."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from connectors.backoff import Backoff
 from connectors.errors import FatalSessionError, RetryableSessionError
 from connectors.mmapi import classify_error
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
 from mmstream.errors import ConfigurationError
 from mmstream.settings import load_settings
-
-
-def test_backoff_grows_is_capped_and_jittered() -> None:
-    policy = Backoff(base_s=0.5, cap_s=8.0)
-    rng = random.Random(1)
-    delays = [policy.delay(attempt, rng=rng) for attempt in range(10)]
-    assert all(0.25 <= d <= 8.0 for d in delays)
-    assert delays[0] <= 0.5 and max(delays[6:]) > 4.0
-    assert len({round(d, 6) for d in delays}) == len(delays), "jitter: no two alike"
-
-
-def test_connection_limit_backs_off_longer() -> None:
-    policy = Backoff(base_s=0.5, cap_s=8.0)
-    rng = random.Random(2)
-    assert min(policy.delay(0, slow=True, rng=rng) for _ in range(20)) >= 2.5
 
 
 def test_mmapi_errors_are_classified() -> None:

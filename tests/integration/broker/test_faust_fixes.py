@@ -1,0 +1,217 @@
+"""Each Faust fix (mmstream/kafka/faust_fixes.py) against the bug it fixes, on the session's broker.
+
+Every test runs the library's own code path twice on the real broker: without the fix it
+asserts the bad outcome (so the test can fail, and a library release that fixes the bug is
+noticed: the fix can then go), with the fix it asserts the outcome is absent. The
+broker-specific fixes assert, on Apache Kafka, that the library is right there without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import aiokafka
+import pytest
+from aiokafka import TopicPartition
+from confluent_kafka import Producer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+from mmstream.kafka.changelog_ends import read_true_ends
+from mmstream.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
+from mmstream.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
+from mmstream.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
+from tests.helpers.kafka import produce
+from tests.integration.broker.test_broker_conformance import new_topic
+
+FAUST_FETCH_WAIT_MS = 1500  # hard-coded in faust/transport/drivers/aiokafka.py
+
+
+def fix_brokers(name: str) -> frozenset[str]:
+    return next(fix.brokers for fix in FIXES if fix.name == name)
+
+
+async def started_consumer(
+    target: ClusterTarget, consumer_class: Any = aiokafka.AIOKafkaConsumer, **kwargs: Any
+) -> Any:
+    consumer = consumer_class(
+        bootstrap_servers=target.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **kwargs,
+    )
+    await consumer.start()
+    return consumer
+
+
+@pytest.fixture
+async def group_consumer(kafka_target: ClusterTarget) -> AsyncIterator[Any]:
+    consumer = await started_consumer(kafka_target, group_id=f"fixes-{uuid.uuid4().hex[:8]}")
+    yield consumer
+    await consumer.stop()
+
+
+async def wait_position(consumer: Any, tp: TopicPartition, deadline_s: float = 20) -> int:
+    """The consumer's position on `tp`, once it has one (the offset reset is asynchronous)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            return int(await asyncio.wait_for(consumer.position(tp), deadline_s))
+        except Exception:
+            assert time.monotonic() < end, f"no position for {tp}"
+            await asyncio.sleep(0.05)
+
+
+def produce_to(target: ClusterTarget, tp: TopicPartition, count: int) -> None:
+    producer = Producer(producer_config(target))
+    for n in range(count):
+        producer.produce(tp.topic, value=str(n).encode(), partition=tp.partition)
+    assert producer.flush(30) == 0
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])
+async def test_empty_active_means_none(
+    kafka_target: ClusterTarget, group_consumer: Any, fixed: bool
+) -> None:
+    """Faust fetches for partition B; while aiokafka waits, B is paused too (the live set of
+    active partitions is now empty) and records arrive on paused partition A. Unfixed, aiokafka
+    hands them over (empty = all) and moves A's position past them; Faust drops them."""
+    assert fix_brokers("empty_active_means_none") == {TANSU, KAFKA}
+    topic = new_topic(kafka_target, partitions=2)
+    paused, asked = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    group_consumer.assign([paused, asked])
+    assert await wait_position(group_consumer, paused) == 0
+    await wait_position(group_consumer, asked)
+    active = {asked}
+    fetch = original(AIOKafkaConsumerThread, "_fetch_records")
+    if fixed:
+        fetch = fetch_only_active(fetch)
+    thread = SimpleNamespace(consumer=SimpleNamespace(flow_active=True))
+    fetching = asyncio.ensure_future(fetch(thread, group_consumer, active, timeout=3.0))
+    await asyncio.sleep(0)  # let the fetch start waiting on the live set
+    active.clear()  # Faust pauses the last active partition
+    await asyncio.to_thread(produce_to, kafka_target, paused, 5)
+    handed_over = await fetching
+    position = await group_consumer.position(paused)
+    if fixed:
+        assert handed_over == {} and position == 0, "nothing asked for, nothing consumed"
+    else:
+        assert paused in handed_over and position == 5, (
+            "BUG GONE: aiokafka no longer reads an emptied set as every partition; "
+            "fix empty_active_means_none may be removed",
+            handed_over,
+            position,
+        )
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])
+async def test_seek_uncommitted_to_beginning(
+    kafka_target: ClusterTarget, group_consumer: Any, fixed: bool
+) -> None:
+    """A stream partition nobody committed, fetched up to offset 10 and the records dropped (a
+    rebalance cleared them from the stream queues): Faust's rebalance seeks to the committed
+    offsets to read them again. Unfixed, aiokafka leaves an uncommitted partition where it is."""
+    assert fix_brokers("seek_uncommitted_to_beginning") == {TANSU, KAFKA}
+    topic = new_topic(kafka_target)
+    tp = TopicPartition(topic, 0)
+    produce(kafka_target, topic, [(None, str(n).encode()) for n in range(10)])
+    group_consumer.assign([tp])
+    fetched = 0
+    deadline = time.monotonic() + 30
+    while fetched < 10:
+        assert time.monotonic() < deadline, f"fetched {fetched} of 10"
+        fetched += sum(len(r) for r in (await group_consumer.getmany(timeout_ms=500)).values())
+    assert await group_consumer.position(tp) == 10
+    if fixed:
+        thread = SimpleNamespace(
+            _ensure_consumer=lambda: group_consumer,
+            app=SimpleNamespace(tables=SimpleNamespace(changelog_topics=set())),
+        )
+        await seek_to_committed_or_beginning(thread)
+    else:
+        await group_consumer.seek_to_committed()  # what Faust's seek_to_committed calls
+    position = await wait_position(group_consumer, tp)
+    if fixed:
+        assert position == 0, "the dropped records are read again (auto_offset_reset=earliest)"
+    else:
+        assert position == 10, (
+            "BUG GONE: aiokafka now seeks uncommitted partitions; "
+            "fix seek_uncommitted_to_beginning may be removed",
+            position,
+        )
+
+
+async def test_exact_changelog_ends_on_tansu_only(kafka_target: ClusterTarget) -> None:
+    """Faust recovers a table up to the end offset aiokafka reports for its changelog. A
+    changelog written in multi-record batches: Tansu reports it short (the table would miss
+    its last updates), the fix reads the true end; Apache Kafka reports it right."""
+    broker = broker_of(kafka_target)
+    topic = new_topic(kafka_target)
+    tp = TopicPartition(topic, 0)
+    produce(kafka_target, topic, [("k", str(n).encode()) for n in range(25)], **{"linger.ms": 50})
+    consumer = await started_consumer(kafka_target)
+    try:
+        reported = (await consumer.end_offsets([tp]))[tp]
+    finally:
+        await consumer.stop()
+    if broker == TANSU:
+        assert "exact_changelog_ends" in {f.name for f in FIXES if TANSU in f.brokers}
+        assert reported < 25, "ASSUMPTION CHANGED: Tansu's end offsets are right; drop the fix"
+        assert read_true_ends(kafka_target, {tp: reported}) == {tp: 25}
+    else:
+        assert fix_brokers("exact_changelog_ends") == {TANSU}
+        assert reported == 25, "Apache Kafka's end offset is right without the fix"
+
+
+async def latencies_ms(target: ClusterTarget, consumer_class: Any) -> list[float]:
+    """Produce → receive times of an idle consumer created as Faust creates it, for 8 records
+    sent one at a time after idle times of 50 ms to 750 ms."""
+    topic = new_topic(target)
+    tp = TopicPartition(topic, 0)
+    consumer = await started_consumer(target, consumer_class, fetch_max_wait_ms=FAUST_FETCH_WAIT_MS)
+    producer = Producer(producer_config(target, **{"linger.ms": 0}))
+    latencies = []
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_end(tp)
+        await wait_position(consumer, tp)
+        for n in range(8):
+            await asyncio.sleep(0.05 + 0.1 * n)  # idle: the consumer is parked in a fetch wait
+            sent = time.monotonic()
+            producer.produce(topic, value=str(n).encode())
+            producer.poll(0)
+            record = await asyncio.wait_for(consumer.getone(), 10)
+            assert record.value == str(n).encode()
+            latencies.append((time.monotonic() - sent) * 1000)
+    finally:
+        await consumer.stop()
+        producer.flush(10)
+    return latencies
+
+
+async def test_low_fetch_wait_on_tansu_only(kafka_target: ClusterTarget) -> None:
+    """Faust's aiokafka consumer waits up to 1.5 s per fetch. Tansu sleeps half the remaining
+    wait instead of answering when data arrives, so each hop costs hundreds of ms unless the
+    wait is lowered; Apache Kafka answers at once either way."""
+    untuned = await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
+    if broker_of(kafka_target) == TANSU:
+        tuned = statistics.median(
+            await latencies_ms(kafka_target, low_fetch_wait_consumer(aiokafka.AIOKafkaConsumer))
+        )
+        worst = max(untuned)
+        print(f"produce → receive: worst {worst:.0f} ms untuned, median {tuned:.0f} ms tuned")
+        # Tansu parks an idle fetch for half the wait: hundreds of ms whatever the load
+        assert worst >= FAUST_FETCH_WAIT_MS / 5, (
+            f"ASSUMPTION CHANGED: Tansu answers waiting fetches ({untuned} ms with the 1.5 s "
+            "wait); drop the fix"
+        )
+        assert tuned < worst / 2, f"the fix does not help: {tuned:.0f} vs {untuned} ms"
+    else:
+        assert fix_brokers("low_fetch_wait") == {TANSU}
+        median = statistics.median(untuned)
+        assert median < FAUST_FETCH_WAIT_MS / 6, f"{median:.0f} ms with the 1.5 s fetch wait"
