@@ -1,11 +1,11 @@
 """Confluent wire format for every pipeline topic: magic byte, 4-byte schema id, Avro binary.
 
 Values are written by `schemas.encoder` (fastavro with the Confluent framing: the bytes
-confluent-kafka's `AvroSerializer` writes, at a fifth of its cost) and read with the project's
-one decoder (`schemas.decoder`: reader schema = the topic's current `.avsc`, so records written
-with an older compatible version still decode; timestamps as epoch-ms longs). Keys are plain
-UTF-8 strings. `register_all()` runs at start-up; the encoders never register, so nothing
-reaches the registry on the hot path after the first lookup of each subject.
+confluent-kafka's `AvroSerializer` writes, at two thirds of its cost) and read with the
+project's one decoder (`schemas.decoder`: reader schema = the topic's current `.avsc`, so
+records written with an older compatible version still decode; timestamps as epoch-ms longs).
+Keys are plain UTF-8 strings. `register_all()` runs at start-up; the encoders never register,
+so nothing reaches the registry on the hot path after the first lookup of each subject.
 """
 
 from __future__ import annotations
