@@ -1,14 +1,19 @@
 """End-to-end latency and memory of the whole pipeline: `mmstream up` on simulated feeds.
 
 For each offered RATE, `mmstream up --no-view --rate RATE --duration SECONDS --exit-when-done`
-runs in a fresh data dir while this script follows `hedge.fills` and `scores.reconciled` on its
-embedded broker. Latency of a derived record = its append time (Kafka timestamp) - the event
-time of the newest input it reflects (`updated_at` of a fill; the newer provider view of a
-reconciled game). The simulators stamp every message with its scheduled send time, so a
-simulator or connector that falls behind shows up in the latency too. Peak RSS (VmHWM) of the
-MM API connector and of the worker, and the worker's table sizes, are sampled every second.
+runs in a fresh data dir on MMSTREAM_EMBEDDED_BROKER (tansu, or kafka: `make kafka`) while this
+script follows the raw order/bet topics and `hedge.fills` / `scores.reconciled`. A derived
+record's latency runs from the provider's event time of the newest input it reflects
+(`updated_at`; the simulators stamp every message with its scheduled send time, so a simulator or
+connector that falls behind shows up too) to the moment a reader gets it, split by stage
+(bench/pipeline_latency.py). Only records whose event time is WARMUP_S (default 15, env
+BENCH_WARMUP_S) after the first derived record count: the worker starts after the connectors and
+first drains what they published meanwhile. Beside it, in the same run from the steady window on,
+a bare confluent-kafka produce → consume round trip at the same rate on the same broker. Peak RSS
+(VmHWM) of the MM API connector and of the worker, and the worker's table sizes, every second.
 
-Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 30 s at 1,000 and 10,000 msg/s)
+Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
+Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
 The one-million-event memory run is bench/bench_million.py.
 """
 
@@ -21,22 +26,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
-
-from bench.common import listing, peak_rss_mb, percentiles, stop_child, table
-from mmstream.kafka.config import ClusterTarget, consumer_config
-from mmstream.settings import TopicSettings
+from bench.common import listing, peak_rss_mb, stop_child, table
+from bench.pipeline_latency import Baseline, Follower, latency_rows
+from mmstream.kafka.config import ClusterTarget
 from mmstream.view.sources import scrape, total
-from schemas.serde import AvroSerde
-from schemas.values import plain
+
+WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "15"))
 
 # the processes whose memory and metrics are followed, and where each says its metrics port is
 METRICS_PORT_VARIABLE = {
@@ -74,53 +74,8 @@ def environ(pid: int) -> dict[str, str]:
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
-class Follower(threading.Thread):
-    """Reads the derived topics from the beginning; keeps each record's latency."""
-
-    def __init__(self, target: ClusterTarget, registry_url: str) -> None:
-        super().__init__(daemon=True)
-        self.topics = TopicSettings()
-        self.serde = AvroSerde(SchemaRegistryClient({"url": registry_url}), self.topics)
-        self.consumer = Consumer(
-            consumer_config(target, f"bench-{os.getpid()}", **{"enable.auto.commit": False})
-        )
-        self.latencies: dict[str, list[float]] = {"hedge_fills": [], "scores_reconciled": []}
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        names = {self.topics.name(t): t for t in self.latencies}
-        assignment = []
-        for name in names:
-            while not self.stopping.is_set():
-                metadata = self.consumer.list_topics(name, timeout=5).topics.get(name)
-                if metadata is not None and metadata.partitions:
-                    assignment += [
-                        TopicPartition(name, p, OFFSET_BEGINNING) for p in metadata.partitions
-                    ]
-                    break
-                time.sleep(0.2)
-        self.consumer.assign(assignment)
-        while not self.stopping.is_set():
-            message = self.consumer.poll(0.2)
-            if message is None or message.error() or message.value() is None:
-                continue
-            topic_id = names[message.topic()]
-            value = plain(self.serde.decode(topic_id, message.value()))
-            event_ms = input_time(topic_id, value)
-            if event_ms:
-                self.latencies[topic_id].append(message.timestamp()[1] - event_ms)
-        self.consumer.close()
-
-
-def input_time(topic_id: str, value: dict[str, Any]) -> int | None:
-    if topic_id == "hedge_fills":
-        return value.get("updated_at")
-    views = [value.get(p) or {} for p in ("mmapi", "predexon")]
-    times = [v["updated_at"] for v in views if v.get("updated_at")]
-    return max(times) if times else None
-
-
 def run(rate: float, seconds: float) -> list[tuple[str, str]]:
+    load_start = load()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
         env.update({"MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
@@ -134,9 +89,12 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         while not stack_file.exists() and up.poll() is None:
             time.sleep(0.1)
         stack = json.loads(stack_file.read_text())
-        target = ClusterTarget(stack["bootstrap_servers"], embedded=True)
+        profile = "kafka-local" if stack.get("broker") == "kafka" else "tansu"
+        target = ClusterTarget.with_profile(stack["bootstrap_servers"], profile)
         follower = Follower(target, stack["registry_url"])
         follower.start()
+        baseline = Baseline(target, rate)
+        steady_from: float | None = None
         peaks: dict[str, float] = {}
         tables: dict[str, float] = {}
         records_in: dict[str, float] = {}
@@ -161,8 +119,19 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
                             records_in[labels["agent"]] = value
                 except (OSError, ValueError):
                     continue
+            first = follower.observed.first_seen
+            if steady_from is None and first is not None:
+                steady_from = first + WARMUP_S * 1000
+            if (
+                steady_from is not None
+                and not baseline.is_alive()
+                and time.time() * 1000 >= steady_from
+            ):
+                baseline.start()
             time.sleep(1.0)
+        baseline.stopping.set()
         follower.stopping.set()
+        baseline.join(15)
         follower.join(10)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
@@ -174,21 +143,18 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             f" / {connector.get('reconnects_total', 0):,.0f}",
         ),
         ("  raw events through the agents", f"{inputs:,.0f}"),
-        ("  fill/bet sent -> hedge.fills append", summary(follower.latencies["hedge_fills"])),
-        ("  score sent -> scores.reconciled", summary(follower.latencies["scores_reconciled"])),
+        (
+            "  broker / load average at the start, at the end",
+            f"{profile} / {load_start} -> {load()}",
+        ),
+        *latency_rows(follower.observed, steady_from or math.inf, baseline.latencies),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
         ("  worker table keys at the end", listing(tables)),
     ]
 
 
-def summary(latencies: list[float]) -> str:
-    if not latencies:
-        return "no records"
-    p = percentiles(latencies)
-    return (
-        f"p50 {p['p50']:,.0f} ms, p95 {p['p95']:,.0f} ms, p99 {p['p99']:,.0f} ms"
-        f" ({len(latencies):,} records)"
-    )
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main(seconds: float, rates: list[float]) -> None:
@@ -200,6 +166,6 @@ def main(seconds: float, rates: list[float]) -> None:
 
 if __name__ == "__main__":
     main(
-        float(sys.argv[1]) if len(sys.argv) > 1 else 30.0,
-        [float(r) for r in sys.argv[2:]] or [1000.0, 10000.0],
+        float(sys.argv[1]) if len(sys.argv) > 1 else 60.0,
+        [float(r) for r in sys.argv[2:]] or [1000.0],
     )

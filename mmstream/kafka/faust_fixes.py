@@ -7,13 +7,16 @@
 | `seek_uncommitted_to_beginning`| aiokafka: no seek without commit (#1003)      | Tansu, Kafka  |
 | `empty_active_means_none`      | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka  |
 | `exact_changelog_ends`         | Tansu: short end offsets (BROKERS.md)         | Tansu         |
-| `low_fetch_wait`               | Faust: 1.5 s fetch wait x Tansu's fetch sleep | Tansu         |
+| `low_fetch_wait`               | Faust: 1.5 s fetch wait x aiokafka's fetcher  | Tansu, Kafka  |
 
-The first four are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
-last two work around Tansu and are not installed on Apache Kafka. The tests that show each bug
-without its fix: `tests/integration/broker/test_faust_fixes.py`. The patched functions copy
-code of the versions in `PINNED` (also in `constraints.txt` and `pyproject.toml`); any other
-installed version stops the worker at start-up (exit 2), since the copies would be wrong.
+The first four are bugs of faust-streaming / aiokafka and are needed whatever the broker;
+`exact_changelog_ends` works around Tansu and is not installed on Apache Kafka; `low_fetch_wait`
+costs a hop hundreds of ms on both (Tansu sleeps in a fetch; aiokafka's one fetch in flight
+per broker leaves busy partitions out, `mmstream.kafka.config.WorkerTuning`). The tests that
+show each bug without its fix: `tests/integration/broker/test_faust_fixes.py`. The patched
+functions copy code of the versions in `PINNED` (also in `constraints.txt` and
+`pyproject.toml`); any other installed version stops the worker at start-up (exit 2), since the
+copies would be wrong.
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ def _low_fetch_wait(target: ClusterTarget) -> None:
 
     from mmstream.kafka.config import low_fetch_wait_consumer
 
-    _replace(aiokafka, "AIOKafkaConsumer", low_fetch_wait_consumer)
+    wait_ms = target.worker.fetch_max_wait_ms
+    _replace(aiokafka, "AIOKafkaConsumer", lambda cls: low_fetch_wait_consumer(cls, wait_ms))
 
 
 ANY_BROKER = frozenset({TANSU, KAFKA})
@@ -145,5 +149,5 @@ FIXES = (
     Fix("seek_uncommitted_to_beginning", ANY_BROKER, _seek_uncommitted_to_beginning),
     Fix("empty_active_means_none", ANY_BROKER, _empty_active_means_none),
     Fix("exact_changelog_ends", frozenset({TANSU}), _exact_changelog_ends),
-    Fix("low_fetch_wait", frozenset({TANSU}), _low_fetch_wait),
+    Fix("low_fetch_wait", ANY_BROKER, _low_fetch_wait),
 )
