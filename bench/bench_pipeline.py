@@ -20,6 +20,7 @@ The one-million-event memory run is bench/bench_million.py.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import math
 import os
@@ -69,6 +70,28 @@ def children(parent: int) -> dict[int, str]:
     return found
 
 
+# every process of the stack, by a piece of its command line, for its CPU time
+CPU_ROLES = {
+    "simulators": " simulate",
+    "MM API connector": "connect mmapi",
+    "Predexon connector": "connect predexon",
+    "worker": "cli process",
+    "broker": "tansu",
+    "registry": "mmstream.registry",
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_role(cmdline: str) -> str | None:
+    if "java" in cmdline and "kafka" in cmdline:
+        return "broker"
+    return next((role for role, mark in CPU_ROLES.items() if mark in cmdline), None)
+
+
 def environ(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
@@ -99,8 +122,13 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         tables: dict[str, float] = {}
         records_in: dict[str, float] = {}
         connector: dict[str, float] = {}
+        cpu: dict[int, tuple[str, float]] = {}
+        started, ends_at = False, time.time() + seconds
         while up.poll() is None:
             for pid, cmdline in children(up.pid).items():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    if (cpu_name := cpu_role(cmdline)) is not None:
+                        cpu[pid] = (cpu_name, cpu_seconds(pid))
                 role = next((r for r in METRICS_PORT_VARIABLE if r in cmdline), None)
                 if role is None:
                     continue
@@ -122,12 +150,11 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             first = follower.observed.first_seen
             if steady_from is None and first is not None:
                 steady_from = first + WARMUP_S * 1000
-            if (
-                steady_from is not None
-                and not baseline.is_alive()
-                and time.time() * 1000 >= steady_from
-            ):
+            if not started and steady_from is not None and time.time() * 1000 >= steady_from:
                 baseline.start()
+                started = True
+            if time.time() >= ends_at:
+                baseline.stopping.set()  # the feeds stop: so does the baseline
             time.sleep(1.0)
         baseline.stopping.set()
         follower.stopping.set()
@@ -143,14 +170,28 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             f" / {connector.get('reconnects_total', 0):,.0f}",
         ),
         ("  raw events through the agents", f"{inputs:,.0f}"),
+        ("  tuning set in the environment", tuning() or "none (the profile's defaults)"),
         (
             "  broker / load average at the start, at the end",
             f"{profile} / {load_start} -> {load()}",
         ),
         *latency_rows(follower.observed, steady_from or math.inf, baseline.latencies),
+        ("  CPU seconds over the run (2 cores shared)", listing(cpu_by_role(cpu))),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
         ("  worker table keys at the end", listing(tables)),
     ]
+
+
+def cpu_by_role(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        totals[role] = round(totals.get(role, 0.0) + seconds, 1)
+    return totals
+
+
+def tuning() -> str:
+    marks = ("MMSTREAM_WORKER_", "MMSTREAM_PROCESSOR_BATCH_", "MMSTREAM_KAFKA_")
+    return ", ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(marks))
 
 
 def load() -> str:
