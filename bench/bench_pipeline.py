@@ -6,11 +6,12 @@ script follows the raw order/bet topics and `hedge.fills` / `scores.reconciled`.
 record's latency runs from the provider's event time of the newest input it reflects
 (`updated_at`; the simulators stamp every message with its scheduled send time, so a simulator or
 connector that falls behind shows up too) to the moment a reader gets it, split by stage
-(bench/pipeline_latency.py). Only records whose event time is WARMUP_S (default 15, env
-BENCH_WARMUP_S) after the first derived record count: the worker starts after the connectors and
-first drains what they published meanwhile. Beside it, in the same run from the steady window on,
-a bare confluent-kafka produce → consume round trip at the same rate on the same broker. Peak RSS
-(VmHWM) of the MM API connector and of the worker, and the worker's table sizes, every second.
+(bench/pipeline_latency.py). The worker starts after the connectors and first drains what they
+published meanwhile: only records whose event time is WARMUP_S (default 5, env BENCH_WARMUP_S)
+after the first derived record seen within 1 s of its event count (none if that never happens).
+Beside it, in the same run from the steady window on, a bare confluent-kafka produce → consume
+round trip at the same rate on the same broker. Every second: peak RSS (VmHWM) of the MM API
+connector and of the worker, the worker's table sizes, each process's CPU time.
 
 Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
 Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
@@ -37,7 +38,7 @@ from bench.pipeline_latency import Baseline, Follower, latency_rows
 from mmstream.kafka.config import ClusterTarget
 from mmstream.view.sources import scrape, total
 
-WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "15"))
+WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "5"))
 
 # the processes whose memory and metrics are followed, and where each says its metrics port is
 METRICS_PORT_VARIABLE = {
@@ -123,7 +124,8 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         records_in: dict[str, float] = {}
         connector: dict[str, float] = {}
         cpu: dict[int, tuple[str, float]] = {}
-        started, ends_at = False, time.time() + seconds
+        started_at = time.time()
+        started, ends_at = False, started_at + seconds
         while up.poll() is None:
             for pid, cmdline in children(up.pid).items():
                 with contextlib.suppress(OSError, IndexError, ValueError):
@@ -147,9 +149,9 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
                             records_in[labels["agent"]] = value
                 except (OSError, ValueError):
                     continue
-            first = follower.observed.first_seen
-            if steady_from is None and first is not None:
-                steady_from = first + WARMUP_S * 1000
+            caught_up = follower.observed.caught_up
+            if steady_from is None and caught_up is not None:
+                steady_from = caught_up + WARMUP_S * 1000
             if not started and steady_from is not None and time.time() * 1000 >= steady_from:
                 baseline.start()
                 started = True
@@ -170,6 +172,10 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             f" / {connector.get('reconnects_total', 0):,.0f}",
         ),
         ("  raw events through the agents", f"{inputs:,.0f}"),
+        (
+            "  first derived record / caught up, s after the start",
+            caught_up_row(started_at, follower),
+        ),
         ("  tuning set in the environment", tuning() or "none (the profile's defaults)"),
         (
             "  broker / load average at the start, at the end",
@@ -187,6 +193,11 @@ def cpu_by_role(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
     for role, seconds in cpu.values():
         totals[role] = round(totals.get(role, 0.0) + seconds, 1)
     return totals
+
+
+def caught_up_row(started_at: float, follower: Follower) -> str:
+    marks = (follower.observed.first_seen, follower.observed.caught_up)
+    return " / ".join("never" if m is None else f"{m / 1000 - started_at:.0f}" for m in marks)
 
 
 def tuning() -> str:

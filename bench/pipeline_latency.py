@@ -30,6 +30,8 @@ from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 
+# the worker has drained what the connectors published before it started
+CAUGHT_UP_MS = 1000
 RAW = ("orders", "bets")
 # raw records are decoded for one order in RAW_SAMPLE only (the follower shares the machine)
 RAW_SAMPLE = 4
@@ -64,6 +66,7 @@ class Observed:
     samples: list[Sample] = field(default_factory=list)
     raw_times: dict[tuple[bytes, int], float] = field(default_factory=dict)
     first_seen: float | None = None
+    caught_up: float | None = None  # first derived record seen within CAUGHT_UP_MS of its event
 
 
 def assign_all(consumer: Consumer, names: list[str], stopping: threading.Event) -> None:
@@ -121,6 +124,8 @@ class Follower(threading.Thread):
             return
         if self.observed.first_seen is None:
             self.observed.first_seen = seen
+        if self.observed.caught_up is None and seen - event < CAUGHT_UP_MS:
+            self.observed.caught_up = seen
         received = value.get("source_received_at") if topic_id == "hedge_fills" else None
         self.observed.samples.append(Sample(topic_id, key, event, received, at, seen))
 
