@@ -34,10 +34,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import listing, peak_rss_mb, stop_child, table
-from bench.pipeline_latency import Baseline, Follower, latency_rows
+from bench.pipeline_latency import Baseline, Follower, latency_rows, summary
 from mmstream.kafka.config import ClusterTarget
+from mmstream.settings import TopicSettings
 from mmstream.view.sources import scrape, total
 
+PROBE_DIR = Path(__file__).resolve().parent / "probe"
 WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "5"))
 
 # the processes whose memory and metrics are followed, and where each says its metrics port is
@@ -102,7 +104,17 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
     load_start = load()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
-        env.update({"MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
+        probe_file = Path(data_dir) / "probe.jsonl"
+        env.update(
+            {
+                "MMSTREAM_DATA_DIR": data_dir,
+                "MMSTREAM_LOG_LEVEL": "WARNING",
+                "MMSTREAM_BENCH_PROBE": str(probe_file),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(PROBE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+                ),
+            }
+        )
         up = subprocess.Popen(
             [sys.executable, "-m", "mmstream.cli", "up", "--no-view", "--exit-when-done",
              "--rate", str(rate), "--duration", str(seconds), "--seed", "11"],
@@ -162,6 +174,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         follower.stopping.set()
         baseline.join(15)
         follower.join(10)
+        worker_rows = probe_rows(probe_file, steady_from or math.inf)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
     return [
@@ -182,6 +195,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             f"{profile} / {load_start} -> {load()}",
         ),
         *latency_rows(follower.observed, steady_from or math.inf, baseline.latencies),
+        *worker_rows,
         ("  CPU seconds over the run (2 cores shared)", listing(cpu_by_role(cpu))),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
         ("  worker table keys at the end", listing(tables)),
@@ -193,6 +207,27 @@ def cpu_by_role(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
     for role, seconds in cpu.values():
         totals[role] = round(totals.get(role, 0.0) + seconds, 1)
     return totals
+
+
+def probe_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
+    """What the worker's probe (bench/probe/sitecustomize.py) saw in the steady window."""
+    ages: list[float] = []
+    sizes: list[float] = []
+    work: list[float] = []
+    hedge_inputs = {TopicSettings().name(t) for t in ("orders", "bets")}
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
+        record = json.loads(line)
+        ages += [
+            a for topic, at, a in record["ages"] if at >= steady_from and topic in hedge_inputs
+        ]
+        work += [ms for at, ms in record["work_ms"] if at >= steady_from]
+        sizes += record["sizes"]
+    return [
+        ("    worker: raw stamped -> order/bet in the hedge join's batch", summary(ages)),
+        ("    worker: an agent's work on a batch", summary(work)),
+        ("    worker: events per batch (whole run)", summary(sizes).replace(" ms", "")),
+    ]
 
 
 def caught_up_row(started_at: float, follower: Follower) -> str:

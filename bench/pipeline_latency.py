@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -83,6 +83,13 @@ def assign_all(consumer: Consumer, names: list[str], stopping: threading.Event) 
     consumer.assign(assignment)
 
 
+def arrived(consumer: Consumer) -> list[Message]:
+    """The records there now, waiting at most 0.1 s for the first (`consume(n, timeout)` would
+    wait the whole timeout for n records)."""
+    first = consumer.poll(0.1)
+    return [] if first is None else [first, *consumer.consume(500, 0)]
+
+
 class Follower(threading.Thread):
     """Reads the raw order/bet topics and the derived topics from the beginning."""
 
@@ -100,15 +107,16 @@ class Follower(threading.Thread):
         names = {self.topics.name(t): t for t in RAW + DERIVED}
         assign_all(self.consumer, list(names), self.stopping)
         while not self.stopping.is_set():
-            for message in self.consumer.consume(500, 0.1):
+            for message in arrived(self.consumer):
                 seen = wall_ms()
-                if message.error() or message.value() is None:
+                payload, key = message.value(), message.key() or b""
+                if message.error() or payload is None:
                     continue
-                topic_id = names[message.topic()]
-                if topic_id in RAW and not sampled(message.key() or b""):
+                topic_id = names[str(message.topic())]
+                if topic_id in RAW and not sampled(key):
                     continue
-                value = plain(self.serde.decode(topic_id, message.value()))
-                self.observe(topic_id, message.key() or b"", value, message.timestamp()[1], seen)
+                value = plain(self.serde.decode(topic_id, payload))
+                self.observe(topic_id, key, value, message.timestamp()[1], seen)
         self.consumer.close()
 
     def observe(
@@ -179,9 +187,10 @@ class Baseline(threading.Thread):
 
     def read(self, consumer: Consumer) -> None:
         while not self.stopping.is_set():
-            for message in consumer.consume(500, 0.1):
-                if not message.error() and message.value():
-                    self.latencies.append(wall_ms() - float(message.value()))
+            for message in arrived(consumer):
+                payload = message.value()
+                if not message.error() and payload:
+                    self.latencies.append(wall_ms() - float(payload))
 
 
 def summary(latencies: list[float]) -> str:
