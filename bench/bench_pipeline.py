@@ -172,7 +172,8 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             time.sleep(1.0)
         baseline.stopping.set()
         follower.stopping.set()
-        baseline.join(15)
+        if started:
+            baseline.join(15)
         follower.join(10)
         worker_rows = probe_rows(probe_file, steady_from or math.inf)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
