@@ -164,7 +164,11 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             caught_up = follower.observed.caught_up
             if steady_from is None and caught_up is not None:
                 steady_from = caught_up + WARMUP_S * 1000
-            if not started and steady_from is not None and time.time() * 1000 >= steady_from:
+            # the baseline runs in the steady window, or the run's second half if none comes
+            baseline_from = started_at + seconds / 2
+            if steady_from is not None:
+                baseline_from = min(baseline_from, steady_from / 1000)
+            if not started and time.time() >= baseline_from:
                 baseline.start()
                 started = True
             if time.time() >= ends_at:
@@ -175,7 +179,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         if started:
             baseline.join(15)
         follower.join(10)
-        worker_rows = probe_rows(probe_file, steady_from or math.inf)
+        worker_rows = probe_rows(probe_file, -math.inf if steady_from is None else steady_from)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
     return [

@@ -13,6 +13,7 @@ Stages of a `hedge.fills` record, all wall-clock ms on this machine:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -226,6 +227,9 @@ def latency_rows(
 ) -> list[tuple[str, str]]:
     """The stage table of the records whose input event time is in the steady window (the
     figures from the raw record on: the orders whose raw records were decoded)."""
+    window = "the steady window"
+    if steady_from == math.inf:  # never caught up: the whole run, so the backlog shows
+        steady_from, window = -math.inf, "the whole run (never caught up)"
     steady = [s for s in observed.samples if s.event >= steady_from]
     fills = [s for s in steady if s.topic_id == "hedge_fills"]
     scores = [s for s in steady if s.topic_id == "scores_reconciled"]
@@ -233,7 +237,7 @@ def latency_rows(
         if sample.received is not None and sampled(sample.key):
             sample.raw = observed.raw_times.get((sample.key, int(sample.received)))
     rows = [
-        ("  derived records in the steady window", f"{len(steady):,} of {len(observed.samples):,}"),
+        (f"  derived records in {window}", f"{len(steady):,} of {len(observed.samples):,}"),
         ("  hedge.fills: event -> seen by a reader", summary(span(fills, "event", "seen"))),
         ("  hedge.fills: event -> derived stamped", summary(span(fills, "event", "derived"))),
         ("  hedge.fills: raw stamped -> seen by a reader", summary(span(fills, "raw", "seen"))),
