@@ -9,7 +9,8 @@ guarantees the pipeline needs and a profile:
   Tansu-only Faust work-arounds;
 - `kafka-local` (`local_kafka=True`): the local Apache Kafka of `mmstream up --broker kafka` and
   the Kafka test tier — the short group timeouts only (a killed consumer is evicted after 2 s,
-  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so no fetch tuning;
+  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so the librdkafka
+  consumers keep their fetch wait;
 - `default`: an external cluster — the client defaults and the user's settings.
 
 Latency (README "Latency"): on every profile the worker's Faust consumer waits at most a few ms
