@@ -6,10 +6,11 @@
 | `position_before_resume`       | Faust: resume before seek (#216, #596)        | Tansu, Kafka  |
 | `seek_uncommitted_to_beginning`| aiokafka: no seek without commit (#1003)      | Tansu, Kafka  |
 | `empty_active_means_none`      | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka  |
+| `forget_moved_keys`            | Faust: moved keys stay in memory (#199)       | Tansu, Kafka  |
 | `exact_changelog_ends`         | Tansu: short end offsets (BROKERS.md)         | Tansu         |
 | `low_fetch_wait`               | Faust: 1.5 s fetch wait x Tansu's fetch sleep | Tansu         |
 
-The first four are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
+The first five are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
 last two work around Tansu and are not installed on Apache Kafka. The tests that show each bug
 without its fix: `tests/integration/broker/test_faust_fixes.py`. The patched functions copy
 code of the versions in `PINNED` (also in `constraints.txt` and `pyproject.toml`); any other
@@ -18,6 +19,8 @@ installed version stops the worker at start-up (exit 2), since the copies would 
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import metadata
@@ -29,6 +32,8 @@ from mmstream.kafka.config import ClusterTarget
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 TANSU, KAFKA = "tansu", "kafka"
 _ORIGINALS: dict[tuple[Any, str], Any] = {}
+FIXES_OFF_VARIABLE = "TEST_FAUST_FIXES_OFF"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,15 @@ def broker_of(target: ClusterTarget) -> str:
 
 def install_faust_fixes(target: ClusterTarget, disabled: Collection[str] = ()) -> list[str]:
     """Check the pinned versions, then patch Faust/aiokafka once per process with every fix
-    the target's broker needs, except `disabled` ones (tests only); the names installed."""
+    the target's broker needs, except `disabled` ones and those named in TEST_FAUST_FIXES_OFF
+    (comma-separated; tests only, to show what each fix fixes); the names installed."""
     check_pinned_versions()
+    off = [name for name in os.environ.get(FIXES_OFF_VARIABLE, "").split(",") if name]
+    if off:
+        log.warning(
+            "%s=%s: these Faust fixes are NOT installed (tests only)", FIXES_OFF_VARIABLE, off
+        )
+    disabled = {*disabled, *off}
     unknown = set(disabled) - {fix.name for fix in FIXES}
     if unknown:
         raise ConfigurationError(f"unknown Faust fixes {sorted(unknown)}")
@@ -122,6 +134,14 @@ def _empty_active_means_none(target: ClusterTarget) -> None:
     _replace(AIOKafkaConsumerThread, "_fetch_records", fetch_only_active)
 
 
+def _forget_moved_keys(target: ClusterTarget) -> None:
+    from faust.tables.base import Collection
+
+    from mmstream.kafka.faust_rebalance import remember_key_partitions
+
+    _replace(Collection, "send_changelog", remember_key_partitions)
+
+
 def _exact_changelog_ends(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
@@ -144,6 +164,7 @@ FIXES = (
     Fix("position_before_resume", ANY_BROKER, _position_before_resume),
     Fix("seek_uncommitted_to_beginning", ANY_BROKER, _seek_uncommitted_to_beginning),
     Fix("empty_active_means_none", ANY_BROKER, _empty_active_means_none),
+    Fix("forget_moved_keys", ANY_BROKER, _forget_moved_keys),
     Fix("exact_changelog_ends", frozenset({TANSU}), _exact_changelog_ends),
     Fix("low_fetch_wait", frozenset({TANSU}), _low_fetch_wait),
 )

@@ -1,4 +1,4 @@
-"""Four fixes to Faust's rebalance and recovery (faust-streaming 0.15.3 with aiokafka 0.14.0).
+"""Five fixes to Faust's rebalance and recovery (faust-streaming 0.15.3 with aiokafka 0.14.0).
 
 Each is a bug of the client libraries, not of a broker; each has a test that shows the bug
 without the fix and its absence with it (`tests/integration/broker/test_faust_fixes.py`), run
@@ -161,3 +161,30 @@ class OnlyThese:
 def stream_partitions(app: Any, partitions: Iterable[Any]) -> set[Any]:
     changelogs = app.tables.changelog_topics
     return {tp for tp in partitions if tp.topic not in changelogs}
+
+
+def remember_key_partitions(send_changelog: Any) -> Any:
+    """Fix `forget_moved_keys`: the in-memory store learns the partition of every key the
+    worker writes itself, so that it drops the key when the partition moves to another worker.
+
+    Faust's memory store drops, after a rebalance's recovery, the keys of partitions no longer
+    assigned, but it knows a key's partition only from the changelog records it read back in a
+    recovery (faust-streaming/faust#199 added that index, fed by the changelog only). A key
+    first written after the worker's last recovery is in no partition as far as the store
+    knows, so it stays after its partition moved: the worker's timers go on deciding for
+    orders another worker now owns (from the state as it was at the hand-over, e.g. opening
+    an UNHEDGED_FILL alert the new owner, which read the hedge bet, never resolves), and write
+    that stale state into a changelog the new owner reads at its next recovery.
+    """
+
+    def send(self: Any, partition: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = send_changelog(self, partition, key, value, *args, **kwargs)
+        known = getattr(self.data, "_key_partition", None)  # the memory store's index
+        if known is not None:
+            if value is None:  # a deletion: the memory store forgets it likewise
+                known.pop(key, None)
+            else:
+                known[key] = sent.message.partition
+        return sent
+
+    return send
