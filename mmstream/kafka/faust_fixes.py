@@ -1,20 +1,24 @@
 """The patches every Faust worker process installs, each named, each on the brokers that need it.
 
-| fix                            | fixes (upstream)                              | brokers       |
-|--------------------------------|-----------------------------------------------|---------------|
-| `pause_streams_on_assign`      | Faust: stream records before recovery (#596)  | Tansu, Kafka  |
-| `position_before_resume`       | Faust: resume before seek (#216, #596)        | Tansu, Kafka  |
-| `seek_uncommitted_to_beginning`| aiokafka: no seek without commit (#1003)      | Tansu, Kafka  |
-| `empty_active_means_none`      | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka  |
-| `forget_moved_keys`            | Faust: moved keys stay in memory (#199)       | Tansu, Kafka  |
-| `exact_changelog_ends`         | Tansu: short end offsets (BROKERS.md)         | Tansu         |
-| `low_fetch_wait`               | Faust: 1.5 s fetch wait x Tansu's fetch sleep | Tansu         |
+| fix                               | fixes (upstream)                              | brokers      |
+|-----------------------------------|-----------------------------------------------|--------------|
+| `pause_streams_on_assign`         | Faust: stream records before recovery (#596)  | Tansu, Kafka |
+| `position_before_resume`          | Faust: resume before seek (#216, #596)        | Tansu, Kafka |
+| `seek_uncommitted_to_beginning`   | aiokafka: no seek without commit (#1003)      | Tansu, Kafka |
+| `empty_active_means_none`         | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka |
+| `forget_moved_keys`               | Faust: moved keys stay in memory (#199)       | Tansu, Kafka |
+| `partition_keys_through_failover` | aiokafka: no partitions while leaderless      | Tansu, Kafka |
+| `exact_changelog_ends`            | Tansu: short end offsets (BROKERS.md)         | Tansu        |
+| `low_fetch_wait`                  | Faust: 1.5 s fetch wait x Tansu's fetch sleep | Tansu        |
 
-The first five are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
+The first six are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
 last two work around Tansu and are not installed on Apache Kafka. The tests that show each bug
-without its fix: `tests/integration/broker/test_faust_fixes.py`. The patched functions copy
-code of the versions in `PINNED` (also in `constraints.txt` and `pyproject.toml`); any other
-installed version stops the worker at start-up (exit 2), since the copies would be wrong.
+without its fix: `tests/integration/broker/test_faust_fixes.py`; `forget_moved_keys`:
+`tests/integration/processors/test_worker_join.py`; `partition_keys_through_failover`: the
+3-node broker-kill test (`tests/integration/cluster/test_broker_kill.py`). The patched
+functions copy code of the versions in `PINNED` (also in `constraints.txt` and
+`pyproject.toml`); any other installed version stops the worker at start-up (exit 2), since the
+copies would be wrong.
 """
 
 from __future__ import annotations
@@ -142,6 +146,14 @@ def _forget_moved_keys(target: ClusterTarget) -> None:
     _replace(Collection, "send_changelog", remember_key_partitions)
 
 
+def _partition_keys_through_failover(target: ClusterTarget) -> None:
+    from faust.transport.drivers.aiokafka import Producer
+
+    from mmstream.kafka.faust_failover import key_partition_from_known_partitions
+
+    _replace(Producer, "key_partition", key_partition_from_known_partitions)
+
+
 def _exact_changelog_ends(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
@@ -165,6 +177,7 @@ FIXES = (
     Fix("seek_uncommitted_to_beginning", ANY_BROKER, _seek_uncommitted_to_beginning),
     Fix("empty_active_means_none", ANY_BROKER, _empty_active_means_none),
     Fix("forget_moved_keys", ANY_BROKER, _forget_moved_keys),
+    Fix("partition_keys_through_failover", ANY_BROKER, _partition_keys_through_failover),
     Fix("exact_changelog_ends", frozenset({TANSU}), _exact_changelog_ends),
     Fix("low_fetch_wait", frozenset({TANSU}), _low_fetch_wait),
 )
