@@ -132,7 +132,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         runtime.topics.name("processors_dlq"),
         settings.test_fail_keys.split(","),
     )
-    failures.timer(settings.lag_interval_s)(liveness.sample)
+    failures.timer(settings.lag_interval_s, during_rebalance=True)(liveness.sample)
     pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures)
     pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
     for topic_id in OUTPUT_TOPICS:
