@@ -14,8 +14,7 @@
 The first six are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
 last two work around Tansu and are not installed on Apache Kafka. The tests that show each bug
 without its fix: `tests/integration/broker/test_faust_fixes.py`; `forget_moved_keys`:
-`tests/integration/processors/test_worker_join.py`; `partition_keys_through_failover`: the
-3-node broker-kill test (`tests/integration/cluster/test_broker_kill.py`). The patched
+`tests/integration/processors/test_worker_join.py`. The patched
 functions copy code of the versions in `PINNED` (also in `constraints.txt` and
 `pyproject.toml`); any other installed version stops the worker at start-up (exit 2), since the
 copies would be wrong.
