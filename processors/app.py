@@ -23,6 +23,7 @@ from faust.types import TableT
 from mmstream.errors import ConfigurationError
 from mmstream.kafka.config import faust_settings
 from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.kafka.faust_topics import faust_topic_settings
 from mmstream.runtime import Runtime
 from processors import signals as signal_contract
 from processors.codec import CompactJson
@@ -117,6 +118,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         datadir=str(datadir),
         processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
+        **faust_topic_settings(runtime.target),  # changelogs replicated like the other topics
     )
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
@@ -130,7 +132,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         runtime.topics.name("processors_dlq"),
         settings.test_fail_keys.split(","),
     )
-    failures.timer(settings.lag_interval_s)(liveness.sample)
+    failures.timer(settings.lag_interval_s, during_rebalance=True)(liveness.sample)
     pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures)
     pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
     for topic_id in OUTPUT_TOPICS:

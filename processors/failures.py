@@ -38,6 +38,7 @@ from mmstream.deadletter import (
     qualified_name,
 )
 from mmstream.errors import MmstreamError
+from mmstream.kafka.faust_rebalance import between_rebalances
 from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
 from schemas.decoder import DecodeError, Decoder
@@ -168,11 +169,15 @@ class FailurePath:
 
         return register
 
-    def timer(self, interval: float) -> Callable[[Callable[[], Awaitable[None]]], Any]:
-        """`app.timer(interval)` whose death ends the worker."""
+    def timer(
+        self, interval: float, during_rebalance: bool = False
+    ) -> Callable[[Callable[[], Awaitable[None]]], Any]:
+        """`app.timer(interval)` whose death ends the worker. Unless `during_rebalance`, a tick
+        that falls while the group rebalances is skipped (`between_rebalances`)."""
 
         def register(fun: Callable[[], Awaitable[None]]) -> Any:
-            return self.app.timer(interval)(supervised(self.app, f"timer {fun.__name__}", fun))
+            body = fun if during_rebalance else between_rebalances(self.app, fun)
+            return self.app.timer(interval)(supervised(self.app, f"timer {fun.__name__}", body))
 
         return register
 

@@ -21,12 +21,14 @@ import pytest
 from aiokafka import TopicPartition
 from confluent_kafka import Producer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from mmstream.kafka.changelog_ends import read_true_ends
 from mmstream.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
+from mmstream.kafka.faust_failover import key_partition_from_known_partitions
 from mmstream.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
 from mmstream.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
-from tests.helpers.kafka import produce
+from tests.helpers.kafka import consume, produce
 from tests.integration.broker.test_broker_conformance import new_topic
 
 FAUST_FETCH_WAIT_MS = 1500  # hard-coded in faust/transport/drivers/aiokafka.py
@@ -268,3 +270,35 @@ async def test_low_fetch_wait_on_both_brokers(kafka_target: ClusterTarget) -> No
             "with the 1.5 s wait); the fix is for Tansu only again"
         )
         assert tuned < untuned / 2, f"the fix does not help: {tuned:.0f} vs {untuned:.0f} ms"
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])
+async def test_partition_keys_through_failover(kafka_target: ClusterTarget, fixed: bool) -> None:
+    """A worker's first write to a table whose changelog its producer has not asked metadata
+    for (another worker created it): Faust partitions the key at once through aiokafka, which
+    finds no partitions. Unfixed that raises TypeError in the agent; fixed, each key goes to
+    the partition a producer that knows the topic picks (murmur2, as the connectors hash)."""
+    assert fix_brokers("partition_keys_through_failover") == {TANSU, KAFKA}
+    keys = [f"order-{n}".encode() for n in range(24)]
+    aio = aiokafka.AIOKafkaProducer(bootstrap_servers=kafka_target.bootstrap_servers)
+    await aio.start()
+    topic = new_topic(kafka_target, partitions=4)  # after the producer's first metadata
+    table = SimpleNamespace(changelog_topic_name=topic, partitions=4)
+    producer = SimpleNamespace(
+        _ensure_producer=lambda: aio,
+        app=SimpleNamespace(tables={"t": table}, conf=SimpleNamespace(topic_partitions=8)),
+    )
+    key_partition = original(FaustProducer, "key_partition")
+    if fixed:
+        key_partition = key_partition_from_known_partitions(key_partition)
+    try:
+        if not fixed:
+            with pytest.raises(TypeError):  # BUG GONE if not raised: the fix may be removed
+                key_partition(producer, topic, keys[0])
+            return
+        chosen = {key.decode(): key_partition(producer, topic, key).partition for key in keys}
+    finally:
+        await aio.stop()
+    produce(kafka_target, topic, [(key.decode(), b"v") for key in keys])
+    placed = {key: m.partition() for key, _, m in consume(kafka_target, topic, len(keys), 30)}
+    assert chosen == placed
