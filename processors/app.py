@@ -13,12 +13,13 @@ exactly-once is experimental and does not start on the embedded broker (BROKERS.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from faust.types import TableT
+from faust.types import EventT, TableT
 
 from mmstream.errors import ConfigurationError
 from mmstream.kafka.config import faust_settings, producer_config
@@ -26,6 +27,7 @@ from mmstream.kafka.faust_fixes import install_faust_fixes
 from mmstream.runtime import Runtime
 from processors import signals as signal_contract
 from processors.batch import BatchRunner, StateTable
+from processors.bulk import batches
 from processors.codec import CompactJson
 from processors.common import Output
 from processors.failures import FailurePath, die_once
@@ -73,6 +75,10 @@ class Pipeline:
         return self.app.Table(
             name, default=None, partitions=partitions, key_type=bytes, use_partitioner=True
         )
+
+    def batches(self, stream: Any) -> AsyncIterator[list[EventT]]:
+        """The agent's input in batches (`processors/bulk.py`)."""
+        return batches(self.app, stream, self.settings.batch_size, self.settings.batch_within_s)
 
     def state_table(self, name: str, partitions: int) -> StateTable:
         return StateTable(self.table(name, partitions), self.sink)

@@ -1,4 +1,4 @@
-"""The agents' hot path: one `take_events` batch folded per record, finished per key, written once.
+"""The agents' hot path: one input batch folded per record, finished per key, written once.
 
 1. Per record, `fold(state, event) -> (state, outputs)` on a copy of the key's state (the
    table's own copy is untouched until the key is finished). An exception dead-letters the

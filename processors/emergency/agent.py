@@ -28,7 +28,7 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(flags, f"{settings.app_id}-emergency-flag", AGENT)
     async def emergency_flag(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in p.batches(stream):
             p.metrics.records_in.labels(AGENT).inc(len(events))
             work = flag_runner.fold(p.failures.decoded(AGENT, events), apply_record, one_key)
             flag_runner.finish(work, store, [])
@@ -50,7 +50,7 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(p.outputs["signals"], f"{settings.app_id}-emergency-signals", AGENT)
     async def emergency_signals(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in p.batches(stream):
             work = signal_runner.fold(events, apply_signals, one_key)
             p.failures.liveness.processed(AGENT)
             signal_runner.finish(work, store, [])

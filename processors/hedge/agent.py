@@ -43,7 +43,7 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in p.batches(stream):
             join(events)
 
     def join(events: list[Any]) -> None:

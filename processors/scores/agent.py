@@ -37,7 +37,7 @@ def register(p: Pipeline) -> None:
     @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
         await asyncio.to_thread(fixtures.wait_loaded)
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in p.batches(stream):
             route_batch(events)
 
     def route_batch(events: list[Any]) -> None:
@@ -70,7 +70,7 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in p.batches(stream):
             reconcile_batch(events)
 
     def fold_view(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
