@@ -1,14 +1,17 @@
 """Agent throughput and latency on one worker, beside a bare Faust agent and the peer.
 
-1. Backlog: N orders with a fill and a hedge bet each (2N events), plus score updates, are
-   written first. On that same backlog, in this order:
+1. Backlog: N orders with a fill and a hedge bet each (2N events) are written first. On that
+   same backlog, in this order:
    - the baseline: a bare Faust agent (bench/faust_bare.py) iterating the 2N order and bet
      events one by one, decoding each through the one decoder, one table update per event;
    - the peer: Quix Streams (bench/peer_quix.py, in its own venv bench/.venv-peer, installed
      from PyPI on first use; `--no-peer` skips it): the same events, decode, per-key state
      with changelog, one Avro output per input;
-   - one `mmstream process` worker draining everything: events/s through each agent, and
-     each agent's ratio to the baseline (the goal of issue #17: >= 2.5x).
+   - one `mmstream process` worker draining it (the hedge join, and downstream the emergency
+     agent), then N/2 score updates written once it is done (the score router, downstream the
+     reconciliation): events/s through each agent, in wall time and per CPU-second of the
+     worker (on a shared machine the CPU figure is the steadier one), and each agent's ratio
+     to the baseline (the goal of issue #17: >= 2.5x).
 2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
    record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
 
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,7 @@ SESSION = Session(connection_id="bench", subscription_id="1")
 BENCH = Path(__file__).resolve().parent
 PEER_VENV = BENCH / ".venv-peer"
 PEER_PACKAGES = ("quixstreams==3.28.1", "fastavro")
+SCRAPE_INTERVAL_S = 0.1
 
 
 def change(event: str, now: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -150,14 +155,72 @@ def start_worker(
     return worker
 
 
-def timed_child(command: list[str], what: str, timeout_s: float = 900) -> tuple[int, float]:
-    """Run a bench child printing `events=<n> seconds=<s>`; its events and seconds."""
+@dataclass
+class Drain:
+    """Events one process got through, in wall time and in the CPU time it used."""
+
+    events: float
+    seconds: float
+    cpu: float
+
+    def rate(self) -> float:
+        return self.events / max(self.seconds, 1e-9)
+
+    def cpu_rate(self) -> float:
+        return self.events / max(self.cpu, 1e-9)
+
+
+def timed_child(command: list[str], what: str, timeout_s: float = 900) -> Drain:
+    """Run a bench child printing `events=<n> seconds=<s> cpu=<s>`."""
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     # Faust sends a worker's stdout to its log (stderr)
-    found = re.findall(r"events=(\d+) seconds=([\d.]+)", done.stdout + done.stderr)
+    found = re.findall(r"events=(\d+) seconds=([\d.]+) cpu=([\d.]+)", done.stdout + done.stderr)
     if not found:
         raise RuntimeError(f"{what} printed no result: {done.stdout[-2000:]} {done.stderr[-3000:]}")
-    return int(found[-1][0]), float(found[-1][1])
+    return Drain(*(float(v) for v in found[-1]))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def watch_drains(
+    url: str, pid: int, targets: dict[str, int], done: set[str] | None = None
+) -> dict[str, Drain]:
+    """Each agent's drain of the backlog (but those `done` before): its records from its first
+    to its last one, and the worker's CPU time over that span (the worker's: the share of the
+    agents downstream, running at the same time, is in it)."""
+    done = done or set()
+    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) it first counted
+    last: dict[str, tuple[float, float, float]] = {}  # agent -> (count, when, cpu) last grew
+    deadline = time.monotonic() + 600
+    settle: float | None = None  # after the targets: the downstream agents finish
+    while time.monotonic() < deadline and (settle is None or time.monotonic() < settle):
+        counts = agent_counts(url)
+        now, cpu = time.monotonic(), cpu_seconds(pid)
+        for agent, count in counts.items():
+            if agent in done:
+                continue
+            if count and agent not in first:
+                first[agent] = (now, cpu)
+            if count > last.get(agent, (0.0, 0.0, 0.0))[0]:
+                last[agent] = (count, now, cpu)
+        if settle is None and all(counts.get(a, 0) >= goal for a, goal in targets.items()):
+            settle = time.monotonic() + 3.0
+        time.sleep(SCRAPE_INTERVAL_S)
+    return {
+        agent: Drain(count, when - first[agent][0], cpu - first[agent][1])
+        for agent, (count, when, cpu) in last.items()
+    }
+
+
+def ratios(drain: Drain, baseline: Drain) -> str:
+    return (
+        f"{drain.rate() / baseline.rate():.1f}x in wall time, "
+        f"{drain.cpu_rate() / baseline.cpu_rate():.1f}x per CPU-second"
+    )
 
 
 def ensure_peer() -> Path:
@@ -169,12 +232,11 @@ def ensure_peer() -> Path:
     return python
 
 
-def per_s(events: float, elapsed: float) -> float:
-    return events / max(elapsed, 1e-9)
-
-
-def rate_row(what: str, events: int, elapsed: float) -> tuple[str, str]:
-    return what, f"{events:,} events in {elapsed:.1f} s = {per_s(events, elapsed):,.0f} events/s"
+def rate_row(what: str, drain: Drain) -> tuple[str, str]:
+    return what, (
+        f"{drain.events:,.0f} events in {drain.seconds:.1f} s = {drain.rate():,.0f} events/s "
+        f"({drain.cpu:.1f} CPU-s, {drain.cpu_rate():,.0f} events per CPU-second)"
+    )
 
 
 def main(n: int, rate: float, seconds: float, peer: bool) -> None:
@@ -194,14 +256,9 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
                 key=str(i).encode(),
                 value=serde.encode("bets", bet(i, now + 1)),
             )
-            if i % 2 == 0:
-                producer.produce(
-                    topics.name("scores"),
-                    key=f"fx{i % 50}".encode(),
-                    value=serde.encode("scores", score(i % 50, now)),
-                )
             producer.poll(0)
         producer.flush(60)
+        scores = [serde.encode("scores", score(i % 50, now)) for i in range(0, n, 2)]
         load = {"before": os.getloadavg()[0]}
         bootstrap, expected = target.bootstrap_servers, str(2 * n)
         bare_args = [bootstrap, target.profile, stack.registry_url, expected, *inputs]
@@ -219,43 +276,21 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
         port = 19_500 + os.getpid() % 400
         worker = start_worker(stack, data_dir, topics, port)
         url = f"http://127.0.0.1:{port}/metrics"
-        targets = {"hedge": 2 * n, "score-router": n // 2}
-        first: dict[str, float] = {}
-        last: dict[str, tuple[float, float]] = {}  # agent -> (count, when it last grew)
-        deadline = time.monotonic() + 600
-        counts: dict[str, float] = {}
-        while time.monotonic() < deadline:
-            counts = agent_counts(url)
-            now = time.monotonic()
-            for agent, count in counts.items():
-                if count and agent not in first:
-                    first[agent] = now
-                if count > last.get(agent, (0.0, 0.0))[0]:
-                    last[agent] = (count, now)
-            if all(counts.get(a, 0) >= goal for a, goal in targets.items()):
-                break
-            time.sleep(0.05)
-        settle = time.monotonic() + 3.0  # the downstream agents (scores, emergency) finish
-        while time.monotonic() < settle:
-            for agent, count in agent_counts(url).items():
-                if count and agent not in first:
-                    first[agent] = time.monotonic()
-                if count > last.get(agent, (0.0, 0.0))[0]:
-                    last[agent] = (count, time.monotonic())
-            time.sleep(0.05)
-        # each agent's own rate: its events over the time from its first to its last one
+        drains = watch_drains(url, worker.pid, {"hedge": 2 * n})
+        # the score updates once the hedge join is done: each drain has the worker to itself
+        for i, value in enumerate(scores):
+            producer.produce(topics.name("scores"), key=f"fx{i % 50}".encode(), value=value)
+        producer.flush(60)
+        drains.update(watch_drains(url, worker.pid, {"score-router": n // 2}, set(drains)))
         load["after backlog"] = os.getloadavg()[0]
-        bare_rate = per_s(*bare)
-        backlog_rows = [rate_row("baseline: bare Faust agent + table, orders + bets", *bare)]
+        backlog_rows = [rate_row("baseline: bare Faust agent + table, orders + bets", bare)]
         if quix is not None:
-            backlog_rows.append(rate_row("peer: Quix Streams, orders + bets", *quix))
-        for agent, (count, when) in sorted(last.items()):
-            elapsed = when - first[agent]
-            backlog_rows.append(rate_row(f"{agent}: backlog drain", int(count), elapsed))
-            ratio = per_s(count, elapsed) / bare_rate
-            backlog_rows.append((f"{agent}: ratio to the baseline", f"{ratio:.1f}x"))
+            backlog_rows.append(rate_row("peer: Quix Streams, orders + bets", quix))
+        for agent, drain in sorted(drains.items()):
+            backlog_rows.append(rate_row(f"{agent}: backlog drain", drain))
+            backlog_rows.append((f"{agent}: ratio to the baseline", ratios(drain, bare)))
         if quix is not None:
-            backlog_rows.append(("peer: ratio to the baseline", f"{per_s(*quix) / bare_rate:.1f}x"))
+            backlog_rows.append(("peer: ratio to the baseline", ratios(quix, bare)))
 
         # steady load: latency raw append -> hedge.fills append
         consumer = Consumer(

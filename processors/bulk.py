@@ -11,6 +11,8 @@ does for each event what the stream does, no more:
   last commit by whoever owns it), as `Stream._c_aiter` does;
 - each event taken is tracked as unacked by the consumer, so that a rebalance waits for the
   batch (`Consumer.wait_empty`) before it flushes and commits;
+- a batch is what arrived within `within` of its first event (at most `max_`), as with
+  `take_events`;
 - the batch is acked once the agent asks for the next one: never when the agent raised (the
   worker then exits without committing it, `processors/failures.py`).
 
@@ -28,6 +30,8 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+FILL_POLL_S = 0.002  # how often a batch still filling looks at the queue again
+
 
 async def batches(
     app: faust.App, stream: Any, max_: int, within: float
@@ -43,13 +47,20 @@ async def batches(
     flow = app.flow_control
     acking = app.topics.acking_topics
     unacked = consumer.unacked
+    loop = asyncio.get_running_loop()
     while True:
         try:
             events = [await queue.get()]
         except StopAsyncIteration:  # the channel ends (the worker stops)
             return
-        while len(events) < max_ and not queue.empty():
-            events.append(queue.get_nowait())
+        deadline = loop.time() + within
+        while True:  # up to `max_` events, waiting at most `within` for them (as take_events)
+            while len(events) < max_ and not queue.empty():
+                events.append(queue.get_nowait())
+            remaining = deadline - loop.time()
+            if len(events) >= max_ or remaining <= 0:
+                break
+            await asyncio.sleep(min(remaining, FILL_POLL_S))
         generation = app.consumer_generation_id
         fresh = []
         for event in events:

@@ -14,7 +14,9 @@ the producer could not deliver ends the worker (exit 70) before anything past it
 
 Changelog records are written as Faust writes them (`Table.send_changelog`: the table's key
 and value serializers, the key's murmur2 partition, a tombstone for a deleted key), so Faust's
-recovery reads them back unchanged.
+recovery reads them back unchanged. Where the table's serializers are raw keys and JSON values
+(checked on its first record: Faust's bytes and compact JSON read back the same), the value is
+written with `json.dumps` directly, without Faust's codec registry on every record.
 
 With `processing_guarantee=exactly_once` (`FaustSink`) the same calls go through Faust's
 producer instead, since only its transactions carry the offsets with the outputs.
@@ -23,6 +25,7 @@ producer instead, since only its transactions carry the offsets with the outputs
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,6 +41,21 @@ log = logging.getLogger(__name__)
 Headers = Sequence[tuple[str, bytes]]
 FLUSH_TIMEOUT_S = 60.0
 FULL_QUEUE_WAIT_S = 0.05
+
+
+def compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def faust_format(table: TableT, key: bytes, value: Any) -> tuple[bytes, bytes | None]:
+    """Key and value as `Table.send_changelog` serializes them (None: a tombstone)."""
+    serializers: Any = table  # Collection's serializers, not on TableT
+    topic = table.changelog_topic
+    key_bytes, _ = topic.prepare_key(key, serializers.key_serializer)
+    if value is None:
+        return key_bytes, None
+    encoded, _ = topic.prepare_value(value, serializers.value_serializer)
+    return key_bytes, encoded
 
 
 class SinkError(MmstreamError):
@@ -85,6 +103,7 @@ class ConfluentSink(Sink):
         self.epoch = Epoch()
         self.waiting: list[Epoch] = []  # closed by a flush, not yet all acknowledged
         self.failed: SinkError | None = None
+        self.fast_json: dict[str, bool] = {}  # changelog topic -> written as compact JSON
 
     def produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
@@ -101,14 +120,21 @@ class ConfluentSink(Sink):
         epoch.pending += 1
 
     def changelog(self, table: TableT, key: bytes, value: Any) -> None:
-        topic = table.changelog_topic
-        serializers: Any = table  # Collection's serializers, not on TableT
-        data, _ = topic.prepare_key(key, serializers.key_serializer)
+        name = table.changelog_topic.get_topic_name()
         if value is None:
-            self.produce(topic.get_topic_name(), data, None)
+            self.produce(name, faust_format(table, key, None)[0], None)
             return
-        encoded, _ = topic.prepare_value(value, serializers.value_serializer)
-        self.produce(topic.get_topic_name(), data, encoded)
+        fast = self.fast_json.get(name)
+        if fast is None:  # first record: JSON if Faust's own serializers read back the same
+            key_bytes, faust_value = faust_format(table, key, value)
+            fast = key_bytes == key and json.loads(faust_value or b"null") == json.loads(
+                compact(value)
+            )
+            self.fast_json[name] = fast
+        if fast:
+            self.produce(name, key, compact(value))
+        else:
+            self.produce(name, *faust_format(table, key, value))
 
     def poll(self) -> None:
         self.producer.poll(0)
