@@ -33,6 +33,20 @@ from faust.types import EventT
 FILL_POLL_S = 0.002  # how often a batch still filling looks at the queue again
 
 
+async def take(queue: Any, max_: int, deadline: float) -> list[EventT]:
+    """At least one event, then what arrives before `deadline`, at most `max_` (as
+    take_events); raises StopAsyncIteration when the channel ends."""
+    loop = asyncio.get_running_loop()
+    events = [await queue.get()]
+    while True:
+        while len(events) < max_ and not queue.empty():
+            events.append(queue.get_nowait())
+        remaining = deadline - loop.time()
+        if len(events) >= max_ or remaining <= 0:
+            return events
+        await asyncio.sleep(min(remaining, FILL_POLL_S))
+
+
 async def batches(
     app: faust.App, stream: Any, max_: int, within: float
 ) -> AsyncIterator[list[EventT]]:
@@ -50,17 +64,9 @@ async def batches(
     loop = asyncio.get_running_loop()
     while True:
         try:
-            events = [await queue.get()]
-        except StopAsyncIteration:  # the channel ends (the worker stops)
+            events = await take(queue, max_, loop.time() + within)
+        except StopAsyncIteration:  # the channel ends (the worker stops): nothing more is acked
             return
-        deadline = loop.time() + within
-        while True:  # up to `max_` events, waiting at most `within` for them (as take_events)
-            while len(events) < max_ and not queue.empty():
-                events.append(queue.get_nowait())
-            remaining = deadline - loop.time()
-            if len(events) >= max_ or remaining <= 0:
-                break
-            await asyncio.sleep(min(remaining, FILL_POLL_S))
         generation = app.consumer_generation_id
         fresh = []
         for event in events:
