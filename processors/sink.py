@@ -101,6 +101,7 @@ class ConfluentSink(Sink):
     def __init__(self, config: dict[str, Any]) -> None:
         self.producer = Producer(config)
         self.epoch = Epoch()
+        self.delivered = self.epoch.delivered  # the current epoch's delivery report
         self.waiting: list[Epoch] = []  # closed by a flush, not yet all acknowledged
         self.failed: SinkError | None = None
         self.fast_json: dict[str, bool] = {}  # changelog topic -> written as compact JSON
@@ -112,7 +113,11 @@ class ConfluentSink(Sink):
         while True:
             try:
                 self.producer.produce(
-                    topic, value, key, headers=list(headers) or None, on_delivery=epoch.delivered
+                    topic,
+                    value,
+                    key,
+                    headers=list(headers) if headers else None,
+                    on_delivery=self.delivered,
                 )
                 break
             except BufferError:  # librdkafka's queue is full: let it drain
@@ -153,6 +158,7 @@ class ConfluentSink(Sink):
     async def flush(self) -> None:
         self.waiting.append(self.epoch)
         self.epoch = Epoch()
+        self.delivered = self.epoch.delivered
         mine = list(self.waiting)  # records queued after this call need not be waited for
         deadline = time.monotonic() + FLUSH_TIMEOUT_S
         while any(epoch.pending > 0 for epoch in mine):
