@@ -180,15 +180,32 @@ def remember_key_partitions(send_changelog: Any) -> Any:
 
     def send(self: Any, partition: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         sent = send_changelog(self, partition, key, value, *args, **kwargs)
-        known = getattr(self.data, "_key_partition", None)  # the memory store's index
-        if known is not None:
-            if value is None:  # a deletion: the memory store forgets it likewise
-                known.pop(key, None)
-            else:
-                known[key] = sent.message.partition
+        index_written_key(self, key, None if value is None else sent.message.partition)
         return sent
 
     return send
+
+
+def index_written_key(table: Any, key: Any, partition: int | None) -> None:
+    """Tell `table`'s memory store the changelog partition of a key the worker wrote (None: a
+    deletion, which the store forgets likewise); see `remember_key_partitions`. Writes that go
+    around `send_changelog` (the agents' hot path, `processors/batch.py`) call it directly."""
+    known = getattr(table.data, "_key_partition", None)  # the memory store's index
+    if known is None:
+        return
+    if partition is None:
+        known.pop(key, None)
+    else:
+        known[key] = partition
+
+
+def changelog_partition(table: Any, key_bytes: bytes) -> int:
+    """The partition a changelog record of `key_bytes` goes to: murmur2 over the table's
+    partitions, as aiokafka's default partitioner and librdkafka's `murmur2_random` place it."""
+    from aiokafka.partitioner import murmur2
+
+    count = table.partitions or table.app.conf.topic_partitions
+    return int((murmur2(key_bytes) & 0x7FFFFFFF) % count)
 
 
 def between_rebalances(
