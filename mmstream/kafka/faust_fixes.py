@@ -142,9 +142,10 @@ def _empty_active_means_none(target: ClusterTarget) -> None:
 def _forget_moved_keys(target: ClusterTarget) -> None:
     from faust.tables.base import Collection
 
-    from mmstream.kafka.faust_rebalance import remember_key_partitions
+    from mmstream.kafka.faust_rebalance import INDEX_WRITTEN_KEYS, remember_key_partitions
 
     _replace(Collection, "send_changelog", remember_key_partitions)
+    INDEX_WRITTEN_KEYS["installed"] = True  # the agents' hot path indexes its writes too
 
 
 def _partition_keys_through_failover(target: ClusterTarget) -> None:

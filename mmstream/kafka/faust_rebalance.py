@@ -186,12 +186,16 @@ def remember_key_partitions(send_changelog: Any) -> Any:
     return send
 
 
+INDEX_WRITTEN_KEYS = {"installed": False}  # set by fix `forget_moved_keys`
+
+
 def index_written_key(table: Any, key: Any, partition: int | None) -> None:
     """Tell `table`'s memory store the changelog partition of a key the worker wrote (None: a
     deletion, which the store forgets likewise); see `remember_key_partitions`. Writes that go
-    around `send_changelog` (the agents' hot path, `processors/batch.py`) call it directly."""
+    around `send_changelog` (the agents' hot path, `processors/batch.py`) call it directly. A
+    part of fix `forget_moved_keys`: nothing without it, so that its test shows the bug."""
     known = getattr(table.data, "_key_partition", None)  # the memory store's index
-    if known is None:
+    if known is None or not INDEX_WRITTEN_KEYS["installed"]:
         return
     if partition is None:
         known.pop(key, None)
