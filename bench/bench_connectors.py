@@ -40,7 +40,7 @@ from bench.firehose import (
     predexon_frames,
     subscribe_message,
 )
-from connectors.mmapi import CHANNELS, ChangeRecords
+from connectors.channels import CHANNELS, ChangeRecords
 from connectors.records import Converter
 from connectors.state import fingerprint
 from mmstream.kafka.config import producer_config

@@ -84,6 +84,23 @@ def is_valid_text(text: str) -> bool:
     return True
 
 
+def text_is_within_bounds(raw: str | bytes, max_depth: int) -> bool:
+    """Whether a WebSocket text frame's own text proves its document within the bounds, so the
+    walk of `check_document` can be skipped (it costs half a parse): no more brackets than the
+    depth allowed, no `\\uD…` escape (the only way to a lone surrogate in a text frame, which
+    the socket has decoded as strict UTF-8), no `NaN` / `Infinity`. An overflowing literal
+    (`1e400` parses as inf) is then rejected where its value is typed: every value of a frame
+    is (known fields by their type, unknown ones as JSON text without NaN or infinity)."""
+    return (
+        isinstance(raw, str)
+        and raw.count("{") + raw.count("[") <= max_depth
+        and "\\ud" not in raw
+        and "\\uD" not in raw
+        and "NaN" not in raw
+        and "Infinity" not in raw
+    )
+
+
 def check_document(document: Any, max_depth: int, root: str = "") -> None:
     """Depth, Unicode and finiteness of a whole parsed JSON document, without recursion.
 

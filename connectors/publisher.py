@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.dlq import dead_letter
-from connectors.edge import EdgeLimits, check_document, is_valid_text
+from connectors.edge import EdgeLimits, check_document, is_valid_text, text_is_within_bounds
 from connectors.errors import ConnectorError, RejectedInput, RetryableSessionError
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
@@ -56,7 +56,8 @@ def parse_frame(raw: str | bytes, limits: EdgeLimits) -> dict[str, Any]:
         raise RejectedInput(f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise RejectedInput("not a JSON object")
-    check_document(body, limits.max_depth)
+    if not text_is_within_bounds(raw, limits.max_depth):
+        check_document(body, limits.max_depth)
     return body
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.channels import CHANNELS
 from connectors.edge import EdgeLimits
 from connectors.errors import RejectedInput
-from connectors.mmapi import CHANNELS
 from connectors.records import Converter, field_schema
 from schemas import load_schema_dict
 
