@@ -9,6 +9,8 @@ encode (Confluent wire format through the project's serde), produce (librdkafka,
 bytes, to the same broker).
 
 Usage: bench/bench_connectors.py [MESSAGES] [FEED ...]   (default 100000, both feeds)
+With MMSTREAM_BENCH_PROFILE=DIR, py-spy (in the venv) samples each connector process while it
+runs and writes DIR/<feed>.txt (collapsed stacks; `--format raw`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,6 +111,7 @@ async def connector_rate(
         stderr=subprocess.DEVNULL,
     )
     atexit.register(stop_child, connector)  # never leave it behind, even on error
+    profiler = profile(feed, connector.pid)
     url = f"http://127.0.0.1:{port}/metrics"
     published, first_at, progress_at = 0.0, 0.0, time.monotonic()
     while published < expected and time.monotonic() - progress_at < 10:
@@ -117,10 +121,31 @@ async def connector_rate(
             first_at = first_at or progress_at
         await asyncio.sleep(0.05)
     rss = peak_rss_mb(connector.pid)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        profiler.wait(60)
     stop_child(connector)
     if published < expected:
         raise SystemExit(f"{feed}: the connector published {published:,.0f} of {expected:,}")
     return published / max(progress_at - first_at, 1e-9), rss
+
+
+def profile(feed: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the connector, if MMSTREAM_BENCH_PROFILE names an output directory."""
+    directory = os.environ.get("MMSTREAM_BENCH_PROFILE")
+    if not directory:
+        return None
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = [str(py_spy), "record", "--format", "raw", "--rate", "250", "--nonblocking"]
+    output = Path(directory) / f"{feed}.txt"
+    process = subprocess.Popen(
+        [*command, "-o", str(output), "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(stop_child, process)
+    return process
 
 
 def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tuple[str, float]]:

@@ -187,7 +187,8 @@ class MmapiProtocol(FeedProtocol):
         if not isinstance(flag, bool):
             log.warning("mmapi trading status without emergencyActive: flag not refreshed")
             return
-        if self.published.get("emergency", "mmapi") is not before:
+        after = self.published.get("emergency", "mmapi")
+        if (after and after.record) is not (before and before.record):
             return  # a broadcast arrived meanwhile: it is newer than this status
         if before is not None and before.payload.get("emergency") == flag:
             return

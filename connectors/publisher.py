@@ -121,14 +121,14 @@ class Publisher:
             await self.reject(raw, exc, session)
             outcome = Outcome.DEAD_LETTERED
         except ConnectorError:
-            self.metrics.frames.labels(self.feed, Outcome.CONTROL).inc()
+            self.metrics.frame(Outcome.CONTROL)
             raise
         except Exception as exc:  # no frame may end the connector
             log.exception("%s: unexpected error on a frame; dead-lettering it", self.feed)
             error = RejectedInput(f"unexpected {type(exc).__name__}: {exc}")
             await self.reject(raw, error, session)
             outcome = Outcome.DEAD_LETTERED
-        self.metrics.frames.labels(self.feed, outcome).inc()
+        self.metrics.frame(outcome)
         return outcome
 
     async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
