@@ -4,9 +4,9 @@ For each feed, in one run: the rate at which one `mmstream connect <feed>` proce
 records acknowledged by Kafka, beside the receive rate of a bare `websockets` client doing
 only `json.loads` on the same frames (the ceiling any Python consumer of this socket has), and
 the cost of each stage the connector adds, measured in-process over the same frames: parse
-(`json.loads`), convert (the schema-driven JSON → Avro-shape step), fingerprint (dedupe),
-encode (Confluent wire format through the project's serde), produce (librdkafka, the encoded
-bytes, to the same broker).
+(`json.loads` and the edge checks), convert (the compiled JSON → Avro-shape converters),
+fingerprint (dedupe), encode (Confluent wire format through the project's serde: the compiled
+Avro writer), produce (librdkafka, the encoded bytes, to the same broker).
 
 Usage: bench/bench_connectors.py [MESSAGES] [FEED ...]   (default 100000, both feeds)
 With MMSTREAM_BENCH_PROFILE=DIR, py-spy (in the venv) samples each connector process while it
@@ -44,8 +44,11 @@ from bench.firehose import (
     subscribe_message,
 )
 from connectors.channels import CHANNELS, ChangeRecords
+from connectors.edge import EdgeLimits
+from connectors.fingerprints import RecordPrint
+from connectors.predexon import compared_fields
+from connectors.publisher import parse_frame
 from connectors.records import Converter
-from connectors.state import fingerprint
 from mmstream.kafka.config import producer_config
 from mmstream.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
@@ -84,8 +87,9 @@ async def bare_client(feed: str, url: str, expected: int) -> float:
 
 async def connector_rate(
     feed: str, stack: EmbeddedStack, ws_url: str, rest_url: str, expected: int
-) -> tuple[float, float]:
-    """Records/s acknowledged by Kafka for one connector process, and its peak RSS (MiB)."""
+) -> tuple[float, float, float]:
+    """Records/s acknowledged by Kafka for one connector process, its peak RSS (MiB) and the
+    CPU time it spent per record (µs; what a core of its own would make of it)."""
     port = 19_000 + os.getpid() % 1000
     prefix = feed.upper()
     suffix = uuid.uuid4().hex[:8]
@@ -114,11 +118,13 @@ async def connector_rate(
     profiler = profile(feed, connector.pid)
     url = f"http://127.0.0.1:{port}/metrics"
     published, first_at, progress_at = 0.0, 0.0, time.monotonic()
+    first_count, first_cpu, cpu = 0.0, 0.0, 0.0
     while published < expected and time.monotonic() - progress_at < 10:
         now = total(scrape(url) or {}, "mmstream_connector_records_published_total")
         if now > published:
-            published, progress_at = now, time.monotonic()
-            first_at = first_at or progress_at
+            published, progress_at, cpu = now, time.monotonic(), cpu_seconds(connector.pid)
+            if not first_at:
+                first_at, first_count, first_cpu = progress_at, published, cpu
         await asyncio.sleep(0.05)
     rss = peak_rss_mb(connector.pid)
     if profiler is not None:
@@ -127,7 +133,14 @@ async def connector_rate(
     stop_child(connector)
     if published < expected:
         raise SystemExit(f"{feed}: the connector published {published:,.0f} of {expected:,}")
-    return published / max(progress_at - first_at, 1e-9), rss
+    cpu_per_message = (cpu - first_cpu) / max(published - first_count, 1) * 1e6
+    return published / max(progress_at - first_at, 1e-9), rss, cpu_per_message
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def profile(feed: str, pid: int) -> subprocess.Popen[bytes] | None:
@@ -153,12 +166,15 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
     timings: list[tuple[str, float]] = []
 
     def timed(name: str, work: Callable[[], list[Any]]) -> list[Any]:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: less at the mercy of the machine's load
         out = work()
-        timings.append((name, (time.perf_counter() - started) / len(frames) * 1e6))
+        timings.append((name, (time.process_time() - started) / len(frames) * 1e6))
         return out
 
-    bodies = timed("parse (json.loads)", lambda: [json.loads(f) for f in frames])
+    limits = EdgeLimits()
+    bodies = timed(
+        "parse (json.loads + edge checks)", lambda: [parse_frame(f, limits) for f in frames]
+    )
     if feed == "mmapi":
         builders = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         values = timed(
@@ -175,7 +191,7 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
         )
         timed(
             "fingerprint (dedupe)",
-            lambda: [fingerprint(b["payload"], b.get("old")) for b in bodies],
+            lambda: [builders[name].fingerprint(value) for name, value in values],
         )
     else:
         converter = Converter(load_schema_dict("predexon_sports_live"))
@@ -194,7 +210,8 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
                 for b in bodies
             ],
         )
-        timed("fingerprint (dedupe)", lambda: [fingerprint(b["data"]) for b in bodies])
+        prints = RecordPrint(converter.schema, compared_fields(converter.schema))
+        timed("fingerprint (dedupe)", lambda: [prints(value) for _, value in values])
     topics = TopicSettings(
         **{k: f"{v}.{uuid.uuid4().hex[:8]}" for k, v in TopicSettings().names().items()}
     )
@@ -226,12 +243,15 @@ async def measure(feed: str, stack: EmbeddedStack) -> list[tuple[str, str]]:
     frames = FRAMES[feed](MESSAGES)
     async with firehose(feed, frames) as source:
         bare = await bare_client(feed, client_url(feed, source), len(frames))
-        rate, rss = await connector_rate(feed, stack, source.ws_url, source.rest_url, len(frames))
+        rate, rss, cpu = await connector_rate(
+            feed, stack, source.ws_url, source.rest_url, len(frames)
+        )
     rows = [
         (f"**{feed}**: frames (pre-encoded, served as fast as read)", f"{len(frames):,}"),
         ("  bare websockets + json.loads client", f"{bare:,.0f} msg/s"),
         ("  connector → acknowledged by Kafka", f"{rate:,.0f} msg/s"),
         ("  ratio connector / bare client", f"{rate / bare:.2f}"),
+        ("  connector CPU time per record", f"{cpu:.1f} µs ({1e6 / cpu:,.0f} msg/s on a core)"),
         ("  connector peak RSS", f"{rss:.0f} MiB"),
     ]
     for name, micros in stage_costs(feed, frames, stack):

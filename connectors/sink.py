@@ -113,6 +113,9 @@ class KafkaSink:
         with self._lock:
             return min(self._pending, default=self._next_id)
 
+    def topic_name(self, topic_id: str) -> str:
+        return self._names[topic_id]
+
     async def publish(
         self,
         topic_id: str,
@@ -122,7 +125,19 @@ class KafkaSink:
         headers: Headers | None = None,
     ) -> None:
         """Encode and queue one record; waits while `max_in_flight` records are unacknowledged."""
-        data = self.serde.encode(topic_id, value)
+        await self.publish_bytes(
+            topic_id, key, self.serde.encode(topic_id, value), event_time_ms, headers
+        )
+
+    async def publish_bytes(
+        self,
+        topic_id: str,
+        key: str | None,
+        data: bytes,
+        event_time_ms: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        """Queue one record's bytes as they are (a dead letter's original bytes)."""
         encoded_key = key.encode() if key is not None else None
         size = record_size(encoded_key, data, headers)
         if size > self.max_message_bytes:
