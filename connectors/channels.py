@@ -7,11 +7,12 @@ from typing import Any
 
 from connectors.edge import EdgeLimits
 from connectors.errors import RejectedInput
-from connectors.fingerprints import RecordPrint
+from connectors.fingerprints import span_print
 from connectors.records import Converter, change_record, field_schema
 from schemas import load_schema_dict
 
-COMPARED = ("payload", "old", "payload_extra", "old_extra")  # what makes a change a repeat
+# what makes a change a repeat: a run of the change record's fields, digested as encoded
+COMPARED = ("payload", "old", "changed_fields", "payload_extra", "old_extra")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ class ChangeRecords:
         self.converter = Converter(schema, limits)
         self.payload_schema = field_schema(schema, "payload")
         self.old_schema = field_schema(schema, "old")
-        self.fingerprint = RecordPrint(schema, COMPARED)
+        names = [f["name"] for f in schema["fields"]]
+        first, last = names.index(COMPARED[0]), names.index(COMPARED[-1]) + 1
+        if tuple(names[first:last]) != COMPARED:
+            raise ValueError(f"{channel.schema_name}: {COMPARED} must be consecutive fields")
+        self.compared = (first, last)
 
     def build(
         self,
@@ -77,6 +82,11 @@ class ChangeRecords:
             value["old"] = self.converter.record(self.old_schema, old, "old", value["old_extra"])
             value["changed_fields"] = list(old)
         return value
+
+    def fingerprint(self, data: bytes, starts: list[int]) -> bytes:
+        """The repeat fingerprint of an encoded change record (`AvroSerde.encode_fields`)."""
+        first, last = self.compared
+        return span_print(data, starts[first], starts[last])
 
     def key(self, payload: dict[str, Any]) -> str:
         field = self.channel.key_field

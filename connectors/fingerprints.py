@@ -1,5 +1,10 @@
 """Dedupe fingerprints of typed records: a digest of the Avro encoding of the compared fields.
 
+Where the compared fields are a run of the record's own fields (MM API change records:
+`payload` … `old_extra`), the digest is of that slice of the bytes about to be published
+(`span_print`): nothing is written twice. Otherwise (Predexon's live state, whose compared
+fields are interleaved with others) `RecordPrint` writes just them.
+
 A repeat is a change whose compared fields equal those last published for the entity. The
 fields are written by a writer compiled for just them (`schemas.avro_writer`), so a fingerprint
 costs a few µs, where canonical JSON (`json.dumps(sort_keys=True)`) of the raw payload cost ~12;
@@ -16,6 +21,11 @@ from typing import Any
 from schemas.avro_writer import compile_writer
 
 Record = dict[str, Any]
+
+
+def span_print(data: bytes, start: int, end: int) -> bytes:
+    """The fingerprint of `data[start:end]` (a run of fields of an encoded record)."""
+    return hashlib.blake2b(memoryview(data)[start:end], digest_size=16).digest()
 
 
 class RecordPrint:

@@ -135,13 +135,15 @@ class MmapiProtocol(FeedProtocol):
             raise
         event_time = records.event_time(payload)
         envelope["event_time"] = event_time
-        print_ = records.fingerprint(value)
+        topic_id = records.channel.topic_id
+        data, starts = self.publisher.encode(topic_id, value)
+        print_ = records.fingerprint(data, starts)
         if self.published.is_repeat(name, entity, print_) or self.published.is_older(
             name, entity, event_time
         ):
             self.metrics.duplicates.labels(self.feed, name).inc()
             return Outcome.DROPPED
-        await self.publisher.record(records.channel.topic_id, key, value, event_time)
+        await self.publisher.record_bytes(topic_id, key, data, event_time)
         trusted = self.published.remember(name, entity, print_, event_time, payload, received)
         self._advance(name, event_time, trusted)
         return Outcome.PUBLISHED
@@ -203,7 +205,11 @@ class MmapiProtocol(FeedProtocol):
             return
         await self.publisher.record("emergency", records.key(value["payload"]), value, None)
         self.published.remember(
-            "emergency", "mmapi", records.fingerprint(value), None, value["payload"]
+            "emergency",
+            "mmapi",
+            records.fingerprint(*self.publisher.encode("emergency", value)),
+            None,
+            value["payload"],
         )
         self.metrics.resynced.labels(self.feed, "emergency").inc()
         log.info("mmapi emergency flag from the trading status: %s", flag)
@@ -257,7 +263,8 @@ class MmapiProtocol(FeedProtocol):
                 return 0
             envelope = session.envelope("mmapi", now_ms(), updated, "BACKFILL")
             value = records.build("SNAPSHOT", row, None, envelope)
-            print_ = records.fingerprint(value)  # as of an INSERT broadcast of this state
+            # as of an INSERT broadcast of this state (old not yet set)
+            print_ = records.fingerprint(*self.publisher.encode(records.channel.topic_id, value))
             if self.published.is_repeat(name, entity, print_):
                 self.metrics.duplicates.labels(self.feed, name).inc()
                 return 0

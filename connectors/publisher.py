@@ -108,6 +108,16 @@ class Publisher:
         """Queue one raw record; `RecordTooLarge` if Kafka would refuse it."""
         await self.sink.publish(topic_id, key, value, event_time_ms)
 
+    def encode(self, topic_id: str, value: dict[str, Any]) -> tuple[bytes, list[int]]:
+        """A record's bytes and where each top-level field begins (to digest a run of them)."""
+        return self.sink.serde.encode_fields(topic_id, value)
+
+    async def record_bytes(
+        self, topic_id: str, key: str, data: bytes, event_time_ms: int | None
+    ) -> None:
+        """Queue one raw record already encoded; `RecordTooLarge` if Kafka would refuse it."""
+        await self.sink.publish_bytes(topic_id, key, data, event_time_ms)
+
     async def frame(
         self,
         raw: str | bytes,
@@ -136,9 +146,7 @@ class Publisher:
         self.metrics.frame(outcome)
         return outcome
 
-    async def reject(
-        self, raw: str | bytes, error: BaseException, session: Session | None
-    ) -> None:
+    async def reject(self, raw: str | bytes, error: BaseException, session: Session | None) -> None:
         """Send a message that cannot be published to the DLQ, with the reason; never raise."""
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
         if isinstance(error, RejectedInput):

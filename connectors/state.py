@@ -38,20 +38,13 @@ class Digest:
     value: bytes
 
 
-def value_size(value: Any) -> int:
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, dict | list):
-        return 2 * len(json.dumps(value, default=str))
-    return 8
+LARGE_CANDIDATES = (str, bytes, dict, list)
 
 
 def kept(value: Any) -> Any:
-    """A payload value as remembered: itself, or the digest of a large one (as bytes, which no
-    JSON value is)."""
-    if value is None or type(value) in (bool, int, float):
-        return value
-    if value_size(value) > MAX_VALUE_BYTES:
+    """A payload value as remembered: itself, or, when its marshalled form is larger than
+    `MAX_VALUE_BYTES`, its digest (as bytes, which no JSON value is)."""
+    if type(value) in LARGE_CANDIDATES and len(marshal.dumps(value, 4)) > MAX_VALUE_BYTES:
         return fingerprint(value)
     return value
 
@@ -149,7 +142,9 @@ class PublishedState:
         if layout is None:
             layout = self.layouts[names] = len(self.names)
             self.names.append(names)
-        values = marshal.dumps(tuple([kept(value) for value in payload.values()]), 4)
+        values = marshal.dumps(tuple(payload.values()), 4)
+        if len(values) > MAX_VALUE_BYTES:  # then one of them may be large: look at each
+            values = marshal.dumps(tuple([kept(value) for value in payload.values()]), 4)
         head = HEAD.pack(print_, updated_ms or 0, updated_ms is not None, layout)
         return head + values
 

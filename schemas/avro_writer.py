@@ -18,7 +18,7 @@ from typing import Any
 
 from fastavro.logical_writers import LOGICAL_WRITERS
 
-Writer = Callable[[bytearray, Any], None]
+Writer = Callable[[bytearray, Any], list[int]]
 prepare_timestamp_millis = LOGICAL_WRITERS["long-timestamp-millis"]
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -35,7 +35,7 @@ class NotCompilable(ValueError):
 
 def long_bytes(value: int) -> bytes:
     """An Avro long: zig-zag, then base-128 varint, least significant group first (unrolled
-    up to 7 bytes: epoch-ms times take 6)."""
+    up to 6 bytes: epoch-ms times take 6)."""
     if -64 <= value < 64:
         return SMALL[value]
     n = (value << 1) ^ (value >> 63)
@@ -45,10 +45,21 @@ def long_bytes(value: int) -> bytes:
         return bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14))
     if n < 1 << 28:
         return bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14 & 127 | 128, n >> 21))
+    if n < 1 << 35:
+        return bytes(
+            (n & 127 | 128, n >> 7 & 127 | 128, n >> 14 & 127 | 128, n >> 21 & 127 | 128, n >> 28)
+        )
     if n < 1 << 42:
-        head = bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14 & 127 | 128, n >> 21 & 127 | 128))
-        n >>= 28
-        return head + (bytes((n & 127 | 128, n >> 7)) if n > 127 else bytes((n,)))
+        return bytes(
+            (
+                n & 127 | 128,
+                n >> 7 & 127 | 128,
+                n >> 14 & 127 | 128,
+                n >> 21 & 127 | 128,
+                n >> 28 & 127 | 128,
+                n >> 35,
+            )
+        )
     if not LONG_MIN <= value <= LONG_MAX:
         raise ValueError(f"{value} does not fit an Avro long")
     out = bytearray()
@@ -205,9 +216,12 @@ class _Compiler:
             raise NotCompilable(f"recursive record {schema['name']}")
         self.expanding.add(schema["name"])
         src = self.source
+        top = value == "value"  # the top-level record: note where each field starts
         for field in schema["fields"]:
             item = src.name("v")
             name = field["name"]
+            if top:
+                src.emit(depth, "starts.append(len(out))")
             if "default" in field and field["default"] is None:
                 src.emit(depth, f"{item} = {value}.get({name!r})")
             elif "default" in field:
@@ -242,10 +256,14 @@ class _Compiler:
 
 
 def compile_writer(schema: Any) -> Writer:
-    """A function `write(out, value)` appending `value`'s Avro binary under `schema` to `out`."""
+    """A function `write(out, value)` appending `value`'s Avro binary under `schema` to `out`;
+    it returns where in `out` each top-level field began, and where the last ended (so a caller
+    can digest a run of fields without writing them twice)."""
     compiler = _Compiler()
-    compiler.source.emit(1, "pass")
+    compiler.source.emit(1, "starts = []")
     compiler.write(schema, "value", 1, None)
+    compiler.source.emit(1, "starts.append(len(out))")
+    compiler.source.emit(1, "return starts")
     scope: dict[str, Any] = {
         "SMALL": SMALL,
         "LENGTHS": LENGTHS,

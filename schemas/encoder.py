@@ -46,6 +46,14 @@ class ConfluentAvroEncoder:
             self._prefix = MAGIC + registered.schema_id.to_bytes(4, "big")
         return self._prefix
 
+    def encode_fields(self, value: dict[str, Any]) -> tuple[bytes, list[int]]:
+        """The record's bytes, and where each top-level field begins in them (then the end)."""
+        if self.writer is None:
+            raise NotCompilable(f"{self.subject}: no compiled writer to report field offsets")
+        out = bytearray(self._prefix or self.prefix())
+        starts = self.writer(out, value)
+        return bytes(out), starts
+
     def encode(self, value: dict[str, Any]) -> bytes:
         if self.writer is not None:
             out = bytearray(self._prefix or self.prefix())
