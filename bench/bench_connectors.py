@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastavro import parse_schema, schemaless_writer
 
 from bench.common import embedded_stack, peak_rss_mb, stop_child, table
 from bench.firehose import (
@@ -44,11 +46,12 @@ from bench.firehose import (
     subscribe_message,
 )
 from connectors.channels import CHANNELS, ChangeRecords
-from connectors.edge import EdgeLimits
+from connectors.edge import EdgeLimits, check_document
 from connectors.fingerprints import RecordPrint
 from connectors.predexon import compared_fields
 from connectors.publisher import parse_frame
 from connectors.records import Converter
+from connectors.state import fingerprint
 from mmstream.kafka.config import producer_config
 from mmstream.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
@@ -63,6 +66,7 @@ FRAMES: dict[str, Callable[[int], list[str]]] = {
     "predexon": predexon_frames,
 }
 DATA_TYPE = {"mmapi": "broadcast", "predexon": "event"}
+OWNED: dict[str, Any] = {"envelope": {}, "frame_extra": {}}
 ENVELOPE = {
     "source": "bench",
     "connection_id": "c",
@@ -126,7 +130,7 @@ async def connector_rate(
             published, progress_at, cpu = now, time.monotonic(), cpu_seconds(connector.pid)
             if not first_at:
                 first_at, first_count, first_cpu = progress_at, published, cpu
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.25)  # a scrape costs the connector CPU: not too often
     rss = peak_rss_mb(connector.pid)
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
@@ -241,7 +245,65 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
         return []
 
     timed("produce (librdkafka, acks=all)", produce)
+    baselines(feed, frames, bodies, values, timed)
     return timings
+
+
+def baselines(
+    feed: str,
+    frames: list[str],
+    bodies: list[dict[str, Any]],
+    values: list[tuple[str, dict[str, Any]]],
+    timed: Callable[[str, Callable[[], list[Any]]], list[Any]],
+) -> None:
+    """What the same stages cost before they were compiled, over the same frames."""
+    timed("before: edge walk of every document", lambda: [walk(b) for b in bodies])
+    if feed == "mmapi":
+        walked = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
+        for records in walked.values():  # no compiled converter: Converter.record walks
+            records.converter.compiled = lambda *_: None  # type: ignore[method-assign]
+        timed(
+            "before: convert walking the schema",
+            lambda: [
+                walked[b["channel"]].build(b["event"], b["payload"], b.get("old"), dict(ENVELOPE))
+                for b in bodies
+            ],
+        )
+        timed(
+            "before: fingerprint as canonical JSON",
+            lambda: [fingerprint(b["payload"], b.get("old")) for b in bodies],
+        )
+        schemas = {name: c.schema_name for name, c in CHANNELS.items()}
+    else:
+        converter = Converter(load_schema_dict("predexon_sports_live"))
+        timed(
+            "before: convert walking the schema",
+            lambda: [
+                converter.walk_record(converter.schema, b["data"], "data", None, OWNED)
+                for b in bodies
+            ],
+        )
+        timed(
+            "before: fingerprint as canonical JSON",
+            lambda: [fingerprint(b["data"]) for b in bodies],
+        )
+        schemas = {"sports_live": "predexon_sports_live"}
+    parsed = {name: parse_schema(load_schema_dict(schema)) for name, schema in schemas.items()}
+
+    def with_fastavro() -> list[Any]:
+        out = []
+        for name, value in values:
+            buffer = BytesIO()
+            schemaless_writer(buffer, parsed[name], value)
+            out.append(buffer.getvalue())
+        return out
+
+    timed("before: encode with fastavro's schemaless writer", with_fastavro)
+
+
+def walk(body: dict[str, Any]) -> dict[str, Any]:
+    check_document(body, EdgeLimits().max_depth)
+    return body
 
 
 async def measure(feed: str, stack: EmbeddedStack) -> list[tuple[str, str]]:
