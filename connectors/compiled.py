@@ -103,6 +103,8 @@ def _fast_path(walker: Walker, src: _Source, schema: Schema) -> tuple[str, str] 
         if schema["type"] == "record":
             nested = src.constant(walker_record(walker, schema))
             return "type(v) is dict", f"{nested}(v, path + {{dot_name}}, nested, None)"
+        if schema["type"] == "array" and schema["items"] == "string":  # tags, sources
+            return "type(v) is list and all(type(x) is str and x.isascii() for x in v)", "list(v)"
         return None
     if schema in ("long", "int"):
         low, high = (LONG_MIN, LONG_MAX) if schema == "long" else (INT_MIN, INT_MAX)
