@@ -6,10 +6,6 @@
   stops reading its socket when Kafka is slow or down (backpressure), and memory stays bounded.
 - A record larger than `max_message_bytes` (the producer's `message.max.bytes`) is refused
   with `RecordTooLarge` before it reaches librdkafka, so the caller can dead-letter it.
-- Records are handed to librdkafka in batches (`produce_batch`, one call per topic), flushed
-  when the connector next waits for its socket or at `BATCH_RECORDS`; a record counts as in
-  flight (and against `max_in_flight`) from `publish`, so backpressure and source offsets see
-  it while it waits in the batch.
 - Every unacknowledged record is kept until its delivery report. If the producer hits a fatal
   error (e.g. after a real broker restart an idempotent producer never recovers), a new producer
   is made and the kept records are sent again: duplicates are possible, loss is not.
@@ -37,7 +33,6 @@ from schemas.serde import AvroSerde
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]]
 RECORD_OVERHEAD = 512  # bytes of record and batch framing, on top of key, value and headers
-BATCH_RECORDS = 500  # records handed to librdkafka in one call, at most
 
 
 def record_size(key: bytes | None, value: bytes, headers: Headers | None) -> int:
@@ -89,8 +84,6 @@ class KafkaSink:
         self._next_id = 0  # records are numbered in the order `publish` queued them
         self._lock = threading.Lock()
         self._fatal: KafkaError | None = None
-        self._batch: list[tuple[int, Pending]] = []  # queued, not yet handed to librdkafka
-        self._broken: DeliveryError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._room = asyncio.Event()
         self._room.set()
@@ -153,10 +146,7 @@ class KafkaSink:
                 f"({self.max_message_bytes})",
                 topic_id,
             )
-        if self._broken is not None:
-            raise self._broken
         while len(self._pending) >= self.max_in_flight:
-            self._flush_batch()  # what waits in the batch must reach librdkafka to be acked
             self._room.clear()  # before the re-check: a delivery after it sees the flag down
             if len(self._pending) < self.max_in_flight:
                 break
@@ -165,57 +155,11 @@ class KafkaSink:
             self._recreate_producer()
         record = Pending(self._names[topic_id], encoded_key, data, headers, event_time_ms)
         record_id, self._next_id = self._next_id, self._next_id + 1
-        if headers is not None:  # produce_batch takes no headers (dead letters): one by one
-            self._flush_batch()  # after what was queued before it
-            self._produce(record_id, record)
-            return
+        self._produce(record_id, record)
+
+    def _produce(self, record_id: int, record: Pending) -> None:
         with self._lock:
             self._pending[record_id] = record
-        self._batch.append((record_id, record))
-        if self._loop is None or len(self._batch) >= BATCH_RECORDS:
-            self._flush_batch()
-        elif len(self._batch) == 1:  # flushed once the reader waits for the socket
-            self._loop.call_soon(self._flush_batch)
-
-    def _flush_batch(self) -> None:
-        """Hand the batched records to librdkafka, a `produce_batch` per topic (one call and one
-        lock for many records; the configured partitioner still places each by its key)."""
-        if not self._batch:
-            return
-        batch, self._batch = self._batch, []
-        produce_batch = getattr(self.producer, "produce_batch", None)
-        by_topic: dict[str, list[tuple[int, Pending]]] = {}
-        for item in batch:
-            by_topic.setdefault(item[1].topic, []).append(item)
-        for topic, items in by_topic.items():
-            if produce_batch is None:  # a stand-in producer (tests, benches)
-                for record_id, record in items:
-                    self._produce(record_id, record, registered=True)
-                continue
-            messages = [
-                {
-                    "value": record.value,
-                    "key": record.key,
-                    "callback": functools.partial(self._delivered, record_id),
-                }
-                for record_id, record in items
-            ]
-            produce_batch(topic, messages)
-            for (record_id, record), message in zip(items, messages, strict=True):
-                if "_error" in message:  # librdkafka's queue full, or refused: one by one
-                    self._retry(record_id, record, message["_error"])
-
-    def _retry(self, record_id: int, record: Pending, error: Any) -> None:
-        try:
-            self._produce(record_id, record, registered=True)
-        except Exception as exc:  # no caller to hand it to: the next publish raises it
-            log.error("Kafka refused a batched record (%s, then %s)", error, exc)
-            self._broken = DeliveryError(f"Kafka refused a record of {record.topic}: {exc}")
-
-    def _produce(self, record_id: int, record: Pending, registered: bool = False) -> None:
-        if not registered:
-            with self._lock:
-                self._pending[record_id] = record
         while True:
             try:
                 self.producer.produce(
@@ -276,7 +220,6 @@ class KafkaSink:
         )
         self._fatal = None
         self.producer = self._factory(self._config)
-        self._batch.clear()  # its records are pending: sent again below with the rest
         with self._lock:
             kept = sorted(self._pending.items())
             self._pending.clear()
@@ -287,7 +230,6 @@ class KafkaSink:
         """Wait until every record is acknowledged or `deadline_s` passes; return the rest."""
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline_s
-        self._flush_batch()
         while self._pending and loop.time() < end:
             if self._fatal is not None:
                 self._recreate_producer()
