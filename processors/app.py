@@ -24,6 +24,7 @@ from mmstream.errors import ConfigurationError
 from mmstream.kafka.config import faust_settings
 from mmstream.kafka.faust_fixes import install_faust_fixes
 from mmstream.runtime import Runtime
+from mmstream.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
 from processors.codec import CompactJson
 from processors.common import Output
@@ -62,20 +63,26 @@ class Pipeline:
     def decoder(self) -> Decoder:
         return self.failures.decoder
 
-    def internal(self, suffix: str, partitions: int) -> faust.TopicT:
+    def internal(self, suffix: str) -> faust.TopicT:
+        """An internal topic, its partition count from `mmstream.topics.INTERNAL_PARTITIONS`."""
         return self.app.topic(
             f"{self.settings.app_id}-{suffix}",
-            partitions=partitions,
+            partitions=INTERNAL_PARTITIONS[suffix],
             internal=True,
             key_serializer="raw",
             value_serializer=CompactJson(),
         )
 
-    def table(self, name: str, partitions: int) -> TableT:
+    def table(self, name: str) -> TableT:
+        """A table, its partition count from `mmstream.topics.INTERNAL_PARTITIONS`."""
         # use_partitioner: timers may write too; murmur2 of the raw key places each key in
         # the same partition number as its source records (the connectors hash with murmur2).
         return self.app.Table(
-            name, default=None, partitions=partitions, key_type=bytes, use_partitioner=True
+            name,
+            default=None,
+            partitions=INTERNAL_PARTITIONS[name],
+            key_type=bytes,
+            use_partitioner=True,
         )
 
     def send(self, agent: str, outputs: Iterable[Output]) -> None:
@@ -113,7 +120,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         store="memory://",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
-        topic_partitions=4,
+        topic_partitions=PARTITIONS,
         datadir=str(datadir),
         processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
@@ -139,8 +146,8 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
             key_serializer="raw",
             value_serializer=AvroTopicCodec(serde, topic_id),
         )
-    pipeline.outputs["signals"] = pipeline.internal("signals", 1)
-    pipeline.outputs["score_views"] = pipeline.internal("score-views", 4)
+    pipeline.outputs["signals"] = pipeline.internal("signals")
+    pipeline.outputs["score_views"] = pipeline.internal("score-views")
     return pipeline
 
 

@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from mmstream.kafka.admin import check_co_partitioning
 from mmstream.runtime import resolve_runtime
 from mmstream.settings import load_settings, writable_dir
 from processors.app import build_app
@@ -20,6 +21,7 @@ def run_worker(log_level: str = "info") -> None:
     settings = load_settings(ProcessorSettings)
     writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
     runtime = resolve_runtime()
+    check_co_partitioning(runtime.target, runtime.topics)
     pipeline = build_app(settings, runtime)
     pipeline.serde.register_all()
     health = worker_health(pipeline)

@@ -1,4 +1,5 @@
-"""Topic administration: create the pipeline's topics (idempotently) and describe them."""
+"""Topic administration: create the pipeline's topics (idempotently), describe them, and check
+that the topics joined by key are co-partitioned on the cluster."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from mmstream.errors import MmstreamError
+from mmstream.errors import ConfigurationError, MmstreamError
 from mmstream.kafka.config import ClusterTarget, admin_config
 from mmstream.settings import TopicSettings
-from mmstream.topics import TOPICS
+from mmstream.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
 
 log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S = 30.0
@@ -81,3 +82,36 @@ def describe_topics(target: ClusterTarget, names: TopicSettings) -> list[TopicSt
         exists = topic is not None and topic.error is None
         states.append(TopicState(name, len(topic.partitions) if topic and exists else 0, exists))
     return states
+
+
+def partition_counts(target: ClusterTarget, topic_names: list[str]) -> dict[str, int]:
+    """The partition count of each named topic the cluster has (absent ones are left out)."""
+    metadata = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S)
+    counts = {}
+    for name in topic_names:
+        topic = metadata.topics.get(name)
+        if topic is not None and topic.error is None:
+            counts[name] = len(topic.partitions)
+    return counts
+
+
+def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
+    """Stop start-up when topics an agent joins by key do not all have the partition count its
+    table is sized with (`mmstream.topics`): records of one key would meet in different
+    partitions, on different workers, and the join would silently miss. A topic that does not
+    exist yet is left to whoever creates it (`mmstream topics`, `mmstream up`: from the table)."""
+    for group in CO_PARTITIONED:
+        ids = {names.name(topic_id): topic_id for topic_id in group.topic_ids}
+        counts = partition_counts(target, list(ids))
+        expected = INTERNAL_PARTITIONS[group.table]
+        if all(count == expected for count in counts.values()):
+            continue
+        found = ", ".join(
+            f"{name} (MMSTREAM_TOPIC_{ids[name].upper()}) has {count}"
+            for name, count in counts.items()
+        )
+        raise ConfigurationError(
+            f"{group.reader} joins {' and '.join(ids)} by key: they need equal partition counts, "
+            f"the count of its table {group.table} ({expected}, from mmstream/topics.py), "
+            f"but {found}; recreate the topics with {expected} partitions"
+        )

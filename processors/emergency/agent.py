@@ -16,7 +16,7 @@ STATE_KEY = b"state"
 
 def register(p: Pipeline) -> None:
     settings = p.settings
-    table = p.table("emergency-state", 1)
+    table = p.table("emergency-state")
     started = int(time.time() * 1000)
     flags = p.input("emergency", "accounts")
 

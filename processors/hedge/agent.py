@@ -17,7 +17,7 @@ DEADLINE_TICK_S = 0.1
 
 
 def register(p: Pipeline) -> None:
-    table = p.table("hedge-state", 4)
+    table = p.table("hedge-state")
     settings = p.settings
     clock = StreamClock(
         {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},

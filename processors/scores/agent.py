@@ -28,7 +28,7 @@ ROUTER = "score-router"
 def register(p: Pipeline) -> None:
     settings = p.settings
     fixtures = FixtureMap(p)
-    table = p.table("score-state", 4)
+    table = p.table("score-state")
     clock = StreamClock({p.outputs["score_views"].get_topic_name()})
 
     @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
