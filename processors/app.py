@@ -151,19 +151,6 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     return pipeline
 
 
-def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
-    """The app with every agent registered."""
-    from processors.emergency.agent import register as register_emergency
-    from processors.hedge.agent import register as register_hedge
-    from processors.scores.agent import register as register_scores
-
-    pipeline = create_pipeline(settings, runtime)
-    register_hedge(pipeline)
-    register_scores(pipeline)
-    register_emergency(pipeline)
-    return pipeline
-
-
 def record_time(record: dict[str, Any]) -> int:
     envelope = record.get("envelope") or {}
     return int(envelope.get("event_time") or envelope.get("received_at") or 0)

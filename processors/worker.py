@@ -7,13 +7,25 @@ import logging
 import faust
 
 from mmstream.kafka.admin import check_co_partitioning
-from mmstream.runtime import resolve_runtime
+from mmstream.runtime import Runtime, resolve_runtime
 from mmstream.settings import load_settings, writable_dir
-from processors.app import build_app
+from processors.app import Pipeline, create_pipeline
+from processors.emergency.agent import register as register_emergency
 from processors.health import worker_health
+from processors.hedge.agent import register as register_hedge
+from processors.scores.agent import register as register_scores
 from processors.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
+
+
+def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
+    """The app with every agent registered."""
+    pipeline = create_pipeline(settings, runtime)
+    register_hedge(pipeline)
+    register_scores(pipeline)
+    register_emergency(pipeline)
+    return pipeline
 
 
 def run_worker(log_level: str = "info") -> None:

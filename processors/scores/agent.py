@@ -16,9 +16,9 @@ from typing import Any
 from processors.app import Pipeline
 from processors.clock import StreamClock
 from processors.common import Output
-from processors.hedge.agent import activity
 from processors.scores import logic
 from processors.scores.fixtures import FixtureMap
+from processors.signals import activity
 
 log = logging.getLogger(__name__)
 AGENT = "scores"
