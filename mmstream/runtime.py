@@ -15,7 +15,7 @@ from mmstream.settings import (
     kafka_passthrough,
     load_settings,
 )
-from mmstream.stack import read_stack_file
+from mmstream.stackfile import read_stack_file
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from mmstream.pipeline.plan import Plan
 from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
 from mmstream.runtime import Runtime, resolve_runtime
 from mmstream.settings import KafkaSettings, load_settings
-from mmstream.stack import STACK_FILE, EmbeddedStack, update_stack_file
+from mmstream.stack import EmbeddedStack
+from mmstream.stackfile import STACK_FILE, update_stack_file
 from mmstream.view.model import Dashboard, FeedStatus
 from mmstream.view.render import render
 from mmstream.view.sources import DerivedReader, update_agents, update_feed
