@@ -28,9 +28,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
 from connectors.publisher import Session
 from connectors.records import change_record
-from mmstream.kafka.admin import create_topics
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.admin import create_topics
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_END, Consumer, Message, Producer, TopicPartit
 
 from bench.bench_agents import bet, order, prepare_topics, start_worker
 from bench.common import embedded_stack, percentiles, table
-from mmstream.kafka.config import consumer_config, producer_config
+from mmstream.core.kafka.config import consumer_config, producer_config
 from processors.settings import ProcessorSettings
 
 

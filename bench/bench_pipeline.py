@@ -32,8 +32,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import listing, peak_rss_mb, percentiles, stop_child, table
-from mmstream.kafka.config import ClusterTarget, consumer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, consumer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape, total
 from schemas.serde import AvroSerde
 from schemas.values import plain

@@ -26,8 +26,8 @@ from connectors.mmapi import MmapiProtocol
 from connectors.publisher import Publisher, Session
 from connectors.settings import MmapiSettings
 from connectors.sink import KafkaSink
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 
 

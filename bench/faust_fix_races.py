@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mmstream.kafka.config import ClusterTarget, producer_config, consumer_config
+from mmstream.core.kafka.config import ClusterTarget, producer_config, consumer_config
 
 
 def topic(target, parts):

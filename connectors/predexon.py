@@ -20,7 +20,7 @@ from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
-from mmstream.logging import register_secret
+from mmstream.core.logging import register_secret
 from schemas import load_schema_dict
 
 log = logging.getLogger(__name__)

@@ -20,11 +20,11 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types import TableT
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import faust_settings
-from mmstream.kafka.faust_fixes import install_faust_fixes
-from mmstream.runtime import Runtime
-from mmstream.topics import INTERNAL_PARTITIONS, PARTITIONS
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import faust_settings
+from mmstream.core.kafka.faust_fixes import install_faust_fixes
+from mmstream.core.runtime import Runtime
+from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
 from processors.codec import CompactJson
 from processors.common import Output
@@ -64,7 +64,7 @@ class Pipeline:
         return self.failures.decoder
 
     def internal(self, suffix: str) -> faust.TopicT:
-        """An internal topic, its partition count from `mmstream.topics.INTERNAL_PARTITIONS`."""
+        """An internal topic; its partition count from `topics.INTERNAL_PARTITIONS`."""
         return self.app.topic(
             f"{self.settings.app_id}-{suffix}",
             partitions=INTERNAL_PARTITIONS[suffix],
@@ -74,7 +74,7 @@ class Pipeline:
         )
 
     def table(self, name: str) -> TableT:
-        """A table, its partition count from `mmstream.topics.INTERNAL_PARTITIONS`."""
+        """A table; its partition count from `topics.INTERNAL_PARTITIONS`."""
         # use_partitioner: timers may write too; murmur2 of the raw key places each key in
         # the same partition number as its source records (the connectors hash with murmur2).
         return self.app.Table(

@@ -30,14 +30,14 @@ from typing import Any, NoReturn
 import faust
 from faust.types import EventT
 
-from mmstream.deadletter import (
+from mmstream.core.deadletter import (
     STAGE_TASK_PUT,
     STAGE_VALUE_CONVERTER,
     Origin,
     error_headers,
     qualified_name,
 )
-from mmstream.errors import MmstreamError
+from mmstream.core.errors import MmstreamError
 from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
 from schemas.decoder import DecodeError, Decoder

@@ -1,4 +1,4 @@
-"""A worker's liveness and readiness (served by `mmstream.health` beside its metrics).
+"""A worker's liveness and readiness (served by `mmstream.core.health` beside its metrics).
 
 The worker's own timer sets the flags, on the worker's event loop (so the timer beating is also
 the liveness signal):
@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from mmstream.health import Health
+from mmstream.core.health import Health
 from processors.app import Pipeline
 
 LAG_METRIC = "mmstream_processor_consumer_lag"

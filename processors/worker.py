@@ -6,9 +6,9 @@ import logging
 
 import faust
 
-from mmstream.kafka.admin import check_co_partitioning
-from mmstream.runtime import Runtime, resolve_runtime
-from mmstream.settings import load_settings, writable_dir
+from mmstream.core.kafka.admin import check_co_partitioning
+from mmstream.core.runtime import Runtime, resolve_runtime
+from mmstream.core.settings import load_settings, writable_dir
 from processors.app import Pipeline, create_pipeline
 from processors.emergency.agent import register as register_emergency
 from processors.health import worker_health

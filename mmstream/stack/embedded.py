@@ -20,11 +20,11 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.child_process import ChildProcess, free_port
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.stackfile import STACK_FILE
 from mmstream.stack.kafka_cluster import KafkaCluster
-from mmstream.stack.process import ChildProcess, free_port
-from mmstream.stackfile import STACK_FILE
 
 log = logging.getLogger(__name__)
 READY_DEADLINE_S = 30.0

@@ -17,7 +17,7 @@ from processors.app import Pipeline
 from processors.clock import StreamClock
 from processors.common import Output
 from processors.scores import logic
-from processors.scores.fixtures import FixtureMap
+from processors.scores.fixture_map_reader import FixtureMap
 from processors.signals import activity
 
 log = logging.getLogger(__name__)

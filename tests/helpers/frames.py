@@ -19,8 +19,8 @@ from connectors.predexon import PredexonProtocol
 from connectors.publisher import Publisher, Session
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 
 TOPICS = TopicSettings()

@@ -19,8 +19,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.settings import TopicSettings
 from schemas.decoder import Decoder
 
 

@@ -23,8 +23,8 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
-from mmstream.kafka.changelog_ends import read_true_ends
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.kafka.changelog_ends import read_true_ends
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
 from mmstream.stack.embedded import Broker
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster

@@ -1,4 +1,5 @@
-"""Each Faust fix (mmstream/kafka/faust_fixes.py) against the bug it fixes, on the session's broker.
+"""Each Faust fix (mmstream/core/kafka/faust_fixes.py) against the bug it fixes, on the session's
+broker.
 
 Every test runs the library's own code path twice on the real broker: without the fix it
 asserts the bad outcome (so the test can fail, and a library release that fixes the bug is
@@ -22,10 +23,10 @@ from aiokafka import TopicPartition
 from confluent_kafka import Producer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from mmstream.kafka.changelog_ends import read_true_ends
-from mmstream.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
-from mmstream.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
-from mmstream.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
+from mmstream.core.kafka.changelog_ends import read_true_ends
+from mmstream.core.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
+from mmstream.core.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
+from mmstream.core.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
 from tests.helpers.kafka import produce
 from tests.integration.broker.test_broker_conformance import new_topic
 

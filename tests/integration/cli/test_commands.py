@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.settings import TopicSettings
-from mmstream.stack.process import free_port
-from mmstream.stackfile import read_stack_file
+from mmstream.core.child_process import free_port
+from mmstream.core.settings import TopicSettings
+from mmstream.core.stackfile import read_stack_file
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TEST_BROKER, TestCluster
 from tests.helpers.health import status_is, wait_answer

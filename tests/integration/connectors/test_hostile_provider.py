@@ -20,7 +20,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.server import ServerConnection, serve
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.hostile import genuine_mmapi, genuine_predexon, now_ms
 from tests.helpers.kafka import consume

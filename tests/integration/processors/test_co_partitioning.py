@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.admin import ADMIN_TIMEOUT_S, admin_client, check_co_partitioning
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
-from mmstream.topics import partitions
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.admin import ADMIN_TIMEOUT_S, admin_client, check_co_partitioning
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
+from mmstream.core.topics import partitions
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.processes import Child
 
@@ -55,7 +55,7 @@ async def test_worker_stops_with_exit_2_naming_the_topics_and_counts(
 def test_the_pipeline_topics_pass_the_check(
     kafka_target: ClusterTarget, topics: TopicSettings
 ) -> None:
-    check_co_partitioning(kafka_target, topics)  # created from mmstream/topics.py: no error
+    check_co_partitioning(kafka_target, topics)  # created from mmstream/core/topics.py: no error
 
 
 def test_the_check_names_unequal_topics(

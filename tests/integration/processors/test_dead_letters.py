@@ -22,8 +22,8 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from connectors.publisher import Session
 from connectors.records import change_record
-from mmstream.deadletter import header_map
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TestCluster

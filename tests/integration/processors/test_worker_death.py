@@ -33,7 +33,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from connectors.publisher import Session
 from connectors.records import change_record
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, consume_until, decoder_for, produce

@@ -20,7 +20,7 @@ from confluent_kafka import TopicPartition
 
 from connectors.publisher import Session
 from connectors.records import change_record
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 from tests.fixtures.kafka import TestCluster

@@ -10,7 +10,7 @@ from connectors.mmapi import MmapiProtocol
 from connectors.offsets import Position, PositionTracker
 from connectors.publisher import Publisher, Session
 from connectors.settings import MmapiSettings, PredexonSettings
-from mmstream.settings import load_settings
+from mmstream.core.settings import load_settings
 
 
 def test_a_position_waits_for_every_record_queued_before_it() -> None:

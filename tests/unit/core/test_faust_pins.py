@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka import faust_fixes
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka import faust_fixes
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from mmstream.health import CheckResult, Health, HealthServer, Heartbeat, loop_responds, serve
-from mmstream.logging import register_secret
+from mmstream.core.health import CheckResult, Health, HealthServer, Heartbeat, loop_responds, serve
+from mmstream.core.logging import register_secret
 
 
 def get(url: str) -> tuple[int, str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmstream.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS_BY_ID, partitions
+from mmstream.core.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS_BY_ID, partitions
 
 
 def test_co_partitioned_topics_and_their_table_share_one_count() -> None:

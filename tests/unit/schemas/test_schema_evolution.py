@@ -58,7 +58,7 @@ def test_schema_reads_every_earlier_version(name: str) -> None:
 def test_every_topic_has_a_schema_with_docs() -> None:
     import json
 
-    from mmstream.topics import TOPICS
+    from mmstream.core.topics import TOPICS
 
     for spec in TOPICS:
         if spec.value_schema is None:  # a dead-letter topic: other topics' original bytes

@@ -1,6 +1,6 @@
 """`<data_dir>/stack.json`: where a running embedded stack (or `mmstream up`) says its broker,
 registry and endpoints are. Written by the stack, read by every component that was given no
-address (`mmstream.runtime`), so it sits below both."""
+address (`mmstream.core.runtime`), so it sits below both."""
 
 from __future__ import annotations
 

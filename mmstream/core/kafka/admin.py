@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from mmstream.errors import ConfigurationError, MmstreamError
-from mmstream.kafka.config import ClusterTarget, admin_config
-from mmstream.settings import TopicSettings
-from mmstream.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
+from mmstream.core.errors import ConfigurationError, MmstreamError
+from mmstream.core.kafka.config import ClusterTarget, admin_config
+from mmstream.core.settings import TopicSettings
+from mmstream.core.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
 
 log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S = 30.0
@@ -97,7 +97,7 @@ def partition_counts(target: ClusterTarget, topic_names: list[str]) -> dict[str,
 
 def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
     """Stop start-up when topics an agent joins by key do not all have the partition count its
-    table is sized with (`mmstream.topics`): records of one key would meet in different
+    table is sized with (`mmstream.core.topics`): records of one key would meet in different
     partitions, on different workers, and the join would silently miss. A topic that does not
     exist yet is left to whoever creates it (`mmstream topics`, `mmstream up`: from the table)."""
     for group in CO_PARTITIONED:
@@ -112,6 +112,6 @@ def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
         )
         raise ConfigurationError(
             f"{group.reader} joins {' and '.join(ids)} by key: they need equal partition counts, "
-            f"the count of its table {group.table} ({expected}, from mmstream/topics.py), "
+            f"the count of its table {group.table} ({expected}, from mmstream/core/topics.py), "
             f"but {found}; recreate the topics with {expected} partitions"
         )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 TANSU, KAFKA = "tansu", "kafka"
@@ -50,7 +50,8 @@ def check_pinned_versions() -> None:
             wrong.append(f"{package} {installed} is installed, the Faust fixes need {pinned}")
     if wrong:
         raise ConfigurationError(
-            "; ".join(wrong) + " (mmstream/kafka/faust_fixes.py copies their code: install with "
+            "; ".join(wrong)
+            + " (mmstream/core/kafka/faust_fixes.py copies their code: install with "
             "`pip install -c constraints.txt`, or re-check every fix before changing the pin)"
         )
 
@@ -92,7 +93,7 @@ def _replace(owner: Any, attribute: str, build: Callable[[Any], Any]) -> None:
 def _pause_streams_on_assign(target: ClusterTarget) -> None:
     from faust.transport.consumer import Consumer
 
-    from mmstream.kafka.faust_rebalance import pause_streams_on_assign
+    from mmstream.core.kafka.faust_rebalance import pause_streams_on_assign
 
     _replace(Consumer, "on_partitions_assigned", pause_streams_on_assign)
 
@@ -100,7 +101,7 @@ def _pause_streams_on_assign(target: ClusterTarget) -> None:
 def _position_before_resume(target: ClusterTarget) -> None:
     from faust.tables.recovery import Recovery
 
-    from mmstream.kafka import faust_rebalance
+    from mmstream.core.kafka import faust_rebalance
 
     _replace(Recovery, "_resume_streams", lambda _: faust_rebalance.resume_streams)
     _replace(Recovery, "on_recovery_completed", lambda _: faust_rebalance.on_recovery_completed)
@@ -109,7 +110,7 @@ def _position_before_resume(target: ClusterTarget) -> None:
 def _seek_uncommitted_to_beginning(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.faust_rebalance import seek_to_committed
+    from mmstream.core.kafka.faust_rebalance import seek_to_committed
 
     _replace(AIOKafkaConsumerThread, "seek_to_committed", lambda _: seek_to_committed)
 
@@ -117,7 +118,7 @@ def _seek_uncommitted_to_beginning(target: ClusterTarget) -> None:
 def _empty_active_means_none(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.faust_rebalance import fetch_only_active
+    from mmstream.core.kafka.faust_rebalance import fetch_only_active
 
     _replace(AIOKafkaConsumerThread, "_fetch_records", fetch_only_active)
 
@@ -125,7 +126,7 @@ def _empty_active_means_none(target: ClusterTarget) -> None:
 def _exact_changelog_ends(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.changelog_ends import exact_highwaters
+    from mmstream.core.kafka.changelog_ends import exact_highwaters
 
     _replace(AIOKafkaConsumerThread, "highwaters", lambda ends: exact_highwaters(ends, target))
 
@@ -133,7 +134,7 @@ def _exact_changelog_ends(target: ClusterTarget) -> None:
 def _low_fetch_wait(target: ClusterTarget) -> None:
     import aiokafka
 
-    from mmstream.kafka.config import low_fetch_wait_consumer
+    from mmstream.core.kafka.config import low_fetch_wait_consumer
 
     _replace(aiokafka, "AIOKafkaConsumer", low_fetch_wait_consumer)
 
