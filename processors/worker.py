@@ -33,8 +33,8 @@ def run_worker(log_level: str = "info") -> None:
     settings = load_settings(ProcessorSettings)
     writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
     runtime = resolve_runtime()
+    pipeline = build_app(settings, runtime)  # checks the pinned Faust versions first
     check_co_partitioning(runtime.target, runtime.topics)
-    pipeline = build_app(settings, runtime)
     pipeline.serde.register_all()
     health = worker_health(pipeline)
     if settings.metrics_port:
