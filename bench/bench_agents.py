@@ -26,7 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
 from mmstream.core.kafka.admin import create_topics
 from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
@@ -35,7 +35,7 @@ from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
 
-SESSION = Session(connection_id="bench", subscription_id="1")
+SESSION = Connection(connection_id="bench", subscription_id="1")
 
 
 def change(event: str, now: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
-from connectors.publisher import Publisher, Session
+from connectors.publisher import Connection, Publisher
 from connectors.settings import MmapiSettings
 from connectors.sink import KafkaSink
 from mmstream.core.kafka.config import ClusterTarget
@@ -73,7 +73,7 @@ async def run(orders: int, size: int, entities: int) -> dict[str, float]:
     )
     settings = MmapiSettings(api_key="k", remembered_entities=max(100_000, entities + orders))
     protocol = MmapiProtocol(settings, Publisher("mmapi", sink, metrics), metrics)
-    session = Session("bench", "1")
+    session = Connection("bench", "1")
     await protocol.handle(order_frame(0, "warm-up"), session)
     start = rss_mb()
     for order_id in range(1, entities + 1):

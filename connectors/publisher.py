@@ -26,7 +26,7 @@ def now_ms() -> int:
 
 
 @dataclass
-class Session:
+class Connection:
     """One WebSocket connection's identity, stamped on every record it delivers."""
 
     connection_id: str
@@ -104,7 +104,7 @@ class Publisher:
     async def frame(
         self,
         raw: str | bytes,
-        session: Session | None,
+        session: Connection | None,
         handler: Callable[[], Awaitable[Outcome]],
     ) -> Outcome:
         """Run `handler` on one frame and give the frame exactly one outcome, counted.
@@ -130,7 +130,9 @@ class Publisher:
         self.metrics.frames.labels(self.feed, outcome).inc()
         return outcome
 
-    async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
+    async def reject(
+        self, raw: str | bytes, error: RejectedInput, session: Connection | None
+    ) -> None:
         """Send a message that cannot be typed to the DLQ, with the reason; never raise."""
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
         self.metrics.dlq.labels(self.feed, reason_label(error.reason)).inc()

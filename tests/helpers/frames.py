@@ -16,7 +16,7 @@ from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
 from connectors.predexon import PredexonProtocol
-from connectors.publisher import Publisher, Session
+from connectors.publisher import Connection, Publisher
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
 from mmstream.core.kafka.config import ClusterTarget
@@ -57,7 +57,7 @@ class Harness:
     producer: KeepingProducer
     metrics: ConnectorMetrics
     registry: SchemaRegistryClient
-    session: Session = field(default_factory=lambda: Session("conn-1", "sub-1"))
+    session: Connection = field(default_factory=lambda: Connection("conn-1", "sub-1"))
 
     async def send(self, frame: str | bytes) -> Outcome:
         return await self.protocol.handle(frame, self.session)

@@ -20,7 +20,7 @@ from pathlib import Path
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
 from mmstream.core.deadletter import header_map
 from mmstream.core.settings import TopicSettings
@@ -81,7 +81,9 @@ def poison_records(
 
 def faulty_order(serde: AvroSerde) -> bytes:
     now = 1_771_149_600_000
-    envelope = Session(connection_id="c", subscription_id="1").envelope("mmapi", now, now, "LIVE")
+    envelope = Connection(connection_id="c", subscription_id="1").envelope(
+        "mmapi", now, now, "LIVE"
+    )
     payload = {
         "orderId": FAULTY_ORDER_ID,
         "client": "desk",

@@ -31,7 +31,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
 from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
@@ -127,7 +127,7 @@ def older_order_schema() -> dict[str, Any]:
 
 def older_order(schema_id: int) -> bytes:
     at = int(time.time() * 1000)
-    envelope = Session(connection_id="c", subscription_id="1").envelope("mmapi", at, at, "LIVE")
+    envelope = Connection(connection_id="c", subscription_id="1").envelope("mmapi", at, at, "LIVE")
     del envelope["origin"]
     payload = {
         "orderId": ORDER_ID,

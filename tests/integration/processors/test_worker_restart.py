@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
 from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
@@ -32,7 +32,7 @@ ORDERS = list(range(2000, 2012))
 FIRST, SECOND = 60.0, 40.0
 
 
-SESSION = Session(connection_id="c", subscription_id="1")
+SESSION = Connection(connection_id="c", subscription_id="1")
 
 
 def change(payload: dict[str, Any], at: int, event: str) -> dict[str, Any]:
