@@ -10,6 +10,7 @@ from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
+from processors.hedge.state import State
 from processors.signals import activity
 
 AGENT = "hedge"
@@ -27,7 +28,7 @@ def register(p: Pipeline) -> None:
 
     due = DueIndex()
 
-    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
+    def finish(key: bytes, state: State, outputs: list[Output]) -> list[Output]:
         """Store the state and schedule its next deadline; its outputs and the emergency
         agent's signals (exposure only when it changed), to send."""
         sent = logic.emergency_signals(state, outputs)
@@ -44,7 +45,7 @@ def register(p: Pipeline) -> None:
     @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, logic.State] = {}
+            states: dict[bytes, State] = {}
             newest = 0
             read_at = wall_ms()
             for event in p.failures.decoded(AGENT, events):
@@ -64,7 +65,7 @@ def register(p: Pipeline) -> None:
             now = clock.now()
             outputs = [activity("mmapi", newest)]
             for key, state in states.items():
-                outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
+                outputs += finish(key, state, logic.advance(state, now, settings, read_at))
             p.send(AGENT, outputs + (sweep(now) if now else []))
 
     def sweep(now: int) -> list[Output]:
@@ -78,7 +79,7 @@ def register(p: Pipeline) -> None:
                 del table[key]
                 pending += logic.leaving(state, now)
                 continue
-            outputs = logic.evaluate(state, now, settings, wall_ms())
+            outputs = logic.advance(state, now, settings, wall_ms())
             if outputs:
                 pending += finish(key, state, outputs)
             else:  # due in stream time, not yet in wall time: look again soon

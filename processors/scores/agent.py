@@ -18,6 +18,7 @@ from processors.clock import StreamClock
 from processors.common import Output
 from processors.scores import logic
 from processors.scores.fixture_map_reader import FixtureMap
+from processors.scores.state import State
 from processors.signals import activity
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def register(p: Pipeline) -> None:
     @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, logic.State] = {}
+            states: dict[bytes, State] = {}
             for event in events:
                 item = event.value
                 key = event.key
@@ -81,7 +82,7 @@ def register(p: Pipeline) -> None:
             p.failures.liveness.processed(AGENT)
             now = clock.now()
             for key, state in states.items():
-                outputs = logic.evaluate(state, now, settings)
+                outputs = logic.advance(state, now, settings)
                 table[key] = state
                 p.send(AGENT, outputs)
 
@@ -92,7 +93,7 @@ def register(p: Pipeline) -> None:
         if not now:
             return
         for key, state in list(table.items()):
-            outputs = logic.evaluate(state, now, settings)
+            outputs = logic.advance(state, now, settings)
             if outputs:
                 table[key] = state
                 p.send(AGENT, outputs)

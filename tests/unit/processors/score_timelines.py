@@ -77,7 +77,7 @@ def replay(
     end = (ordered[-1].at_ms if ordered else 0) + tail_ms
 
     def run(now: int) -> None:
-        outputs = logic.evaluate(state, T0 + now, settings)
+        outputs = logic.advance(state, T0 + now, settings)
         result.outputs += outputs
         for output in outputs:
             if output.topic_id == "scores_reconciled":

@@ -121,10 +121,10 @@ def test_late_older_view_is_ignored_and_repeats_emit_nothing() -> None:
     state = logic.new_state("g1", "f1")
     logic.apply_view(state, "predexon", view(Shown(10_000, "predexon", 2, 0)), SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(10_100, "mmapi", 2, 0)), SETTINGS)
-    logic.evaluate(state, T0 + 10_100, SETTINGS)
+    logic.advance(state, T0 + 10_100, SETTINGS)
     logic.apply_view(state, "predexon", view(Shown(1_000, "predexon", 1, 0)), SETTINGS)
     assert state["views"]["predexon"]["home"] == 2
-    assert logic.evaluate(state, T0 + 20_000, SETTINGS) == []
+    assert logic.advance(state, T0 + 20_000, SETTINGS) == []
 
 
 def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
@@ -139,7 +139,7 @@ def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
         "last_received": T0,
     }
     logic.apply_view(old, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
-    [record] = [o.value for o in logic.evaluate(old, T0 + 500, SETTINGS)]
+    [record] = [o.value for o in logic.advance(old, T0 + 500, SETTINGS)]
     assert record["status"] == "AGREE"
 
 
@@ -150,10 +150,10 @@ def test_a_withdrawal_judged_late_ends_its_signal_no_earlier_than_it_began() -> 
     for record in (Shown(0, "mmapi", 1, 0), Shown(700, "predexon", 1, 0)):
         logic.apply_view(state, record.provider, view(record), SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(20_000, "mmapi", 2, 0)), SETTINGS)
-    logic.evaluate(state, T0 + 20_000, SETTINGS)
+    logic.advance(state, T0 + 20_000, SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(25_000, "mmapi", 1, 0)), SETTINGS)
-    outputs = logic.evaluate(state, T0 + 26_500, SETTINGS)
-    outputs += logic.evaluate(state, T0 + 29_000, SETTINGS)
+    outputs = logic.advance(state, T0 + 26_500, SETTINGS)
+    outputs += logic.advance(state, T0 + 29_000, SETTINGS)
     sent = [o.value for o in outputs if o.topic_id == "signals"]
     assert [(s["active"], s["at"]) for s in sent] == [(True, T0 + 26_500), (False, T0 + 26_500)]
     resolved = [o.value for o in outputs if o.topic_id == "risk_alerts"][-1]
