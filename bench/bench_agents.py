@@ -167,12 +167,12 @@ def main(n: int, rate: float, seconds: float) -> None:
         counts: dict[str, float] = {}
         while time.monotonic() < deadline:
             counts = agent_counts(url)
-            now = time.monotonic()
+            seen_at = time.monotonic()
             for agent, count in counts.items():
                 if count and agent not in first:
-                    first[agent] = now
+                    first[agent] = seen_at
                 if count > last.get(agent, (0.0, 0.0))[0]:
-                    last[agent] = (count, now)
+                    last[agent] = (count, seen_at)
             if all(counts.get(a, 0) >= goal for a, goal in targets.items()):
                 break
             time.sleep(0.05)

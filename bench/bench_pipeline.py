@@ -102,10 +102,11 @@ class Follower(threading.Thread):
         self.consumer.assign(assignment)
         while not self.stopping.is_set():
             message = self.consumer.poll(0.2)
-            if message is None or message.error() or message.value() is None:
+            raw = None if message is None or message.error() else message.value()
+            if message is None or raw is None:
                 continue
-            topic_id = names[message.topic()]
-            value = plain(self.serde.decode(topic_id, message.value()))
+            topic_id = names[message.topic() or ""]
+            value = plain(self.serde.decode(topic_id, raw))
             event_ms = input_time(topic_id, value)
             if event_ms:
                 self.latencies[topic_id].append(message.timestamp()[1] - event_ms)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import SecretStr
 
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
@@ -69,9 +70,11 @@ async def run(orders: int, size: int, entities: int) -> dict[str, float]:
         topics,
         metrics,
         1_000_000,
-        producer_factory=DroppingProducer,
+        producer_factory=DroppingProducer,  # type: ignore[arg-type]  # produce() only
     )
-    settings = MmapiSettings(api_key="k", remembered_entities=max(100_000, entities + orders))
+    settings = MmapiSettings(
+        api_key=SecretStr("k"), remembered_entities=max(100_000, entities + orders)
+    )
     protocol = MmapiProtocol(settings, Publisher("mmapi", sink, metrics), metrics)
     session = Connection("bench", "1")
     await protocol.handle(order_frame(0, "warm-up"), session)

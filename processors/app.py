@@ -73,7 +73,7 @@ class Pipeline:
             value_serializer=CompactJson(),
         )
 
-    def table(self, name: str) -> TableT:
+    def table(self, name: str) -> TableT[bytes, Any]:
         """A table; its partition count from `topics.INTERNAL_PARTITIONS`."""
         # use_partitioner: timers may write too; murmur2 of the raw key places each key in
         # the same partition number as its source records (the connectors hash with murmur2).
@@ -102,7 +102,7 @@ class Pipeline:
             )
             self.metrics.records_out.labels(agent, "signals").inc(len(signals))
 
-    def topic_id(self, event: faust.types.EventT) -> str:
+    def topic_id(self, event: faust.types.EventT[Any]) -> str:
         return self.topic_ids[event.message.topic]
 
 

@@ -115,7 +115,7 @@ class FaultyRecord(dict[str, Any]):
 class RecordGuard:
     """Context of one record's processing (see `FailurePath.guard`)."""
 
-    def __init__(self, path: FailurePath, agent: str, event: EventT) -> None:
+    def __init__(self, path: FailurePath, agent: str, event: EventT[Any]) -> None:
         self.path = path
         self.agent = agent
         self.event = event
@@ -150,7 +150,7 @@ class FailurePath:
         self.fail_keys = {k.encode() for k in fail_keys if k}
 
     def agent(
-        self, channel: faust.ChannelT, name: str, label: str
+        self, channel: faust.ChannelT[Any], name: str, label: str
     ) -> Callable[[Callable[..., Any]], Any]:
         """`app.agent(channel, name=name)` whose death ends the worker; `label` is the agent's
         name in metrics, its inputs are followed for lag."""
@@ -176,7 +176,7 @@ class FailurePath:
 
         return register
 
-    def decoded(self, agent: str, events: Iterable[EventT]) -> Iterator[Any]:
+    def decoded(self, agent: str, events: Iterable[EventT[Any]]) -> Iterator[Any]:
         """The events whose value decodes (their `value` replaced by the decoded record); the
         others are dead-lettered. Marks the agent as having processed when exhausted."""
         for event in events:
@@ -190,13 +190,13 @@ class FailurePath:
             yield event
         self.liveness.processed(agent)
 
-    def guard(self, agent: str, event: EventT) -> RecordGuard:
+    def guard(self, agent: str, event: EventT[Any]) -> RecordGuard:
         """Processing of one record: what it raises dead-letters the record, and the agent goes
         on with the next."""
         return RecordGuard(self, agent, event)
 
     def dead_letter(
-        self, agent: str, event: EventT, exc: BaseException, stage: str, reason: str
+        self, agent: str, event: EventT[Any], exc: BaseException, stage: str, reason: str
     ) -> None:
         message = event.message
         origin = Origin(message.topic, message.partition, message.offset)

@@ -47,7 +47,7 @@ def worker_health(pipeline: Pipeline) -> Health:
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned[:] = [len(args[0] if args else kwargs["assigned"])]
 
-    @app.timer(CHECK_INTERVAL_S)
+    @app.timer(CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's, untyped
     async def _check() -> None:
         heartbeat.beat()
         if not assigned or app.rebalancing:

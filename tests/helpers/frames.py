@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import SecretStr
 
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
@@ -41,7 +42,9 @@ class KeepingProducer:
         self.config = config
         self.records: list[Produced] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any):
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any
+    ) -> None:
         self.records.append(Produced(topic, key, value, headers))
         on_delivery(None, None)
 
@@ -96,7 +99,11 @@ def harness(feed: str, **settings: Any) -> Harness:
     publisher = Publisher(feed, sink, metrics)
     protocol: MmapiProtocol | PredexonProtocol
     if feed == "mmapi":
-        protocol = MmapiProtocol(MmapiSettings(api_key="k", **settings), publisher, metrics)
+        protocol = MmapiProtocol(
+            MmapiSettings(api_key=SecretStr("k"), **settings), publisher, metrics
+        )
     else:
-        protocol = PredexonProtocol(PredexonSettings(api_key="k", **settings), publisher, metrics)
+        protocol = PredexonProtocol(
+            PredexonSettings(api_key=SecretStr("k"), **settings), publisher, metrics
+        )
     return Harness(protocol, producers[0], metrics, registry)

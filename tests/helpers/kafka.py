@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -91,7 +91,7 @@ def consume(
 
 
 def produce(
-    target: ClusterTarget, topic: str, records: list[tuple[str | None, bytes]], **config: Any
+    target: ClusterTarget, topic: str, records: Sequence[tuple[str | None, bytes]], **config: Any
 ) -> None:
     producer = Producer(producer_config(target, **config))
     for key, value in records:
@@ -117,10 +117,11 @@ def consume_until(
         while not done(records):
             assert time.monotonic() < end, f"{topic}: condition not met in {deadline_s}s: {records}"
             message = consumer.poll(0.1)
-            if message is None or message.error() or message.value() is None:
+            raw = None if message is None or message.error() else message.value()
+            if message is None or raw is None:
                 continue
             key = message.key()
-            records.append((key.decode() if key else None, decode(message.value())))
+            records.append((key.decode() if key else None, decode(raw)))
     finally:
         consumer.close()
     return records

@@ -89,9 +89,11 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> list[Import
     found = []
     for node in ast.walk(tree):
         targets: list[str] = []
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             base = resolve(node, module, path.name == "__init__.py")
             targets = [
                 f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base

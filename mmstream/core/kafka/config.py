@@ -174,7 +174,7 @@ def low_fetch_wait_consumer(
     soon as data arrives, so the fix is installed on Tansu only.
     """
 
-    class TunedConsumer(consumer_class):
+    class TunedConsumer(consumer_class):  # type: ignore[misc]  # Faust's class, untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
             super().__init__(*args, **kwargs)

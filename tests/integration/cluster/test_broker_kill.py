@@ -31,7 +31,7 @@ from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, decoder_for
 from tests.helpers.processes import Child
 from tests.helpers.truth import assert_derived_equal_truth
-from tests.integration.pipeline.test_end_to_end import PROCESSOR_SETTINGS
+from tests.integration.pipeline.test_end_to_end import DEADLINE_S, PROCESSOR_SETTINGS
 
 pytestmark = pytest.mark.cluster3
 RAW = ("orders", "bets", "sports_live")
@@ -134,7 +134,7 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
             duplicated = len(seen) - len(set(seen))
             assert duplicated == 0, f"{topic_id}: {duplicated} raw records written twice"
         check_raw_against_truth(raw_records, truth)
-        assert_derived_equal_truth(cluster, topics, truth)
+        assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
         assert await second.stop() == 0, second.output[-3000:]
         if victim is None:
             return

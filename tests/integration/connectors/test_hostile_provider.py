@@ -243,7 +243,10 @@ async def test_no_frame_ends_the_connector_and_every_frame_is_accounted_for(
             assert refused == {"too_large": 1, "invalid_utf8": 1}
             assert provider.connections == 3, "the session went on after each refused frame"
             records_out = outcomes["published"] + outcomes["dead_lettered"]
-            acknowledged = lambda: total(scrape(metrics_port), ACKNOWLEDGED)  # noqa: E731
+
+            def acknowledged() -> float:
+                return total(scrape(metrics_port), ACKNOWLEDGED)
+
             await wait_for(lambda: acknowledged() >= records_out, 60, "Kafka to acknowledge")
             samples = scrape(metrics_port)
             raw_topics = ("orders", "bets", "scores", "emergency", "accounts", "sports_live")

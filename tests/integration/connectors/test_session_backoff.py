@@ -79,7 +79,7 @@ class Echo(FeedProtocol):
             status = self.rest_status
             raise EndpointRefused(f"HTTP {status}; check TEST_REST_URL", status, "TEST_REST_URL")
 
-    async def handle(self, raw: str | bytes, session: Connection) -> None:
+    async def handle(self, raw: str | bytes, session: Connection) -> None:  # type: ignore[override]
         self.frames += 1
 
     async def close(self) -> None:

@@ -177,7 +177,7 @@ async def test_a_worker_whose_agent_dies_exits_non_zero_and_up_restarts_it(
         await asyncio.to_thread(consume_until, cluster.target, fills, bool, 90, lambda b: b)
         produce(cluster.target, topics.name("orders"), [(str(ORDER_ID), older_order(older_id))])
         met = next(
-            TopicPartition(m.topic(), m.partition(), m.offset())
+            TopicPartition(m.topic() or "", m.partition() or 0, m.offset() or 0)
             for key, _, m in consume(cluster.target, topics.name("orders"), 1, 30, quiet_s=1.0)
             if key == str(ORDER_ID)
         )

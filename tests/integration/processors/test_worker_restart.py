@@ -114,8 +114,8 @@ def ends_of(cluster: TestCluster, topic: str, count: int) -> dict[TopicPartition
     """Each partition's end offset, from the records themselves (not the broker's watermark)."""
     ends: dict[TopicPartition, int] = {}
     for _, _, message in consume(cluster.target, topic, count, 30):
-        tp = TopicPartition(topic, message.partition())
-        ends[tp] = max(ends.get(tp, 0), message.offset() + 1)
+        tp = TopicPartition(topic, message.partition() or 0)
+        ends[tp] = max(ends.get(tp, 0), (message.offset() or 0) + 1)
     return ends
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.hedge import logic
+from processors.hedge.state import State
 from processors.settings import ProcessorSettings
 
 SETTINGS = ProcessorSettings(hedge_deadline_s=5.0)
@@ -69,8 +70,8 @@ def bet(bet_id: int, at: int, stake: float, status: str, placed_at: int) -> dict
     }
 
 
-def fold(records: list[tuple[str, dict[str, Any]]], now: int) -> tuple[logic.State, list[Any]]:
-    state = logic.new_state(7)
+def fold(records: list[tuple[str, dict[str, Any]]], now: int) -> tuple[State, list[Any]]:
+    state: State = logic.new_state(7)
     outputs = []
     for topic_id, record in records:
         state = logic.step(state, topic_id, record)
@@ -108,6 +109,7 @@ def test_totals_equal_the_truth_under_any_interleaving(
 ) -> None:
     records, filled, hedged = history
     state, _outputs = fold(records, T0)
+    assert state["closed"] is False  # no settlement in these histories: the order stays open
     fill = logic.hedge_fill(state, SETTINGS)
     assert fill["filled_stake"] == filled
     assert abs(fill["hedged_stake"] - hedged) < 1e-9
@@ -231,7 +233,7 @@ def test_nothing_changes_before_the_state_is_next_due(
 ) -> None:
     """The deadline timer only looks at due orders: before `next_due`, evaluating the state
     again (at any stream time) gives nothing new and it has not expired."""
-    state = logic.new_state(7)
+    state: State = logic.new_state(7)
     now = T0
     for topic_id, record in history[0]:
         state = logic.step(state, topic_id, record)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from processors.scores import logic
+from processors.scores.state import State
 from tests.unit.processors.score_timelines import SETTINGS, T0, Shown, replay, view
 
 
@@ -17,8 +18,8 @@ def test_one_sided_then_catching_up_with_its_lag_then_agree_with_the_leader() ->
     _, run = replay(
         [Shown(0, "predexon", 1, 0), Shown(100, "mmapi", 0, 0), Shown(9_100, "mmapi", 1, 0)]
     )
-    catching = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
-    assert catching and all(r["lagging_provider"] == "mmapi" for r in catching)
+    caught = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
+    assert caught and all(r["lagging_provider"] == "mmapi" for r in caught)
     agree = run.statuses[-1][1]
     assert (agree["status"], agree["leader"], agree["lead_ms"]) == ("AGREE", "predexon", 9_100)
     assert run.alerts("SCORE_CONFLICT", "OPEN") == [] and run.signals() == []
@@ -138,8 +139,9 @@ def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
         "emitted": None,
         "last_received": T0,
     }
-    logic.apply_view(old, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
-    [record] = [o.value for o in logic.advance(old, T0 + 500, SETTINGS)]
+    upgraded = cast(State, old)
+    logic.apply_view(upgraded, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
+    [record] = [o.value for o in logic.advance(upgraded, T0 + 500, SETTINGS)]
     assert record["status"] == "AGREE"
 
 

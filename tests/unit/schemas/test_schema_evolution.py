@@ -46,7 +46,7 @@ def test_schema_reads_every_earlier_version(name: str) -> None:
         assert status.startswith("??") or status.startswith("A"), f"{name}: no history, not new"
         return
     for sha, text in versions:
-        result = ReaderWriterCompatibilityChecker().get_compatibility(
+        result = ReaderWriterCompatibilityChecker().get_compatibility(  # type: ignore[no-untyped-call]
             reader, avro.schema.parse(text)
         )
         assert result.compatibility is SchemaCompatibilityType.compatible, (
