@@ -8,7 +8,6 @@ from typing import Any
 from processors.app import Pipeline, record_time
 from processors.common import Output
 from processors.emergency import logic
-from processors.emergency.state import State
 from processors.signals import Activity, decode_record
 
 AGENT = "emergency"
@@ -21,8 +20,8 @@ def register(p: Pipeline) -> None:
     started = int(time.time() * 1000)
     flags = p.input("emergency", "accounts")
 
-    def load() -> State:
-        state: State | None = table.get(STATE_KEY)
+    def load() -> logic.State:
+        state: logic.State | None = table.get(STATE_KEY)
         return state if state is not None else logic.new_state(started)
 
     @p.failures.agent(flags, f"{settings.app_id}-emergency-flag", AGENT)

@@ -9,7 +9,8 @@ lasted; every derived activation also opens (and later resolves) a `risk.alerts`
 from __future__ import annotations
 
 from processors.common import Output, alert
-from processors.emergency.state import Scope, State
+from processors.emergency.state import Scope
+from processors.emergency.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from processors.signals import Activity, Conflict, Exposure, Rejection, Signal
 

@@ -10,7 +10,6 @@ from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
-from processors.hedge.state import State
 from processors.signals import activity
 
 AGENT = "hedge"
@@ -28,7 +27,7 @@ def register(p: Pipeline) -> None:
 
     due = DueIndex()
 
-    def finish(key: bytes, state: State, outputs: list[Output]) -> list[Output]:
+    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
         """Store the state and schedule its next deadline; its outputs and the emergency
         agent's signals (exposure only when it changed), to send."""
         sent = logic.emergency_signals(state, outputs)
@@ -45,7 +44,7 @@ def register(p: Pipeline) -> None:
     @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, State] = {}
+            states: dict[bytes, logic.State] = {}
             newest = 0
             read_at = wall_ms()
             for event in p.failures.decoded(AGENT, events):

@@ -13,7 +13,8 @@ from typing import Any
 
 from processors import signals
 from processors.common import Output, alert, digest, event_time
-from processors.hedge.state import Bet, ClosedOrder, OpenOrder, State
+from processors.hedge.state import Bet, ClosedOrder, OpenOrder
+from processors.hedge.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 

@@ -18,7 +18,6 @@ from processors.clock import StreamClock
 from processors.common import Output
 from processors.scores import logic
 from processors.scores.fixture_map_reader import FixtureMap
-from processors.scores.state import State
 from processors.signals import activity
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def register(p: Pipeline) -> None:
     @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, State] = {}
+            states: dict[bytes, logic.State] = {}
             for event in events:
                 item = event.value
                 key = event.key

@@ -23,7 +23,8 @@ from processors.scores.judge import (
     reached,
     score_of,
 )
-from processors.scores.state import ConflictWindow, StaleWindow, State, View
+from processors.scores.state import ConflictWindow, StaleWindow, View
+from processors.scores.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 
