@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from mmstream.core.kafka.admin import check_co_partitioning
+from mmstream.core.kafka.admin import check_co_partitioning, check_internal_partitions
 from mmstream.core.runtime import Runtime, resolve_runtime
 from mmstream.core.settings import load_settings, writable_dir
 from processors.app import Pipeline, create_pipeline
@@ -35,6 +35,7 @@ def run_worker(log_level: str = "info") -> None:
     runtime = resolve_runtime()
     pipeline = build_app(settings, runtime)  # checks the pinned Faust versions first
     check_co_partitioning(runtime.target, runtime.topics)
+    check_internal_partitions(runtime.target, settings.app_id)
     pipeline.serde.register_all()
     health = worker_health(pipeline)
     if settings.metrics_port:

@@ -115,3 +115,26 @@ def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
             f"the count of its table {group.table} ({expected}, from mmstream/core/topics.py), "
             f"but {found}; recreate the topics with {expected} partitions"
         )
+
+
+def check_internal_partitions(target: ClusterTarget, app_id: str) -> None:
+    """Stop start-up when a worker's internal topic or table changelog already exists with
+    another partition count than `mmstream.core.topics.INTERNAL_PARTITIONS` gives it (created
+    before the count changed): Faust would use it as it is, and a table's keys would no longer
+    sit in the partition numbers of their source records."""
+    expected = {
+        f"{app_id}-{name}{suffix}": count
+        for name, count in INTERNAL_PARTITIONS.items()
+        for suffix in ("", "-changelog")
+    }
+    counts = partition_counts(target, list(expected))
+    wrong = {name: count for name, count in counts.items() if count != expected[name]}
+    if wrong:
+        found = ", ".join(
+            f"{name} has {count} (needs {expected[name]})" for name, count in wrong.items()
+        )
+        raise ConfigurationError(
+            f"internal topics of app id {app_id} (MMSTREAM_PROCESSOR_APP_ID) have other partition "
+            f"counts than mmstream/core/topics.py gives them: {found}; recreate them, or start "
+            "under a new app id (a table then recovers nothing)"
+        )
