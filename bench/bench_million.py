@@ -32,8 +32,8 @@ from confluent_kafka import Producer
 from bench.bench_agents import agent_counts, bet, order, prepare_topics, score, start_worker
 from bench.bench_pipeline import run as run_pipeline
 from bench.common import embedded_stack, listing, peak_rss_mb, table
-from mmstream.kafka.config import ClusterTarget, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
 

@@ -63,8 +63,8 @@ def up(
     simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
     override_env("MMSTREAM_", embedded_broker=broker)
     settings = setup_logging()
+    from mmstream.core.settings import writable_dir
     from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
-    from mmstream.settings import writable_dir
 
     writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
 

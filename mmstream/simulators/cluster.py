@@ -22,13 +22,13 @@ from typing import Any
 
 from aiohttp import web
 
+from mmstream.core.child_process import free_port
 from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
 from mmstream.simulators.ground_truth import GroundTruth
 from mmstream.simulators.mmapi_server import MmapiServer
 from mmstream.simulators.predexon_server import PredexonServer
 from mmstream.simulators.scenario import build_scenario
 from mmstream.simulators.timeline import Step, render
-from mmstream.stack.process import free_port
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
