@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mmstream.core.errors import ConfigurationError
-from mmstream.core.logging import register_secret
+from mmstream.core.logging import redact, register_secret
 from mmstream.core.topics import TOPICS, TOPICS_BY_ID
 
 KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
@@ -151,6 +152,17 @@ def kafka_passthrough(environ: dict[str, str] | None = None) -> dict[str, str]:
     return properties
 
 
+def register_url_user_info(url: str) -> None:
+    """Register the user info of `url` (the registry client's basic auth, `user:password@`):
+    the password as written and decoded, and `user:password` decoded, as a client may send it."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        password = urllib.parse.unquote(parts.password)
+        register_secret(parts.password)
+        register_secret(password)
+        register_secret(f"{urllib.parse.unquote(parts.username or '')}:{password}")
+
+
 class RegistrySettings(BaseSettings):
     """Where the schema registry is. No URL means: run the embedded registry."""
 
@@ -179,7 +191,8 @@ class RegistrySettings(BaseSettings):
         if value is None or value.strip() == "":
             return None
         if not value.startswith(("http://", "https://", "mock://")):
-            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+            raise ValueError(f"expected an http(s):// URL, got {redact(value)!r}")
+        register_url_user_info(value)
         return value.rstrip("/")
 
     @property

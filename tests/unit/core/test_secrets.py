@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import urllib.parse
 from collections.abc import Callable
 
 import pytest
@@ -39,11 +40,22 @@ SOURCES: dict[str, tuple[str, str, Callable[[], object]]] = {
         "svc:registry-pass-4",
         lambda: load_settings(RegistrySettings),
     ),
+    "registry user info in its url": (
+        "MMSTREAM_SCHEMA_REGISTRY_URL",
+        "https://svc:url-pass-%405@registry.example:8081",
+        lambda: load_settings(RegistrySettings),
+    ),
 }
 
 
 def secrets_in(value: str) -> list[str]:
-    """The strings that must not be printed: the value, and a user-info's password alone."""
+    """The strings that must not be printed: the value, and a user-info's password alone (of a
+    URL's user info: the password as written and decoded, and user:password decoded)."""
+    if "://" in value:
+        url = urllib.parse.urlsplit(value)
+        assert url.username is not None and url.password is not None
+        password = urllib.parse.unquote(url.password)
+        return [url.password, password, f"{urllib.parse.unquote(url.username)}:{password}"]
     return [value, value.partition(":")[2]] if ":" in value else [value]
 
 
