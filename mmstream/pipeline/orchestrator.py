@@ -46,7 +46,6 @@ class UpOptions:
     seed: int = 7
     rate: float = 50.0
     duration_s: float | None = None
-    scenario_s: float = 3600.0
     live_view: bool = True
     summary_interval_s: float = 5.0
     exit_when_done: bool = False
@@ -160,9 +159,10 @@ class Orchestrator:
         info_path = self.plan.simulator_info
         info_path.unlink(missing_ok=True)
         info_path.with_suffix(".done").unlink(missing_ok=True)
-        scenario_s = self.options.duration_s or self.options.scenario_s
+        # with --duration the scenario is that long (its ground truth is written); without,
+        # it has no end and is generated as it plays
         await self.supervisor.start(
-            self.plan.simulators(self.options.seed, self.options.rate, scenario_s)
+            self.plan.simulators(self.options.seed, self.options.rate, self.options.duration_s)
         )
         deadline = time.monotonic() + SIMULATOR_START_DEADLINE_S
         while not info_path.exists():

@@ -22,16 +22,18 @@ from typing import Any
 
 from aiohttp import web
 
-from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
-from mmstream.simulators.ground_truth import GroundTruth
+from mmstream.simulators.config import ScenarioConfig
+from mmstream.simulators.games import FIXTURE_ROUNDS, fixture_rows
+from mmstream.simulators.ground_truth import GameTruth, GroundTruth
 from mmstream.simulators.mmapi_server import MmapiServer
 from mmstream.simulators.predexon_server import PredexonServer
-from mmstream.simulators.scenario import build_scenario
-from mmstream.simulators.timeline import Step, render
+from mmstream.simulators.scenario import Scenario, scenario_truth
+from mmstream.simulators.timeline import Step, iso, render
 from mmstream.stack.process import free_port
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+PRUNE_EVERY_MS = 1000  # how often (scenario time) the REST history drops its oldest rows
 
 
 @dataclass
@@ -64,7 +66,12 @@ class SimulatorCluster:
         self.counters: Counter[str] = Counter()
         self.mmapi = MmapiServer(config, self.counters)
         self.predexon = PredexonServer(config, self.counters)
-        self.steps, self.truth = build_scenario(config)
+        if config.end_ms is None and config.faults.restarts:
+            raise ValueError("faults.restarts are spread over the scenario: it needs an end")
+        # a bounded scenario's truth is generated once beforehand (its steps are not kept);
+        # one with no end has none, only its fixture map
+        self.truth = scenario_truth(config) if config.end_ms is not None else None
+        self._steps: list[Step] | None = None
         self.mmapi_site = Site(self._app(self.mmapi.routes()), mmapi_port or free_port())
         self.predexon_site = Site(self._app(self.predexon.routes()), predexon_port or free_port())
         self.finished = asyncio.Event()
@@ -114,7 +121,25 @@ class SimulatorCluster:
         return self.out_dir / "ground_truth.json"
 
     def ground_truth(self) -> GroundTruth:
+        if self.truth is None:
+            raise ValueError("a scenario with no end has no ground truth")
         return self.truth
+
+    @property
+    def steps(self) -> list[Step]:
+        """The whole timeline of a bounded scenario, generated again and held (tests only:
+        the player generates its own as it plays)."""
+        if self._steps is None:
+            if self.config.end_ms is None:
+                raise ValueError("a scenario with no end cannot be listed")
+            self._steps = list(Scenario(self.config))
+        return self._steps
+
+    def games(self) -> list[GameTruth]:
+        """The fixture map's games: a bounded scenario's, or those of the first rounds."""
+        if self.truth is not None:
+            return list(self.truth.games.values())
+        return fixture_rows(self.config, FIXTURE_ROUNDS)
 
     def accepted_past_s(self) -> int:
         """How far back a connector must accept times (`<FEED>_TIME_WINDOW_PAST_S`) for this
@@ -133,7 +158,7 @@ class SimulatorCluster:
             "predexon_api_key": self.predexon_api_key,
             "fixture_map": str(self.fixture_map_path),
             "ground_truth": str(self.ground_truth_path),
-            "messages": len(self.steps),
+            "messages": sum(self.truth.messages.values()) if self.truth else None,
             "duration_s": self.config.duration_s,
         }
 
@@ -148,10 +173,7 @@ class SimulatorCluster:
         self.anchor_ms = (
             self.config.start_ms if self.config.start_ms is not None else int(time.time() * 1000)
         )
-        self.truth.start_ms = self.anchor_ms
-        self.truth.end_ms = self.anchor_ms + int(self.config.duration_s * 1000)
-        self._shift_truth()
-        self.truth.write(self.ground_truth_path)
+        self._anchor_truth()
         if autoplay:
             self.play()
 
@@ -161,11 +183,8 @@ class SimulatorCluster:
         if self._player is not None:
             return
         if self.config.start_ms is None:
-            now = int(time.time() * 1000)
-            self.truth.shift_times(now - self.anchor_ms)
-            self.anchor_ms = self.truth.start_ms = now
-            self.truth.end_ms = now + int(self.config.duration_s * 1000)
-            self.truth.write(self.ground_truth_path)
+            self.anchor_ms = int(time.time() * 1000)
+            self._anchor_truth()
         self._player = asyncio.create_task(self._play(), name="scenario-player")
 
     async def play_when_subscribed(self) -> None:
@@ -210,7 +229,8 @@ class SimulatorCluster:
         loop = asyncio.get_running_loop()
         started = loop.time()
         restarts = self._restart_times()
-        for step in self.steps:
+        next_prune = PRUNE_EVERY_MS
+        for step in Scenario(self.config):
             while restarts and step.t_ms >= restarts[0]:
                 restarts.pop(0)
                 await self.restart_servers(self.config.faults.restart_downtime_s)
@@ -218,12 +238,22 @@ class SimulatorCluster:
             if delay > 0.001:
                 await asyncio.sleep(delay)
             self._send(step)
+            if step.t_ms >= next_prune:
+                next_prune = step.t_ms + PRUNE_EVERY_MS
+                self._prune_history(step.t_ms)
         self.finished.set()
         log.info("scenario finished: %d messages sent", self.sent)
 
+    def _prune_history(self, t_ms: int) -> None:
+        """Forget REST rows not updated within `rest_history_s` (memory stays bounded)."""
+        cutoff = iso(self.anchor_ms, t_ms - int(self.config.rest_history_s * 1000))
+        self.mmapi.orders.forget_before(cutoff)
+        self.mmapi.bets.forget_before(cutoff)
+        self.predexon.forget_ended_before(cutoff)
+
     def _restart_times(self) -> list[int]:
         count = self.config.faults.restarts
-        span = int(self.config.duration_s * 1000)
+        span = self.config.end_ms or 0
         return [span * (i + 1) // (count + 1) for i in range(count)]
 
     def _send(self, step: Step) -> None:
@@ -244,12 +274,16 @@ class SimulatorCluster:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def _shift_truth(self) -> None:
-        """Ground-truth times were built on the default anchor; move them to the real one."""
-        shift = self.anchor_ms - DEFAULT_START_MS
-        if shift == 0 or self.config.start_ms is not None:
+    def _anchor_truth(self) -> None:
+        """Move a bounded scenario's truth to the anchor it plays on (it was generated on the
+        default one) and write it."""
+        truth = self.truth
+        if truth is None:
             return
-        self.truth.shift_times(shift)
+        truth.shift_times(self.anchor_ms - truth.start_ms)
+        truth.start_ms = self.anchor_ms
+        truth.end_ms = self.anchor_ms + (self.config.end_ms or 0)
+        truth.write(self.ground_truth_path)
 
     def _write_files(self) -> None:
         rows = [
@@ -259,7 +293,7 @@ class SimulatorCluster:
                 "league": g.league,
                 "sport": g.sport,
             }
-            for g in self.truth.games.values()
+            for g in self.games()
         ]
         self.fixture_map_path.write_text(json.dumps(rows, indent=1))
         with (self.out_dir / "fixture_map.csv").open("w", newline="") as handle:

@@ -58,6 +58,14 @@ class GameTruth:
     stale: list[Window] = field(default_factory=list)
 
 
+class Forgotten(dict[Any, Any]):
+    """A mapping that keeps nothing: the truth of a scenario whose history is not held (one
+    with no end, or the player's copy of one whose truth was written beforehand)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+
 @dataclass
 class GroundTruth:
     seed: int
@@ -68,6 +76,13 @@ class GroundTruth:
     games: dict[str, GameTruth] = field(default_factory=dict)
     emergency_windows: list[Window] = field(default_factory=list)
     messages: dict[str, int] = field(default_factory=dict)  # per feed/channel, before faults
+
+    @classmethod
+    def forgetful(cls, truth: GroundTruth) -> GroundTruth:
+        """`truth` made to keep no orders nor games: bounded memory however long it plays."""
+        truth.orders = Forgotten()
+        truth.games = Forgotten()
+        return truth
 
     def client_orders(self, client: str | None = None) -> list[OrderTruth]:
         wanted = client or self.default_client
