@@ -27,7 +27,7 @@ from mmstream.simulators.games import FIXTURE_ROUNDS, fixture_rows
 from mmstream.simulators.ground_truth import GameTruth, GroundTruth
 from mmstream.simulators.mmapi_server import MmapiServer
 from mmstream.simulators.predexon_server import PredexonServer
-from mmstream.simulators.scenario import Scenario, scenario_truth
+from mmstream.simulators.scenario import Scenario, new_truth, scenario_truth
 from mmstream.simulators.timeline import Step, iso, render
 from mmstream.stack.process import free_port
 
@@ -68,9 +68,10 @@ class SimulatorCluster:
         self.predexon = PredexonServer(config, self.counters)
         if config.end_ms is None and config.faults.restarts:
             raise ValueError("faults.restarts are spread over the scenario: it needs an end")
-        # a bounded scenario's truth is generated once beforehand (its steps are not kept);
-        # one with no end has none, only its fixture map
-        self.truth = scenario_truth(config) if config.end_ms is not None else None
+        # a bounded scenario's truth is filled as it plays (written when it has been sent);
+        # one with no end keeps none, only its fixture map
+        self._played = new_truth(config) if config.end_ms is not None else None
+        self._generated: tuple[int, GroundTruth] | None = None  # (anchor, truth), on demand
         self._steps: list[Step] | None = None
         self.mmapi_site = Site(self._app(self.mmapi.routes()), mmapi_port or free_port())
         self.predexon_site = Site(self._app(self.predexon.routes()), predexon_port or free_port())
@@ -120,9 +121,21 @@ class SimulatorCluster:
     def ground_truth_path(self) -> Path:
         return self.out_dir / "ground_truth.json"
 
-    def ground_truth(self) -> GroundTruth:
-        if self.truth is None:
+    @property
+    def truth(self) -> GroundTruth:
+        """The bounded scenario's ground truth: the player's once it has sent everything,
+        before that the same generated apart (without holding its steps)."""
+        if self._played is None:
             raise ValueError("a scenario with no end has no ground truth")
+        if self.finished.is_set():
+            return self._played
+        if self._generated is None or self._generated[0] != self.anchor_ms:
+            generated = scenario_truth(self.config)
+            self._anchor(generated)
+            self._generated = (self.anchor_ms, generated)
+        return self._generated[1]
+
+    def ground_truth(self) -> GroundTruth:
         return self.truth
 
     @property
@@ -136,10 +149,13 @@ class SimulatorCluster:
         return self._steps
 
     def games(self) -> list[GameTruth]:
-        """The fixture map's games: a bounded scenario's, or those of the first rounds."""
-        if self.truth is not None:
-            return list(self.truth.games.values())
-        return fixture_rows(self.config, FIXTURE_ROUNDS)
+        """The fixture map's games: every game the scenario can play (those of as many rounds
+        as fit in it, or of the first `FIXTURE_ROUNDS` when it has no end), known before it
+        plays."""
+        end = self.config.end_ms
+        shortest_game_ms = int(self.config.game_s * 1000 * 0.8)
+        rounds = FIXTURE_ROUNDS if end is None else 1 + end // max(1, shortest_game_ms)
+        return fixture_rows(self.config, rounds)
 
     def accepted_past_s(self) -> int:
         """How far back a connector must accept times (`<FEED>_TIME_WINDOW_PAST_S`) for this
@@ -158,7 +174,7 @@ class SimulatorCluster:
             "predexon_api_key": self.predexon_api_key,
             "fixture_map": str(self.fixture_map_path),
             "ground_truth": str(self.ground_truth_path),
-            "messages": sum(self.truth.messages.values()) if self.truth else None,
+            "messages": sum(self.truth.messages.values()) if self._played else None,
             "duration_s": self.config.duration_s,
         }
 
@@ -173,7 +189,6 @@ class SimulatorCluster:
         self.anchor_ms = (
             self.config.start_ms if self.config.start_ms is not None else int(time.time() * 1000)
         )
-        self._anchor_truth()
         if autoplay:
             self.play()
 
@@ -184,7 +199,6 @@ class SimulatorCluster:
             return
         if self.config.start_ms is None:
             self.anchor_ms = int(time.time() * 1000)
-            self._anchor_truth()
         self._player = asyncio.create_task(self._play(), name="scenario-player")
 
     async def play_when_subscribed(self) -> None:
@@ -225,12 +239,16 @@ class SimulatorCluster:
 
     # --- the player ----------------------------------------------------------------------------
 
+    def timeline(self) -> Scenario:
+        """The scenario the player plays: generated as it goes, filling the truth."""
+        return Scenario(self.config, self._played)
+
     async def _play(self) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         restarts = self._restart_times()
         next_prune = PRUNE_EVERY_MS
-        for step in Scenario(self.config):
+        for step in self.timeline():
             while restarts and step.t_ms >= restarts[0]:
                 restarts.pop(0)
                 await self.restart_servers(self.config.faults.restart_downtime_s)
@@ -241,6 +259,9 @@ class SimulatorCluster:
             if step.t_ms >= next_prune:
                 next_prune = step.t_ms + PRUNE_EVERY_MS
                 self._prune_history(step.t_ms)
+        if self._played is not None:
+            self._anchor(self._played)
+            self._played.write(self.ground_truth_path)
         self.finished.set()
         log.info("scenario finished: %d messages sent", self.sent)
 
@@ -274,16 +295,11 @@ class SimulatorCluster:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def _anchor_truth(self) -> None:
-        """Move a bounded scenario's truth to the anchor it plays on (it was generated on the
-        default one) and write it."""
-        truth = self.truth
-        if truth is None:
-            return
+    def _anchor(self, truth: GroundTruth) -> None:
+        """Move a truth generated on the scenario's own anchor to the one it plays on."""
         truth.shift_times(self.anchor_ms - truth.start_ms)
         truth.start_ms = self.anchor_ms
         truth.end_ms = self.anchor_ms + (self.config.end_ms or 0)
-        truth.write(self.ground_truth_path)
 
     def _write_files(self) -> None:
         rows = [

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class BetTruth:
     bet_id: int
     stake: float
@@ -16,7 +16,7 @@ class BetTruth:
     bookmaker: str
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderTruth:
     order_id: int
     client: str
