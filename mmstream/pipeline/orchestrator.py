@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ class Orchestrator:
         self.reader: DerivedReader | None = None
         self.console = Console(stderr=False)
         self.stop_reason = "stopped"
+        # called with the board (under its lock) each time the view refreshes: what a test
+        # of the demo waits on
+        self.watchers: list[Callable[[Dashboard], None]] = []
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -193,6 +197,9 @@ class Orchestrator:
                 now = time.monotonic()
                 await asyncio.to_thread(self._scrape, urls, now - last_scrape)
                 last_scrape = now
+                with self.lock:
+                    for watcher in self.watchers:
+                        watcher(self.board)
                 if live is not None:
                     with self.lock:
                         live.update(render(self.board))

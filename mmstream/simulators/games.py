@@ -8,7 +8,7 @@ unflagged), corrected `CONFLICT_MS` later; and a window where Predexon flags
 `reliability.stale` and goes silent while MM API keeps scoring.
 
 `games` are played at once, each in its slot; when a game ends the slot's next one starts,
-round after round, until the scenario's end (or for a week, when it has none). Who plays in
+round after round, until the scenario's end (or for a day, when it has none). Who plays in
 a round depends only on the seed and the round's number (`plan_round`).
 """
 
@@ -40,7 +40,8 @@ CHANGE_EVERY_MS = 15_000
 FIRST_ROUND_WITHIN_MS = 3000  # the first games start within seconds: a demo shows scores at once
 MIN_GAME_MS = 60_000  # a later game is not started when less than this is left
 FIRST_DAY = date(2026, 2, 15)  # round n is played on the n-th day after it (its games' ids)
-FIXTURE_ROUNDS = 2000  # games of a scenario with no end: 2,000 rounds (a week at the default pace)
+FIXTURE_ROUNDS = 288  # games of a scenario with no end: a day at the default pace (then
+# only orders go on); the fixture map of every round is loaded at start, one record a batch
 Score = tuple[int, int]
 
 
