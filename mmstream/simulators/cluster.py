@@ -174,7 +174,10 @@ class SimulatorCluster:
             "predexon_api_key": self.predexon_api_key,
             "fixture_map": str(self.fixture_map_path),
             "ground_truth": str(self.ground_truth_path),
-            "messages": sum(self.truth.messages.values()) if self._played else None,
+            # what the rate offers: the exact count is known once sent (`ground_truth`)
+            "offered_messages": None
+            if self.config.duration_s is None
+            else round(self.config.rate * self.config.duration_s),
             "duration_s": self.config.duration_s,
         }
 
