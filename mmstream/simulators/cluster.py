@@ -173,7 +173,7 @@ class SimulatorCluster:
             "predexon_rest_url": self.predexon_rest_url,
             "predexon_api_key": self.predexon_api_key,
             "fixture_map": str(self.fixture_map_path),
-            "ground_truth": str(self.ground_truth_path),
+            "ground_truth": None if self._played is None else str(self.ground_truth_path),
             # what the rate offers: the exact count is known once sent (`ground_truth`)
             "offered_messages": None
             if self.config.duration_s is None
