@@ -231,6 +231,7 @@ def test_up_on_kafka_without_its_jars_says_what_to_install(tmp_path: Path) -> No
     assert "make kafka" in result.stderr and "JDK 17" in result.stderr
 
 
+@pytest.mark.per_broker
 async def test_up_on_the_embedded_default_runs_and_stops_cleanly(tmp_path: Path) -> None:
     """No Kafka settings, no keys: the embedded stack, simulators, connectors and a worker —
     on the tier's broker (`--broker kafka` on the Kafka tier, the Tansu default otherwise)."""
