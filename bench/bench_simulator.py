@@ -5,7 +5,7 @@ Each mode runs in a process of its own and sends every step through the servers'
 socket), printing the process's RSS every 100,000 messages and its peak:
 
 - `bounded`: `--duration 1000 --rate 1000`, as `mmstream up --duration 1000 --rate 1000` runs
-  it: the ground truth filled as it plays (every order's truth held, for the file).
+  it: the ground truth filled as it plays (every order's truth held) and written at the end.
 - `endless`: the same rate with no end (what `make demo` plays), stopped after 1,000,000.
 
 Baseline: the scenario built whole before playing (commit 2b88907): 885,034 messages held,
@@ -60,6 +60,10 @@ async def play(mode: str, messages: int) -> None:
                 print(f"  {sent:>9,} sent  RSS {rss_mb():.0f} MiB", flush=True)
             if sent >= messages:
                 break
+        if mode == "bounded":  # as the player does once everything is sent
+            truth = cluster.truth
+            truth.write(cluster.ground_truth_path)
+            print(f"  ground truth of {len(truth.orders):,} orders written", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     elapsed = time.perf_counter() - began
     print(f"{mode}: {sent:,} messages in {elapsed:.0f} s, peak RSS {peak:.0f} MiB", flush=True)

@@ -101,11 +101,18 @@ class GroundTruth:
             if order.last_fill_ms is not None:
                 order.last_fill_ms += shift_ms
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
-
     def write(self, path: Path) -> None:
-        path.write_text(self.to_json())
+        """Write the truth as one JSON object, an order at a time: a copy of a million-message
+        scenario's whole truth at once would double the simulator's memory at its end."""
+        head = {k: getattr(self, k) for k in ("seed", "start_ms", "end_ms", "default_client")}
+        with path.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(head)[:-1] + ',\n "orders": {')
+            for number, (order_id, order) in enumerate(self.orders.items()):
+                out.write(f'{"," if number else ""}\n  "{order_id}": {json.dumps(asdict(order))}')
+            games = {k: asdict(v) for k, v in self.games.items()}
+            windows = [asdict(w) for w in self.emergency_windows]
+            out.write(f'}},\n "games": {json.dumps(games)},\n "emergency_windows": ')
+            out.write(f'{json.dumps(windows)},\n "messages": {json.dumps(self.messages)}}}\n')
 
     @classmethod
     def read(cls, path: Path) -> GroundTruth:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
+from pathlib import Path
 
 from mmstream.simulators.config import FaultConfig, ScenarioConfig
 from mmstream.simulators.faults import FaultPlan
+from mmstream.simulators.ground_truth import GroundTruth
 from mmstream.simulators.scenario import DEFAULT_CLIENT, Scenario, build_scenario
 from mmstream.simulators.timeline import render
 
@@ -191,3 +194,11 @@ def test_a_bounded_scenario_longer_than_a_game_plays_several_rounds_within_its_e
     finals = {s.payload["game_id"] for s in steps if s.feed == "predexon" and s.payload["ended"]}
     assert finals == set(truth.games), "every game started is shown ending on both feeds"
     assert sum(truth.messages.values()) == len(steps)
+
+
+def test_the_ground_truth_file_reads_back_as_written(tmp_path: Path) -> None:
+    _, truth = build_scenario(ScenarioConfig(seed=5, rate=40, duration_s=20, conflicts=2))
+    path = tmp_path / "ground_truth.json"
+    truth.write(path)
+    assert GroundTruth.read(path) == truth
+    assert json.loads(path.read_text())["orders"], "one JSON object, orders included"
