@@ -61,9 +61,9 @@ async def play(mode: str, messages: int) -> None:
             if sent >= messages:
                 break
         if mode == "bounded":  # as the player does once everything is sent
-            truth = cluster.truth
-            truth.write(cluster.ground_truth_path)
-            print(f"  ground truth of {len(truth.orders):,} orders written", flush=True)
+            cluster.write_truth()
+            size = cluster.ground_truth_path.stat().st_size / 2**20
+            print(f"  ground truth written ({size:.0f} MiB of JSON)", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     elapsed = time.perf_counter() - began
     print(f"{mode}: {sent:,} messages in {elapsed:.0f} s, peak RSS {peak:.0f} MiB", flush=True)

@@ -262,9 +262,7 @@ class SimulatorCluster:
             if step.t_ms >= next_prune:
                 next_prune = step.t_ms + PRUNE_EVERY_MS
                 self._prune_history(step.t_ms)
-        if self._played is not None:
-            self._anchor(self._played)
-            self._played.write(self.ground_truth_path)
+        self.write_truth()
         self.finished.set()
         log.info("scenario finished: %d messages sent", self.sent)
 
@@ -297,6 +295,12 @@ class SimulatorCluster:
         self.sent += 1
 
     # --- files ---------------------------------------------------------------------------------
+
+    def write_truth(self) -> None:
+        """Write a bounded scenario's truth, filled as it played (once everything is sent)."""
+        if self._played is not None:
+            self._anchor(self._played)
+            self._played.write(self.ground_truth_path)
 
     def _anchor(self, truth: GroundTruth) -> None:
         """Move a truth generated on the scenario's own anchor to the one it plays on."""
