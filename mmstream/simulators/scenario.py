@@ -83,7 +83,7 @@ class Scenario:
         order_rate = (config.rate - score_messages_per_s(config)) / MESSAGES_PER_ORDER / share
         self.order_gap_ms = 1000 / max(order_rate, 1e-3)  # mean time between two orders
         self.last_arrival_ms = int(end * share) if end is not None else None
-        self.next_order_ms = 0.0
+        self.next_order_ms = self.rng.expovariate(1 / self.order_gap_ms)  # the first arrival
         self.next_emergency = 0  # the number of the next emergency window
         self.sequences: dict[str, int] = {}  # Predexon's per-game sequence, in send order
 
