@@ -1,22 +1,35 @@
-"""Agent throughput and latency on one worker (embedded broker, tuned profile).
+"""Agent throughput and latency on one worker, beside a bare Faust agent and the peer.
 
-1. Backlog: N orders with a fill and a hedge bet each (2N events), plus score updates, are
-   written first; one worker then drains them: events/s through each agent.
+1. Backlog: N orders with a fill and a hedge bet each (2N events) are written first. On that
+   same backlog, in this order:
+   - the baseline: a bare Faust agent (bench/faust_bare.py) iterating the 2N order and bet
+     events one by one, decoding each through the one decoder, one table update per event;
+   - the peer: Quix Streams (bench/peer_quix.py, in its own venv bench/.venv-peer, installed
+     from PyPI on first use; `--no-peer` skips it): the same events, decode, per-key state
+     with changelog, one Avro output per input;
+   - one `mmstream process` worker draining it (the hedge join, and downstream the emergency
+     agent), then N/2 score updates written once it is done (the score router, downstream the
+     reconciliation): events/s through each agent, in wall time and per CPU-second of the
+     worker (on a shared machine the CPU figure is the steadier one), and each agent's ratio
+     to the baseline (the goal of issue #17: >= 2.5x).
 2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
    record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
 
-Usage: bench/bench_agents.py [N] [RATE] [SECONDS]   (defaults 5000, 500, 10)
+Usage: bench/bench_agents.py [N] [RATE] [SECONDS] [--no-peer]   (defaults 5000, 500, 10)
+On both brokers: bench/both_brokers.py bench_agents.py 5000 500 5
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +46,14 @@ from mmstream.kafka.config import ClusterTarget, consumer_config, producer_confi
 from mmstream.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
+from schemas import SCHEMA_DIR
 from schemas.serde import AvroSerde
 
 SESSION = Session(connection_id="bench", subscription_id="1")
+BENCH = Path(__file__).resolve().parent
+PEER_VENV = BENCH / ".venv-peer"
+PEER_PACKAGES = ("quixstreams==3.28.1", "fastavro")
+SCRAPE_INTERVAL_S = 0.1
 
 
 def change(event: str, now: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +118,7 @@ def agent_counts(url: str) -> dict[str, float]:
 def prepare_topics(stack: EmbeddedStack) -> tuple[ClusterTarget, TopicSettings, AvroSerde]:
     """Bench-named topics on the stack, with their schemas registered."""
     topics = TopicSettings(**{k: f"{v}.bench" for k, v in TopicSettings().names().items()})
-    target = ClusterTarget(stack.bootstrap_servers, embedded=True)
+    target = stack.target
     create_topics(target, topics, replication_factor=1)
     serde = AvroSerde(SchemaRegistryClient({"url": stack.registry_url}), topics)
     serde.register_all()
@@ -115,7 +133,7 @@ def start_worker(
         **os.environ,
         "MMSTREAM_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         "MMSTREAM_SCHEMA_REGISTRY_URL": stack.registry_url,
-        "MMSTREAM_BROKER_PROFILE": "embedded",
+        "MMSTREAM_BROKER_PROFILE": stack.target.profile,
         "MMSTREAM_DATA_DIR": data_dir,
         "MMSTREAM_PROCESSOR_METRICS_PORT": str(port),
         "MMSTREAM_LOG_LEVEL": "WARNING",
@@ -130,12 +148,101 @@ def start_worker(
         stderr=subprocess.DEVNULL,
     )
     atexit.register(stop_child, worker)  # never leave it behind, even on error
+    profile = os.environ.get("BENCH_PROFILE")  # a path: py-spy samples the worker into it
+    if profile:
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid)]
+        subprocess.Popen([*spy, "--format", "raw", "--output", profile, "--nonblocking"])
     return worker
 
 
-def main(n: int, rate: float, seconds: float) -> None:
+@dataclass
+class Drain:
+    """Events one process got through, in wall time and in the CPU time it used."""
+
+    events: float
+    seconds: float
+    cpu: float
+
+    def rate(self) -> float:
+        return self.events / max(self.seconds, 1e-9)
+
+    def cpu_rate(self) -> float:
+        return self.events / max(self.cpu, 1e-9)
+
+
+def timed_child(command: list[str], what: str, timeout_s: float = 900) -> Drain:
+    """Run a bench child printing `events=<n> seconds=<s> cpu=<s>`."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    # Faust sends a worker's stdout to its log (stderr)
+    found = re.findall(r"events=(\d+) seconds=([\d.]+) cpu=([\d.]+)", done.stdout + done.stderr)
+    if not found:
+        raise RuntimeError(f"{what} printed no result: {done.stdout[-2000:]} {done.stderr[-3000:]}")
+    return Drain(*(float(v) for v in found[-1]))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def watch_drains(
+    url: str, pid: int, targets: dict[str, int], done: set[str] | None = None
+) -> dict[str, Drain]:
+    """Each agent's drain of the backlog (but those `done` before): its records from its first
+    to its last one, and the worker's CPU time over that span (the worker's: the share of the
+    agents downstream, running at the same time, is in it)."""
+    done = done or set()
+    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) it first counted
+    last: dict[str, tuple[float, float, float]] = {}  # agent -> (count, when, cpu) last grew
+    deadline = time.monotonic() + 600
+    settle: float | None = None  # after the targets: the downstream agents finish
+    while time.monotonic() < deadline and (settle is None or time.monotonic() < settle):
+        counts = agent_counts(url)
+        now, cpu = time.monotonic(), cpu_seconds(pid)
+        for agent, count in counts.items():
+            if agent in done:
+                continue
+            if count and agent not in first:
+                first[agent] = (now, cpu)
+            if count > last.get(agent, (0.0, 0.0, 0.0))[0]:
+                last[agent] = (count, now, cpu)
+        if settle is None and all(counts.get(a, 0) >= goal for a, goal in targets.items()):
+            settle = time.monotonic() + 3.0
+        time.sleep(SCRAPE_INTERVAL_S)
+    return {
+        agent: Drain(count, when - first[agent][0], cpu - first[agent][1])
+        for agent, (count, when, cpu) in last.items()
+    }
+
+
+def ratios(drain: Drain, baseline: Drain) -> str:
+    return (
+        f"{drain.rate() / baseline.rate():.1f}x in wall time, "
+        f"{drain.cpu_rate() / baseline.cpu_rate():.1f}x per CPU-second"
+    )
+
+
+def ensure_peer() -> Path:
+    """The peer's venv (bench/.venv-peer), created and filled from PyPI on first use."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    return python
+
+
+def rate_row(what: str, drain: Drain) -> tuple[str, str]:
+    return what, (
+        f"{drain.events:,.0f} events in {drain.seconds:.1f} s = {drain.rate():,.0f} events/s "
+        f"({drain.cpu:.1f} CPU-s, {drain.cpu_rate():,.0f} events per CPU-second)"
+    )
+
+
+def main(n: int, rate: float, seconds: float, peer: bool) -> None:
     with embedded_stack() as stack, tempfile.TemporaryDirectory() as data_dir:
         target, topics, serde = prepare_topics(stack)
+        inputs = [f"{tid}={topics.name(tid)}" for tid in ("orders", "bets")]
         producer = Producer(producer_config(target))
         now = int(time.time() * 1000)
         for i in range(n):
@@ -149,48 +256,41 @@ def main(n: int, rate: float, seconds: float) -> None:
                 key=str(i).encode(),
                 value=serde.encode("bets", bet(i, now + 1)),
             )
-            if i % 2 == 0:
-                producer.produce(
-                    topics.name("scores"),
-                    key=f"fx{i % 50}".encode(),
-                    value=serde.encode("scores", score(i % 50, now)),
-                )
             producer.poll(0)
         producer.flush(60)
+        scores = [serde.encode("scores", score(i % 50, now)) for i in range(0, n, 2)]
+        load = {"before": os.getloadavg()[0]}
+        bootstrap, expected = target.bootstrap_servers, str(2 * n)
+        bare_args = [bootstrap, target.profile, stack.registry_url, expected, *inputs]
+        bare = timed_child(
+            [sys.executable, str(BENCH / "faust_bare.py"), *bare_args], "the bare Faust baseline"
+        )
+        quix = None
+        if peer:
+            peer_out = f"{topics.name('hedge_fills')}.peer"
+            peer_args = [bootstrap, expected, peer_out, str(SCHEMA_DIR), *inputs]
+            quix = timed_child(
+                [str(ensure_peer()), str(BENCH / "peer_quix.py"), *peer_args],
+                "the peer (Quix Streams)",
+            )
         port = 19_500 + os.getpid() % 400
         worker = start_worker(stack, data_dir, topics, port)
         url = f"http://127.0.0.1:{port}/metrics"
-        targets = {"hedge": 2 * n, "score-router": n // 2}
-        first: dict[str, float] = {}
-        last: dict[str, tuple[float, float]] = {}  # agent -> (count, when it last grew)
-        deadline = time.monotonic() + 600
-        counts: dict[str, float] = {}
-        while time.monotonic() < deadline:
-            counts = agent_counts(url)
-            now = time.monotonic()
-            for agent, count in counts.items():
-                if count and agent not in first:
-                    first[agent] = now
-                if count > last.get(agent, (0.0, 0.0))[0]:
-                    last[agent] = (count, now)
-            if all(counts.get(a, 0) >= goal for a, goal in targets.items()):
-                break
-            time.sleep(0.05)
-        settle = time.monotonic() + 3.0  # the downstream agents (scores, emergency) finish
-        while time.monotonic() < settle:
-            for agent, count in agent_counts(url).items():
-                if count > last.get(agent, (0.0, 0.0))[0]:
-                    last[agent] = (count, time.monotonic())
-            time.sleep(0.05)
-        # each agent's own rate: its events over the time from its first to its last one
-        backlog_rows = [
-            (
-                f"{agent}: backlog drain",
-                f"{count:,.0f} events in {when - first[agent]:.1f} s = "
-                f"{count / max(when - first[agent], 1e-9):,.0f} events/s",
-            )
-            for agent, (count, when) in sorted(last.items())
-        ]
+        drains = watch_drains(url, worker.pid, {"hedge": 2 * n})
+        # the score updates once the hedge join is done: each drain has the worker to itself
+        for i, value in enumerate(scores):
+            producer.produce(topics.name("scores"), key=f"fx{i % 50}".encode(), value=value)
+        producer.flush(60)
+        drains.update(watch_drains(url, worker.pid, {"score-router": n // 2}, set(drains)))
+        load["after backlog"] = os.getloadavg()[0]
+        backlog_rows = [rate_row("baseline: bare Faust agent + table, orders + bets", bare)]
+        if quix is not None:
+            backlog_rows.append(rate_row("peer: Quix Streams, orders + bets", quix))
+        for agent, drain in sorted(drains.items()):
+            backlog_rows.append(rate_row(f"{agent}: backlog drain", drain))
+            backlog_rows.append((f"{agent}: ratio to the baseline", ratios(drain, bare)))
+        if quix is not None:
+            backlog_rows.append(("peer: ratio to the baseline", ratios(quix, bare)))
 
         # steady load: latency raw append -> hedge.fills append
         consumer = Consumer(
@@ -254,14 +354,17 @@ def main(n: int, rate: float, seconds: float) -> None:
                 ),
                 ("orders without a derived record", f"{len(wanted)}"),
                 ("worker peak RSS", f"{rss:.0f} MiB"),
+                ("load average (1 min)", ", ".join(f"{k} {v:.1f}" for k, v in load.items())),
             ]
         )
     )
 
 
 if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     main(
-        int(sys.argv[1]) if len(sys.argv) > 1 else 5_000,
-        float(sys.argv[2]) if len(sys.argv) > 2 else 500.0,
-        float(sys.argv[3]) if len(sys.argv) > 3 else 10.0,
+        int(args[0]) if len(args) > 0 else 5_000,
+        float(args[1]) if len(args) > 1 else 500.0,
+        float(args[2]) if len(args) > 2 else 10.0,
+        "--no-peer" not in sys.argv,
     )

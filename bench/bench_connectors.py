@@ -4,11 +4,13 @@ For each feed, in one run: the rate at which one `mmstream connect <feed>` proce
 records acknowledged by Kafka, beside the receive rate of a bare `websockets` client doing
 only `json.loads` on the same frames (the ceiling any Python consumer of this socket has), and
 the cost of each stage the connector adds, measured in-process over the same frames: parse
-(`json.loads`), convert (the schema-driven JSON → Avro-shape step), fingerprint (dedupe),
-encode (Confluent wire format through the project's serde), produce (librdkafka, the encoded
-bytes, to the same broker).
+(`json.loads` and the edge checks), convert (the compiled JSON → Avro-shape converters),
+fingerprint (dedupe), encode (Confluent wire format through the project's serde: the compiled
+Avro writer), produce (librdkafka, the encoded bytes, to the same broker).
 
 Usage: bench/bench_connectors.py [MESSAGES] [FEED ...]   (default 100000, both feeds)
+With MMSTREAM_BENCH_PROFILE=DIR, py-spy (in the venv) samples each connector process while it
+runs and writes DIR/<feed>.txt (collapsed stacks; `--format raw`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import asyncio
 import atexit
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastavro import parse_schema, schemaless_writer
 
 from bench.common import embedded_stack, peak_rss_mb, stop_child, table
 from bench.firehose import (
@@ -40,7 +45,11 @@ from bench.firehose import (
     predexon_frames,
     subscribe_message,
 )
-from connectors.mmapi import CHANNELS, ChangeRecords
+from connectors.channels import CHANNELS, ChangeRecords
+from connectors.edge import EdgeLimits, check_document
+from connectors.fingerprints import RecordPrint
+from connectors.predexon import compared_fields
+from connectors.publisher import parse_frame
 from connectors.records import Converter
 from connectors.state import fingerprint
 from mmstream.kafka.config import producer_config
@@ -57,6 +66,7 @@ FRAMES: dict[str, Callable[[int], list[str]]] = {
     "predexon": predexon_frames,
 }
 DATA_TYPE = {"mmapi": "broadcast", "predexon": "event"}
+OWNED: dict[str, Any] = {"envelope": {}, "frame_extra": {}}
 ENVELOPE = {
     "source": "bench",
     "connection_id": "c",
@@ -81,8 +91,9 @@ async def bare_client(feed: str, url: str, expected: int) -> float:
 
 async def connector_rate(
     feed: str, stack: EmbeddedStack, ws_url: str, rest_url: str, expected: int
-) -> tuple[float, float]:
-    """Records/s acknowledged by Kafka for one connector process, and its peak RSS (MiB)."""
+) -> tuple[float, float, float]:
+    """Records/s acknowledged by Kafka for one connector process, its peak RSS (MiB) and the
+    CPU time it spent per record (µs; what a core of its own would make of it)."""
     port = 19_000 + os.getpid() % 1000
     prefix = feed.upper()
     suffix = uuid.uuid4().hex[:8]
@@ -108,19 +119,51 @@ async def connector_rate(
         stderr=subprocess.DEVNULL,
     )
     atexit.register(stop_child, connector)  # never leave it behind, even on error
+    profiler = profile(feed, connector.pid)
     url = f"http://127.0.0.1:{port}/metrics"
     published, first_at, progress_at = 0.0, 0.0, time.monotonic()
-    while published < expected and time.monotonic() - progress_at < 10:
+    first_count, first_cpu, cpu = 0.0, 0.0, 0.0
+    # up to 60 s to start (imports, topics, subscription on a loaded machine), then 10 s stalls
+    while published < expected and time.monotonic() - progress_at < (10 if first_at else 60):
         now = total(scrape(url) or {}, "mmstream_connector_records_published_total")
         if now > published:
-            published, progress_at = now, time.monotonic()
-            first_at = first_at or progress_at
-        await asyncio.sleep(0.05)
+            published, progress_at, cpu = now, time.monotonic(), cpu_seconds(connector.pid)
+            if not first_at:
+                first_at, first_count, first_cpu = progress_at, published, cpu
+        await asyncio.sleep(0.25)  # a scrape costs the connector CPU: not too often
     rss = peak_rss_mb(connector.pid)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        profiler.wait(60)
     stop_child(connector)
     if published < expected:
         raise SystemExit(f"{feed}: the connector published {published:,.0f} of {expected:,}")
-    return published / max(progress_at - first_at, 1e-9), rss
+    cpu_per_message = (cpu - first_cpu) / max(published - first_count, 1) * 1e6
+    return published / max(progress_at - first_at, 1e-9), rss, cpu_per_message
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def profile(feed: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the connector, if MMSTREAM_BENCH_PROFILE names an output directory."""
+    directory = os.environ.get("MMSTREAM_BENCH_PROFILE")
+    if not directory:
+        return None
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = [str(py_spy), "record", "--format", "raw", "--rate", "250", "--nonblocking"]
+    output = Path(directory) / f"{feed}.txt"
+    process = subprocess.Popen(
+        [*command, "-o", str(output), "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(stop_child, process)
+    return process
 
 
 def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tuple[str, float]]:
@@ -128,12 +171,15 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
     timings: list[tuple[str, float]] = []
 
     def timed(name: str, work: Callable[[], list[Any]]) -> list[Any]:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: less at the mercy of the machine's load
         out = work()
-        timings.append((name, (time.perf_counter() - started) / len(frames) * 1e6))
+        timings.append((name, (time.process_time() - started) / len(frames) * 1e6))
         return out
 
-    bodies = timed("parse (json.loads)", lambda: [json.loads(f) for f in frames])
+    limits = EdgeLimits()
+    bodies = timed(
+        "parse (json.loads + edge checks)", lambda: [parse_frame(f, limits) for f in frames]
+    )
     if feed == "mmapi":
         builders = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         values = timed(
@@ -147,10 +193,6 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
                 )
                 for b in bodies
             ],
-        )
-        timed(
-            "fingerprint (dedupe)",
-            lambda: [fingerprint(b["payload"], b.get("old")) for b in bodies],
         )
     else:
         converter = Converter(load_schema_dict("predexon_sports_live"))
@@ -169,16 +211,25 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
                 for b in bodies
             ],
         )
-        timed("fingerprint (dedupe)", lambda: [fingerprint(b["data"]) for b in bodies])
+        prints = RecordPrint(converter.schema, compared_fields(converter.schema))
+        timed("fingerprint (dedupe, own writer)", lambda: [prints(value) for _, value in values])
     topics = TopicSettings(
         **{k: f"{v}.{uuid.uuid4().hex[:8]}" for k, v in TopicSettings().names().items()}
     )
     serde = AvroSerde(SchemaRegistryClient({"url": stack.registry_url}), topics)
     serde.register_all()
-    encoded = timed(
-        "encode (Confluent Avro)",
-        lambda: [(topic_id, serde.encode(topic_id, value)) for topic_id, value in values],
+    for topic_id, value in values[:1]:
+        serde.encode(topic_id, value)  # the registry lookup of the id, once, outside the timing
+    fields = timed(
+        "encode (Confluent Avro, compiled writer)",
+        lambda: [(topic_id, *serde.encode_fields(topic_id, value)) for topic_id, value in values],
     )
+    encoded = [(topic_id, data) for topic_id, data, _ in fields]
+    if feed == "mmapi":  # MM API's fingerprint digests a run of the encoded record
+        timed(
+            "fingerprint (dedupe, digest of the encoded payload…old_extra)",
+            lambda: [builders[t].fingerprint(data, starts) for t, data, starts in fields],
+        )
     producer = Producer(producer_config(stack.target))
 
     def produce() -> list[Any]:
@@ -194,19 +245,80 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
         return []
 
     timed("produce (librdkafka, acks=all)", produce)
+    baselines(feed, frames, bodies, values, timed)
     return timings
+
+
+def baselines(
+    feed: str,
+    frames: list[str],
+    bodies: list[dict[str, Any]],
+    values: list[tuple[str, dict[str, Any]]],
+    timed: Callable[[str, Callable[[], list[Any]]], list[Any]],
+) -> None:
+    """What the same stages cost before they were compiled, over the same frames."""
+    timed("before: edge walk of every document", lambda: [walk(b) for b in bodies])
+    if feed == "mmapi":
+        walked = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
+        for records in walked.values():  # no compiled converter: Converter.record walks
+            records.converter.compiled = lambda *_: None  # type: ignore[method-assign]
+        timed(
+            "before: convert walking the schema",
+            lambda: [
+                walked[b["channel"]].build(b["event"], b["payload"], b.get("old"), dict(ENVELOPE))
+                for b in bodies
+            ],
+        )
+        timed(
+            "before: fingerprint as canonical JSON",
+            lambda: [fingerprint(b["payload"], b.get("old")) for b in bodies],
+        )
+        schemas = {name: c.schema_name for name, c in CHANNELS.items()}
+    else:
+        converter = Converter(load_schema_dict("predexon_sports_live"))
+        timed(
+            "before: convert walking the schema",
+            lambda: [
+                converter.walk_record(converter.schema, b["data"], "data", None, OWNED)
+                for b in bodies
+            ],
+        )
+        timed(
+            "before: fingerprint as canonical JSON",
+            lambda: [fingerprint(b["data"]) for b in bodies],
+        )
+        schemas = {"sports_live": "predexon_sports_live"}
+    parsed = {name: parse_schema(load_schema_dict(schema)) for name, schema in schemas.items()}
+
+    def with_fastavro() -> list[Any]:
+        out = []
+        for name, value in values:
+            buffer = BytesIO()
+            schemaless_writer(buffer, parsed[name], value)
+            out.append(buffer.getvalue())
+        return out
+
+    timed("before: encode with fastavro's schemaless writer", with_fastavro)
+
+
+def walk(body: dict[str, Any]) -> dict[str, Any]:
+    check_document(body, EdgeLimits().max_depth)
+    return body
 
 
 async def measure(feed: str, stack: EmbeddedStack) -> list[tuple[str, str]]:
     frames = FRAMES[feed](MESSAGES)
     async with firehose(feed, frames) as source:
         bare = await bare_client(feed, client_url(feed, source), len(frames))
-        rate, rss = await connector_rate(feed, stack, source.ws_url, source.rest_url, len(frames))
+        rate, rss, cpu = await connector_rate(
+            feed, stack, source.ws_url, source.rest_url, len(frames)
+        )
     rows = [
         (f"**{feed}**: frames (pre-encoded, served as fast as read)", f"{len(frames):,}"),
         ("  bare websockets + json.loads client", f"{bare:,.0f} msg/s"),
         ("  connector → acknowledged by Kafka", f"{rate:,.0f} msg/s"),
         ("  ratio connector / bare client", f"{rate / bare:.2f}"),
+        ("  connector CPU time per record", f"{cpu:.1f} µs ({1e6 / cpu:,.0f} msg/s on a core)"),
         ("  connector peak RSS", f"{rss:.0f} MiB"),
     ]
     for name, micros in stage_costs(feed, frames, stack):

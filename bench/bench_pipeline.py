@@ -1,42 +1,46 @@
 """End-to-end latency and memory of the whole pipeline: `mmstream up` on simulated feeds.
 
 For each offered RATE, `mmstream up --no-view --rate RATE --duration SECONDS --exit-when-done`
-runs in a fresh data dir while this script follows `hedge.fills` and `scores.reconciled` on its
-embedded broker. Latency of a derived record = its append time (Kafka timestamp) - the event
-time of the newest input it reflects (`updated_at` of a fill; the newer provider view of a
-reconciled game). The simulators stamp every message with its scheduled send time, so a
-simulator or connector that falls behind shows up in the latency too. Peak RSS (VmHWM) of the
-MM API connector and of the worker, and the worker's table sizes, are sampled every second.
+runs in a fresh data dir on MMSTREAM_EMBEDDED_BROKER (tansu, or kafka: `make kafka`) while this
+script follows the raw order/bet topics and `hedge.fills` / `scores.reconciled`. A derived
+record's latency runs from the provider's event time of the newest input it reflects
+(`updated_at`; the simulators stamp every message with its scheduled send time, so a simulator or
+connector that falls behind shows up too) to the moment a reader gets it, split by stage
+(bench/pipeline_latency.py). The worker starts after the connectors and first drains what they
+published meanwhile: only records whose event time is WARMUP_S (default 5, env BENCH_WARMUP_S)
+after the first derived record seen within 1 s of its event count (none if that never happens).
+Beside it, in the same run from the steady window on, a bare confluent-kafka produce → consume
+round trip at the same rate on the same broker. Every second: peak RSS (VmHWM) of the MM API
+connector and of the worker, the worker's table sizes, each process's CPU time.
 
-Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 30 s at 1,000 and 10,000 msg/s)
+Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
+Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
 The one-million-event memory run is bench/bench_million.py.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
-
-from bench.common import listing, peak_rss_mb, percentiles, stop_child, table
-from mmstream.kafka.config import ClusterTarget, consumer_config
+from bench.common import listing, peak_rss_mb, stop_child, table
+from bench.pipeline_latency import Baseline, Follower, latency_rows, summary
+from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
 from mmstream.view.sources import scrape, total
-from schemas.serde import AvroSerde
-from schemas.values import plain
+
+PROBE_DIR = Path(__file__).resolve().parent / "probe"
+WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "5"))
 
 # the processes whose memory and metrics are followed, and where each says its metrics port is
 METRICS_PORT_VARIABLE = {
@@ -69,61 +73,48 @@ def children(parent: int) -> dict[int, str]:
     return found
 
 
+# every process of the stack, by a piece of its command line, for its CPU time
+CPU_ROLES = {
+    "simulators": " simulate",
+    "MM API connector": "connect mmapi",
+    "Predexon connector": "connect predexon",
+    "worker": "cli process",
+    "broker": "tansu",
+    "registry": "mmstream.registry",
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_role(cmdline: str) -> str | None:
+    if "java" in cmdline and "kafka" in cmdline:
+        return "broker"
+    return next((role for role, mark in CPU_ROLES.items() if mark in cmdline), None)
+
+
 def environ(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
-class Follower(threading.Thread):
-    """Reads the derived topics from the beginning; keeps each record's latency."""
-
-    def __init__(self, target: ClusterTarget, registry_url: str) -> None:
-        super().__init__(daemon=True)
-        self.topics = TopicSettings()
-        self.serde = AvroSerde(SchemaRegistryClient({"url": registry_url}), self.topics)
-        self.consumer = Consumer(
-            consumer_config(target, f"bench-{os.getpid()}", **{"enable.auto.commit": False})
-        )
-        self.latencies: dict[str, list[float]] = {"hedge_fills": [], "scores_reconciled": []}
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        names = {self.topics.name(t): t for t in self.latencies}
-        assignment = []
-        for name in names:
-            while not self.stopping.is_set():
-                metadata = self.consumer.list_topics(name, timeout=5).topics.get(name)
-                if metadata is not None and metadata.partitions:
-                    assignment += [
-                        TopicPartition(name, p, OFFSET_BEGINNING) for p in metadata.partitions
-                    ]
-                    break
-                time.sleep(0.2)
-        self.consumer.assign(assignment)
-        while not self.stopping.is_set():
-            message = self.consumer.poll(0.2)
-            if message is None or message.error() or message.value() is None:
-                continue
-            topic_id = names[message.topic()]
-            value = plain(self.serde.decode(topic_id, message.value()))
-            event_ms = input_time(topic_id, value)
-            if event_ms:
-                self.latencies[topic_id].append(message.timestamp()[1] - event_ms)
-        self.consumer.close()
-
-
-def input_time(topic_id: str, value: dict[str, Any]) -> int | None:
-    if topic_id == "hedge_fills":
-        return value.get("updated_at")
-    views = [value.get(p) or {} for p in ("mmapi", "predexon")]
-    times = [v["updated_at"] for v in views if v.get("updated_at")]
-    return max(times) if times else None
-
-
 def run(rate: float, seconds: float) -> list[tuple[str, str]]:
+    load_start = load()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
-        env.update({"MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
+        probe_file = Path(data_dir) / "probe.jsonl"
+        env.update(
+            {
+                "MMSTREAM_DATA_DIR": data_dir,
+                "MMSTREAM_LOG_LEVEL": "WARNING",
+                "MMSTREAM_BENCH_PROBE": str(probe_file),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(PROBE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+                ),
+            }
+        )
         up = subprocess.Popen(
             [sys.executable, "-m", "mmstream.cli", "up", "--no-view", "--exit-when-done",
              "--rate", str(rate), "--duration", str(seconds), "--seed", "11"],
@@ -134,15 +125,24 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         while not stack_file.exists() and up.poll() is None:
             time.sleep(0.1)
         stack = json.loads(stack_file.read_text())
-        target = ClusterTarget(stack["bootstrap_servers"], embedded=True)
+        profile = "kafka-local" if stack.get("broker") == "kafka" else "tansu"
+        target = ClusterTarget.with_profile(stack["bootstrap_servers"], profile)
         follower = Follower(target, stack["registry_url"])
         follower.start()
+        baseline = Baseline(target, rate)
+        steady_from: float | None = None
         peaks: dict[str, float] = {}
         tables: dict[str, float] = {}
         records_in: dict[str, float] = {}
         connector: dict[str, float] = {}
+        cpu: dict[int, tuple[str, float]] = {}
+        started_at = time.time()
+        started, ends_at = False, started_at + seconds
         while up.poll() is None:
             for pid, cmdline in children(up.pid).items():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    if (cpu_name := cpu_role(cmdline)) is not None:
+                        cpu[pid] = (cpu_name, cpu_seconds(pid))
                 role = next((r for r in METRICS_PORT_VARIABLE if r in cmdline), None)
                 if role is None:
                     continue
@@ -161,9 +161,25 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
                             records_in[labels["agent"]] = value
                 except (OSError, ValueError):
                     continue
+            caught_up = follower.observed.caught_up
+            if steady_from is None and caught_up is not None:
+                steady_from = caught_up + WARMUP_S * 1000
+            # the baseline runs in the steady window, or the run's second half if none comes
+            baseline_from = started_at + seconds / 2
+            if steady_from is not None:
+                baseline_from = min(baseline_from, steady_from / 1000)
+            if not started and time.time() >= baseline_from:
+                baseline.start()
+                started = True
+            if time.time() >= ends_at:
+                baseline.stopping.set()  # the feeds stop: so does the baseline
             time.sleep(1.0)
+        baseline.stopping.set()
         follower.stopping.set()
+        if started:
+            baseline.join(15)
         follower.join(10)
+        worker_rows = probe_rows(probe_file, -math.inf if steady_from is None else steady_from)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
     return [
@@ -174,21 +190,63 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             f" / {connector.get('reconnects_total', 0):,.0f}",
         ),
         ("  raw events through the agents", f"{inputs:,.0f}"),
-        ("  fill/bet sent -> hedge.fills append", summary(follower.latencies["hedge_fills"])),
-        ("  score sent -> scores.reconciled", summary(follower.latencies["scores_reconciled"])),
+        (
+            "  first derived record / caught up, s after the start",
+            caught_up_row(started_at, follower),
+        ),
+        ("  tuning set in the environment", tuning() or "none (the profile's defaults)"),
+        (
+            "  broker / load average at the start, at the end",
+            f"{profile} / {load_start} -> {load()}",
+        ),
+        *latency_rows(follower.observed, steady_from or math.inf, baseline.latencies),
+        *worker_rows,
+        ("  CPU seconds over the run (2 cores shared)", listing(cpu_by_role(cpu))),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
         ("  worker table keys at the end", listing(tables)),
     ]
 
 
-def summary(latencies: list[float]) -> str:
-    if not latencies:
-        return "no records"
-    p = percentiles(latencies)
-    return (
-        f"p50 {p['p50']:,.0f} ms, p95 {p['p95']:,.0f} ms, p99 {p['p99']:,.0f} ms"
-        f" ({len(latencies):,} records)"
-    )
+def cpu_by_role(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        totals[role] = round(totals.get(role, 0.0) + seconds, 1)
+    return totals
+
+
+def probe_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
+    """What the worker's probe (bench/probe/sitecustomize.py) saw in the steady window."""
+    ages: list[float] = []
+    sizes: list[float] = []
+    work: list[float] = []
+    hedge_inputs = {TopicSettings().name(t) for t in ("orders", "bets")}
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
+        record = json.loads(line)
+        ages += [
+            a for topic, at, a in record["ages"] if at >= steady_from and topic in hedge_inputs
+        ]
+        work += [ms for at, ms in record["work_ms"] if at >= steady_from]
+        sizes += record["sizes"]
+    return [
+        ("    worker: raw stamped -> order/bet in the hedge join's batch", summary(ages)),
+        ("    worker: an agent's work on a batch", summary(work)),
+        ("    worker: events per batch (whole run)", summary(sizes).replace(" ms", "")),
+    ]
+
+
+def caught_up_row(started_at: float, follower: Follower) -> str:
+    marks = (follower.observed.first_seen, follower.observed.caught_up)
+    return " / ".join("never" if m is None else f"{m / 1000 - started_at:.0f}" for m in marks)
+
+
+def tuning() -> str:
+    marks = ("MMSTREAM_WORKER_", "MMSTREAM_PROCESSOR_BATCH_", "MMSTREAM_KAFKA_")
+    return ", ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(marks))
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main(seconds: float, rates: list[float]) -> None:
@@ -200,6 +258,6 @@ def main(seconds: float, rates: list[float]) -> None:
 
 if __name__ == "__main__":
     main(
-        float(sys.argv[1]) if len(sys.argv) > 1 else 30.0,
-        [float(r) for r in sys.argv[2:]] or [1000.0, 10000.0],
+        float(sys.argv[1]) if len(sys.argv) > 1 else 60.0,
+        [float(r) for r in sys.argv[2:]] or [1000.0],
     )

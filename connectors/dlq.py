@@ -1,69 +1,92 @@
-"""Dead-letter records with Kafka Connect's `__connect.errors.*` headers, for DLQ tooling.
+"""The connectors' dead letters, written as Kafka Connect writes them.
 
-A dead letter always fits in a Kafka record: a frame larger than `budget` is kept truncated,
-with its full size and SHA-256 (value fields `raw_size` / `raw_sha256` / `raw_truncated` and
-`mmstream.raw.*` headers), and every text is made valid UTF-8 and bounded.
+The value is the original bytes the provider sent (the WebSocket frame, or a REST row as JSON
+text), the key the feed's name, and the headers Connect's
+`errors.deadletterqueue.context.headers.enable=true` writes (`mmstream.deadletter`, shared with
+the processors): the topic the record was bound for where the frame got far enough to have one
+(no partition or offset: a frame has no Kafka coordinates), connector name, task id, stage, the
+class that failed, the exception's fully qualified class, message and stack trace. What
+Connect has no header for is in `mmstream.*` headers: the feed, channel, connection and
+subscription ids, receive time, and the frame's size and SHA-256. A dead letter always fits
+in a Kafka record: a frame larger than `budget` is kept truncated (`mmstream.raw.truncated`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from connectors.errors import RejectedInput
+from connectors.errors import RecordTooLarge, RejectedInput
+from mmstream.deadletter import (
+    STAGE_KAFKA_PRODUCE,
+    STAGE_TASK_POLL,
+    STAGE_VALUE_CONVERTER,
+    Origin,
+    error_headers,
+)
 
-MAX_REASON_CHARS = 1000
+MAX_ID_CHARS = 200
 DeadLetterHeaders = list[tuple[str, str | bytes | None]]
 
 
-def safe_text(text: str, limit: int = MAX_REASON_CHARS) -> str:
+def safe_text(text: str, limit: int = MAX_ID_CHARS) -> str:
     """`text` bounded and encodable as UTF-8 (lone surrogates escaped)."""
     text = text if len(text) <= limit else text[:limit] + "…"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def failed_stage(exc: BaseException, task_class: str) -> tuple[str, str]:
+    """Connect's stage and the failing class: Kafka refusing the record's size is the produce
+    stage; input that cannot become the topic's record is the converter's; anything else
+    happened in the task itself (its poll)."""
+    if isinstance(exc, RecordTooLarge):
+        return STAGE_KAFKA_PRODUCE, "connectors.sink.KafkaSink"
+    if isinstance(exc, RejectedInput):
+        return STAGE_VALUE_CONVERTER, "connectors.records.Converter"
+    return STAGE_TASK_POLL, task_class
+
+
 def dead_letter(
-    source: str,
+    feed: str,
     raw: bytes,
-    error: RejectedInput,
+    exc: BaseException,
+    *,
+    topic: str | None,
+    channel: str | None,
     received_at_ms: int,
     connection_id: str | None,
     subscription_id: str | None,
-    connector_name: str,
+    task_class: str,
     budget: int | None = None,
-) -> tuple[dict[str, Any], DeadLetterHeaders]:
-    """The DLQ value and its headers for one rejected message; `raw` cut to `budget` bytes."""
+) -> tuple[bytes, DeadLetterHeaders]:
+    """The dead letter's value (`raw`, cut to `budget` bytes) and headers for `exc`."""
     size, digest = len(raw), hashlib.sha256(raw).hexdigest()
     truncated = budget is not None and size > budget
-    reason = safe_text(error.reason)
     if truncated:
         assert budget is not None
         raw = raw[:budget]
-        reason += f" (frame of {size} bytes, truncated to {budget})"
-    channel = safe_text(error.channel, 200) if error.channel else None
-    value = {
-        "source": source,
-        "reason": reason,
-        "error_class": type(error).__name__,
-        "raw": raw,
-        "received_at": received_at_ms,
-        "connection_id": safe_text(connection_id, 200) if connection_id else None,
-        "subscription_id": safe_text(subscription_id, 200) if subscription_id else None,
+    stage, class_name = failed_stage(exc, task_class)
+    headers: DeadLetterHeaders = list(
+        error_headers(
+            Origin(topic) if topic else None,
+            exc,
+            connector_name=f"mmstream-{feed}",
+            stage=stage,
+            class_name=class_name,
+        )
+    )
+    extra = {
+        "source": feed,
         "channel": channel,
-        "raw_size": size,
-        "raw_sha256": digest,
-        "raw_truncated": truncated,
+        "connection.id": connection_id,
+        "subscription.id": subscription_id,
+        "received.at": str(received_at_ms),
+        "raw.size": str(size),
+        "raw.sha256": digest,
+        "raw.truncated": "true" if truncated else "false",
     }
-    headers: DeadLetterHeaders = [
-        ("__connect.errors.connector.name", connector_name.encode()),
-        ("__connect.errors.task.id", b"0"),
-        ("__connect.errors.stage", b"VALUE_CONVERTER"),
-        ("__connect.errors.class.name", b"connectors.records.Converter"),
-        ("__connect.errors.exception.class.name", type(error).__name__.encode()),
-        ("__connect.errors.exception.message", reason.encode()),
-        ("__connect.errors.topic", (channel or "").encode()),
-        ("mmstream.raw.size", str(size).encode()),
-        ("mmstream.raw.sha256", digest.encode()),
-        ("mmstream.raw.truncated", b"true" if truncated else b"false"),
+    headers += [
+        (f"mmstream.{name}", safe_text(value).encode())
+        for name, value in extra.items()
+        if value is not None
     ]
-    return value, headers
+    return raw, headers

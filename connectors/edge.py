@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from connectors.errors import RejectedInput
@@ -56,14 +57,23 @@ def time_ms(value: Any, path: str, limits: EdgeLimits) -> int:
     if isinstance(value, int):
         return limits.check_time(value, path)
     if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise RejectedInput(f"{path}: invalid timestamp {value[:60]!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return limits.check_time(int(moment.timestamp() * 1000), path)
+        epoch_ms = iso_ms(value)
+        if epoch_ms is None:
+            raise RejectedInput(f"{path}: invalid timestamp {value[:60]!r}")
+        return limits.check_time(epoch_ms, path)
     raise RejectedInput(f"{path}: expected a timestamp, got {type(value).__name__}")
+
+
+@lru_cache(maxsize=4096)  # a change's times often repeat (updatedAt = matchedAt), frames' too
+def iso_ms(text: str) -> int | None:
+    """ISO 8601 text as epoch ms (no zone: UTC), None if it is not a time."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def integer(value: int, kind: str, path: str) -> int:
@@ -82,6 +92,23 @@ def is_valid_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def text_is_within_bounds(raw: str | bytes, max_depth: int) -> bool:
+    """Whether a WebSocket text frame's own text proves its document within the bounds, so the
+    walk of `check_document` can be skipped (it costs half a parse): no more brackets than the
+    depth allowed, no `\\uD…` escape (the only way to a lone surrogate in a text frame, which
+    the socket has decoded as strict UTF-8), no `NaN` / `Infinity`. An overflowing literal
+    (`1e400` parses as inf) is then rejected where its value is typed: every value of a frame
+    is (known fields by their type, unknown ones as JSON text without NaN or infinity)."""
+    return (
+        isinstance(raw, str)
+        and raw.count("{") + raw.count("[") <= max_depth
+        and "\\ud" not in raw
+        and "\\uD" not in raw
+        and "NaN" not in raw
+        and "Infinity" not in raw
+    )
 
 
 def check_document(document: Any, max_depth: int, root: str = "") -> None:

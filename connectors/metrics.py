@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -117,6 +118,11 @@ class ConnectorMetrics:
         )
         self.ages = LastMessageAge(feed)
         r.register(self.ages)
+        self._received: dict[str, Any] = {}
+        self._frames: dict[str, Any] = {}
+        self._published: dict[str, Any] = {}
+        self.lag_of_feed = self.lag.labels(feed)
+        self.in_flight_of_feed = self.in_flight.labels(feed)
         self.state = "connecting"
         self.set_state("connecting")
         # served beside the metrics; the sink adds its Kafka and event-loop checks at start
@@ -134,8 +140,24 @@ class ConnectorMetrics:
             self.session_state.labels(self.feed, candidate).set(1 if candidate == state else 0)
 
     def message(self, channel: str) -> None:
-        self.received.labels(self.feed, channel).inc()
+        child = self._received.get(channel)
+        if child is None:
+            child = self._received[channel] = self.received.labels(self.feed, channel)
+        child.inc()
         self.ages.last_seen[channel] = time.time()
+
+    def frame(self, outcome: str) -> None:
+        """Count a frame's outcome (the labelled child looked up once: this runs per frame)."""
+        child = self._frames.get(outcome)
+        if child is None:
+            child = self._frames[outcome] = self.frames.labels(self.feed, outcome)
+        child.inc()
+
+    def delivered(self, topic: str, count: int) -> None:
+        child = self._published.get(topic)
+        if child is None:
+            child = self._published[topic] = self.published.labels(self.feed, topic)
+        child.inc(count)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> HealthServer:
         """`/metrics`, `/healthz` and `/readyz` on `port`."""

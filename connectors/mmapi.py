@@ -6,129 +6,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from connectors.edge import EdgeLimits, check_document
+from connectors.channels import CHANNELS, ChangeRecords
+from connectors.edge import check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
 from connectors.frames import Outcome
 from connectors.gaps import Gaps
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
 from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
-from connectors.records import Converter, change_record, field_schema, frame_extra
+from connectors.records import frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import MmapiSettings
-from connectors.state import PublishedState, fingerprint
-from schemas import load_schema_dict
+from connectors.state import PublishedState
 
 log = logging.getLogger(__name__)
 FATAL_ERRORS = ("Invalid API key", "Invalid apiKey format", "apiKey required")
 SLOW_RETRY_ERRORS = ("Connection limit exceeded",)
 CONTROL_TYPES = frozenset({"subscribed", "pong", "heartbeat", "unsubscribed"})
 FRAME_FIELDS = frozenset({"type", "channel", "event", "payload", "old"})
-
-
-@dataclass(frozen=True)
-class Channel:
-    """How one MM API channel maps onto its topic."""
-
-    topic_id: str
-    schema_name: str
-    entity_field: str  # what identifies the entity (dedup)
-    key_field: str | None  # the record key; None = the constant "mmapi"
-    time_fields: tuple[str, ...]  # the provider's event time, first present wins
-    aliases: tuple[tuple[str, str], ...] = ()
-
-
-CHANNELS: dict[str, Channel] = {
-    "orders": Channel(
-        "orders", "mmapi_order", "orderId", "orderId", ("updatedAt", "matchedAt", "createdAt")
-    ),
-    "bets": Channel("bets", "mmapi_bet", "betId", "orderId", ("updatedAt", "placedAt")),
-    "accounts": Channel(
-        "accounts",
-        "mmapi_account",
-        "accountId",
-        "accountId",
-        ("updatedAt",),
-        (("id", "accountId"), ("account_id", "accountId")),
-    ),
-    "scores": Channel("scores", "mmapi_score", "fixtureId", "fixtureId", ("updatedAt",)),
-    "emergency": Channel("emergency", "mmapi_emergency", "", None, ("triggeredAt",)),
-}
 BACKFILLED = ("orders", "bets")
-
-
-class ChangeRecords:
-    """Builds the change record of one channel from a broadcast (or a REST row)."""
-
-    def __init__(self, channel: Channel, limits: EdgeLimits | None = None) -> None:
-        self.channel = channel
-        schema = load_schema_dict(channel.schema_name)
-        self.converter = Converter(schema, limits)
-        self.payload_schema = field_schema(schema, "payload")
-        self.old_schema = field_schema(schema, "old")
-
-    def build(
-        self,
-        event: str,
-        payload: Any,
-        old: Any,
-        envelope: dict[str, Any],
-        extra: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        if not isinstance(payload, dict):
-            raise RejectedInput("payload: expected an object", self.channel.topic_id)
-        for alias, name in self.channel.aliases:
-            if alias in payload and name not in payload:
-                payload = {**payload, name: payload[alias]}
-        payload_extra: dict[str, str] = {}
-        typed = self.converter.record(self.payload_schema, payload, "payload", payload_extra)
-        value = change_record(envelope, str(event), typed, payload_extra, extra)
-        if old is not None:
-            if not isinstance(old, dict):
-                raise RejectedInput("old: expected an object", self.channel.topic_id)
-            value["old"] = self.converter.record(self.old_schema, old, "old", value["old_extra"])
-            value["changed_fields"] = list(old)
-        return value
-
-    def key(self, payload: dict[str, Any]) -> str:
-        field = self.channel.key_field
-        return "mmapi" if field is None else str(payload[field])
-
-    def entity(self, payload: dict[str, Any]) -> str:
-        field = self.channel.entity_field
-        return "mmapi" if not field else str(payload.get(field))
-
-    def event_time(self, payload: dict[str, Any]) -> int | None:
-        for name in self.channel.time_fields:
-            if payload.get(name) is not None:
-                return int(payload[name])
-        return None
-
-    def row_time(self, row: dict[str, Any]) -> int | None:
-        """The event time of a REST row, whose times are ISO 8601 text."""
-        fields = self.channel.time_fields
-        times = {k: self.converter.time_ms(row[k], k) for k in fields if row.get(k)}
-        return self.event_time(times)
-
-    def page_end(self, rows: list[Any]) -> int | None:
-        """The newest time of a REST page whose rows are in time order, else None."""
-        times: list[int] = []
-        for row in rows:
-            try:
-                time = self.row_time(row) if isinstance(row, dict) else None
-            except RejectedInput:
-                return None
-            if time is None:
-                return None
-            times.append(time)
-        return times[-1] if times and times == sorted(times) else None
 
 
 class MmapiProtocol(FeedProtocol):
@@ -233,13 +135,15 @@ class MmapiProtocol(FeedProtocol):
             raise
         event_time = records.event_time(payload)
         envelope["event_time"] = event_time
-        print_ = fingerprint(body.get("payload"), body.get("old"))
+        topic_id = records.channel.topic_id
+        data, starts = self.publisher.encode(topic_id, value)
+        print_ = records.fingerprint(data, starts)
         if self.published.is_repeat(name, entity, print_) or self.published.is_older(
             name, entity, event_time
         ):
             self.metrics.duplicates.labels(self.feed, name).inc()
             return Outcome.DROPPED
-        await self.publisher.record(records.channel.topic_id, key, value, event_time)
+        await self.publisher.record_bytes(topic_id, key, data, event_time)
         trusted = self.published.remember(name, entity, print_, event_time, payload, received)
         self._advance(name, event_time, trusted)
         return Outcome.PUBLISHED
@@ -285,7 +189,8 @@ class MmapiProtocol(FeedProtocol):
         if not isinstance(flag, bool):
             log.warning("mmapi trading status without emergencyActive: flag not refreshed")
             return
-        if self.published.get("emergency", "mmapi") is not before:
+        after = self.published.get("emergency", "mmapi")
+        if (after and after.record) is not (before and before.record):
             return  # a broadcast arrived meanwhile: it is newer than this status
         if before is not None and before.payload.get("emergency") == flag:
             return
@@ -300,7 +205,11 @@ class MmapiProtocol(FeedProtocol):
             return
         await self.publisher.record("emergency", records.key(value["payload"]), value, None)
         self.published.remember(
-            "emergency", "mmapi", fingerprint(body, None), None, value["payload"]
+            "emergency",
+            "mmapi",
+            records.fingerprint(*self.publisher.encode("emergency", value)),
+            None,
+            value["payload"],
         )
         self.metrics.resynced.labels(self.feed, "emergency").inc()
         log.info("mmapi emergency flag from the trading status: %s", flag)
@@ -349,15 +258,17 @@ class MmapiProtocol(FeedProtocol):
             check_document(row, self.limits.max_depth, "row")
             entity = records.entity(row)
             updated = records.row_time(row)
-            if self.published.is_stale(name, entity, updated) or self.published.is_repeat(
-                name, entity, fingerprint(row, None)
-            ):
+            if self.published.is_stale(name, entity, updated):
                 self.metrics.duplicates.labels(self.feed, name).inc()
                 return 0
-            current = records.build("SNAPSHOT", row, None, {})["payload"]
-            old = self.published.changed_from(name, entity, current)
             envelope = session.envelope("mmapi", now_ms(), updated, "BACKFILL")
             value = records.build("SNAPSHOT", row, None, envelope)
+            # as of an INSERT broadcast of this state (old not yet set)
+            print_ = records.fingerprint(*self.publisher.encode(records.channel.topic_id, value))
+            if self.published.is_repeat(name, entity, print_):
+                self.metrics.duplicates.labels(self.feed, name).inc()
+                return 0
+            old = self.published.changed_from(name, entity, value["payload"])
             if old is not None:
                 value["old"] = {**dict.fromkeys(value["payload"]), **old}
                 value["changed_fields"] = sorted(old)
@@ -368,7 +279,6 @@ class MmapiProtocol(FeedProtocol):
             exc.channel = name
             await self.publisher.reject(raw, exc, session)
             return 0
-        print_ = fingerprint(row, None)
         trusted = self.published.remember(name, entity, print_, updated, value["payload"], now_ms())
         self._advance(name, updated, trusted)
         self.metrics.resynced.labels(self.feed, name).inc()

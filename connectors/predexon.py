@@ -12,6 +12,7 @@ from websockets.asyncio.client import ClientConnection
 
 from connectors.edge import check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
+from connectors.fingerprints import RecordPrint
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
 from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
@@ -19,7 +20,7 @@ from connectors.records import Converter, frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import PredexonSettings
-from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
+from connectors.state import PublishedState, SequenceTracker, SequenceVerdict
 from mmstream.logging import register_secret
 from schemas import load_schema_dict
 
@@ -51,6 +52,9 @@ class PredexonProtocol(FeedProtocol):
         self.max_frame_bytes = settings.max_frame_bytes
         self.limits = settings.edge_limits()
         self.converter = Converter(load_schema_dict("predexon_sports_live"), self.limits)
+        self.fingerprint = RecordPrint(
+            self.converter.schema, compared_fields(self.converter.schema)
+        )
         self.sequences = SequenceTracker(settings.max_sequence_jump)
         self.published = PublishedState(
             settings.remembered_entities,
@@ -147,7 +151,7 @@ class PredexonProtocol(FeedProtocol):
                     check.missing,
                     sequence,
                 )
-        await self._publish(value, data, received)
+        await self._publish(value, received)
         return Outcome.PUBLISHED
 
     def _typed(
@@ -166,10 +170,10 @@ class PredexonProtocol(FeedProtocol):
         value["envelope"]["event_time"] = value["updated_at"]
         return value
 
-    async def _publish(self, value: dict[str, Any], data: dict[str, Any], received: int) -> None:
+    async def _publish(self, value: dict[str, Any], received: int) -> None:
         game_id = value["game_id"]
         await self.publisher.record("sports_live", game_id, value, value["updated_at"])
-        print_ = fingerprint(comparable(data))
+        print_ = self.fingerprint(value)
         if not self.published.remember("game", game_id, print_, value["updated_at"], {}, received):
             self.metrics.outliers.labels(self.feed, "sports_live", "future_time").inc()
             log.warning("Predexon %s: updated_at is ahead of the clock; not ordering", game_id)
@@ -222,12 +226,12 @@ class PredexonProtocol(FeedProtocol):
             return 0
         game_id = value["game_id"]
         if self.published.is_repeat(
-            "game", game_id, fingerprint(comparable(row))
+            "game", game_id, self.fingerprint(value)
         ) or self.published.is_stale("game", game_id, value["updated_at"]):
             self.metrics.duplicates.labels(self.feed, "rest").inc()
             return 0
         try:
-            await self._publish(value, row, now_ms())
+            await self._publish(value, now_ms())
         except RejectedInput as exc:
             exc.channel = "rest"
             await self.publisher.reject(raw, exc, session)
@@ -255,6 +259,8 @@ NOT_COMPARED = frozenset(
 )
 
 
-def comparable(state: dict[str, Any]) -> dict[str, Any]:
-    """The part of a live state that both the WebSocket and REST carry."""
-    return {k: v for k, v in state.items() if k not in NOT_COMPARED}
+def compared_fields(schema: dict[str, Any]) -> list[str]:
+    """The fields of a live state that both the WebSocket and REST carry (what makes a state
+    a repeat), besides what the connector fills itself."""
+    own = {"envelope", "frame_extra"}
+    return [f["name"] for f in schema["fields"] if f["name"] not in NOT_COMPARED | own]

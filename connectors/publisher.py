@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.dlq import dead_letter
-from connectors.edge import EdgeLimits, check_document, is_valid_text
+from connectors.edge import EdgeLimits, check_document, is_valid_text, text_is_within_bounds
 from connectors.errors import ConnectorError, RejectedInput, RetryableSessionError
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
@@ -18,7 +18,12 @@ from connectors.offsets import Position, SourceOffsets
 from connectors.sink import KafkaSink
 
 log = logging.getLogger(__name__)
-DEAD_LETTER_OVERHEAD = 16_384  # bytes of a dead letter besides its frame: reason, headers, ids
+DEAD_LETTER_OVERHEAD = 16_384  # bytes of a dead letter besides its frame: headers, stack trace
+TASK_CLASSES = {  # the "task" of a dead letter's class.name, when the feed's own code failed
+    "mmapi": "connectors.mmapi.MmapiProtocol",
+    "predexon": "connectors.predexon.PredexonProtocol",
+}
+RAW_TOPICS = frozenset({"orders", "bets", "accounts", "scores", "emergency", "sports_live"})
 
 
 def now_ms() -> int:
@@ -56,7 +61,8 @@ def parse_frame(raw: str | bytes, limits: EdgeLimits) -> dict[str, Any]:
         raise RejectedInput(f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise RejectedInput("not a JSON object")
-    check_document(body, limits.max_depth)
+    if not text_is_within_bounds(raw, limits.max_depth):
+        check_document(body, limits.max_depth)
     return body
 
 
@@ -89,6 +95,7 @@ class Publisher:
         self.sink = sink
         self.metrics = metrics
         self.offsets = offsets
+        self.task_class = TASK_CLASSES.get(feed, "connectors.session.SessionLoop")
 
     def position(self, channel: str, position: Position) -> None:
         """Where `channel` stands once everything published so far is durable (source offset)."""
@@ -100,6 +107,16 @@ class Publisher:
     ) -> None:
         """Queue one raw record; `RecordTooLarge` if Kafka would refuse it."""
         await self.sink.publish(topic_id, key, value, event_time_ms)
+
+    def encode(self, topic_id: str, value: dict[str, Any]) -> tuple[bytes, list[int]]:
+        """A record's bytes and where each top-level field begins (to digest a run of them)."""
+        return self.sink.serde.encode_fields(topic_id, value)
+
+    async def record_bytes(
+        self, topic_id: str, key: str, data: bytes, event_time_ms: int | None
+    ) -> None:
+        """Queue one raw record already encoded; `RecordTooLarge` if Kafka would refuse it."""
+        await self.sink.publish_bytes(topic_id, key, data, event_time_ms)
 
     async def frame(
         self,
@@ -120,29 +137,34 @@ class Publisher:
             await self.reject(raw, exc, session)
             outcome = Outcome.DEAD_LETTERED
         except ConnectorError:
-            self.metrics.frames.labels(self.feed, Outcome.CONTROL).inc()
+            self.metrics.frame(Outcome.CONTROL)
             raise
         except Exception as exc:  # no frame may end the connector
             log.exception("%s: unexpected error on a frame; dead-lettering it", self.feed)
-            error = RejectedInput(f"unexpected {type(exc).__name__}: {exc}")
-            await self.reject(raw, error, session)
+            await self.reject(raw, exc, session)
             outcome = Outcome.DEAD_LETTERED
-        self.metrics.frames.labels(self.feed, outcome).inc()
+        self.metrics.frame(outcome)
         return outcome
 
-    async def reject(self, raw: str | bytes, error: RejectedInput, session: Session | None) -> None:
-        """Send a message that cannot be typed to the DLQ, with the reason; never raise."""
+    async def reject(self, raw: str | bytes, error: BaseException, session: Session | None) -> None:
+        """Send a message that cannot be published to the DLQ, with the reason; never raise."""
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        self.metrics.dlq.labels(self.feed, reason_label(error.reason)).inc()
-        log.warning("dead-lettered a %s message: %.300s", self.feed, error.reason)
+        if isinstance(error, RejectedInput):
+            reason, channel = error.reason, error.channel
+        else:
+            reason, channel = f"unexpected {type(error).__name__}: {error}", None
+        self.metrics.dlq.labels(self.feed, reason_label(reason)).inc()
+        log.warning("dead-lettered a %s message: %.300s", self.feed, reason)
         value, headers = dead_letter(
             self.feed,
             data,
             error,
-            now_ms(),
-            session.connection_id if session else None,
-            session.subscription_id if session else None,
-            f"mmstream-{self.feed}",
-            self.sink.max_message_bytes - DEAD_LETTER_OVERHEAD,
+            topic=self.sink.topic_name(channel) if channel in RAW_TOPICS else None,
+            channel=channel,
+            received_at_ms=now_ms(),
+            connection_id=session.connection_id if session else None,
+            subscription_id=session.subscription_id if session else None,
+            task_class=self.task_class,
+            budget=self.sink.max_message_bytes - DEAD_LETTER_OVERHEAD,
         )
-        await self.sink.publish("dlq", self.feed, value, None, headers)
+        await self.sink.publish_bytes("dlq", self.feed, value, None, headers)

@@ -16,11 +16,11 @@ import json
 import math
 from typing import Any
 
+from connectors.compiled import CompiledRecord, compile_record, extra_map
 from connectors.edge import EdgeLimits, integer, is_valid_text, time_ms
 from connectors.errors import RejectedInput
 
 Schema = Any  # a parsed .avsc (dicts, lists, strings)
-EXTRA_FIELDS = ("extra", "periods")
 
 
 def change_record(
@@ -75,6 +75,7 @@ class Converter:
         self._index(schema, None)
         self.schema = schema
         self.limits = limits or EdgeLimits()
+        self._compiled: dict[tuple[int, frozenset[str]], CompiledRecord | None] = {}
 
     def _index(self, schema: Schema, namespace: str | None) -> None:
         if isinstance(schema, list):
@@ -116,21 +117,33 @@ class Converter:
         `owned` holds the values of fields the connector fills itself (`envelope`): a provider
         field of that name is kept as an unknown one.
         """
+        compiled = self.compiled(schema, frozenset(owned or ()))
+        if compiled is not None:
+            return compiled(value, path, sink, owned)
+        return self.walk_record(schema, value, path, sink, owned)
+
+    def compiled(self, schema: Schema, owned: frozenset[str]) -> CompiledRecord | None:
+        """The record's converter compiled once (`connectors.compiled`), None if it cannot be."""
+        key = (id(schema), owned)
+        if key not in self._compiled:
+            self._compiled[key] = compile_record(self, schema, owned)
+        return self._compiled[key]
+
+    def walk_record(
+        self,
+        schema: Schema,
+        value: Any,
+        path: str,
+        sink: dict[str, str] | None = None,
+        owned: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`record` walking the schema: the reference the compiled converters must equal."""
         if not isinstance(value, dict):
             raise RejectedInput(f"{path}: expected an object, got {type(value).__name__}")
         owned = owned or {}
         out: dict[str, Any] = {}
         known = set()
-        extra_field = next(
-            (
-                f
-                for f in schema["fields"]
-                if f["name"] in EXTRA_FIELDS
-                and isinstance(f["type"], dict)
-                and f["type"].get("type") == "map"
-            ),
-            None,
-        )
+        extra_field = extra_map(schema)
         nested_sink = {} if extra_field is not None else sink
         for field in schema["fields"]:
             name = field["name"]
@@ -146,6 +159,20 @@ class Converter:
                 out[name] = field["default"]
             else:
                 raise RejectedInput(f"{path}.{name}: required field missing")
+        self.unknowns(extra_field, value, known, path, sink, nested_sink, out)
+        return out
+
+    def unknowns(
+        self,
+        extra_field: dict[str, Any] | None,
+        value: dict[str, Any],
+        known: set[str] | frozenset[str],
+        path: str,
+        sink: dict[str, str] | None,
+        nested_sink: dict[str, str] | None,
+        out: dict[str, Any],
+    ) -> None:
+        """Keep the fields of `value` outside `known`: in the record's extra map, else `sink`."""
         unknown = {k: v for k, v in value.items() if k not in known}
         prefix = path.split(".", 1)[1] + "." if "." in path else ""
         if extra_field is not None:
@@ -168,7 +195,6 @@ class Converter:
                 sink[prefix + escape_key(name)] = json_text(item, f"{path}.{name}")
         elif unknown:
             raise RejectedInput(f"{path}.{next(iter(unknown))}: unknown field with nowhere to go")
-        return out
 
     @staticmethod
     def _fits_number(kind: Any, value: Any) -> bool:

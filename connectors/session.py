@@ -226,11 +226,39 @@ class SessionLoop:
         log.info("%s in sync (connection %s)", self.protocol.feed, session.connection_id)
 
     async def _read(self, ws: ClientConnection, session: Session) -> None:
+        """Hand every frame to the protocol; a connection silent for the liveness timeout is
+        dead. The silence is watched beside the reads rather than with a timeout around each
+        `recv` (a timer scheduled and cancelled per frame is a tenth of the frame's cost)."""
         timeout = self.protocol.liveness_timeout_s
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    raw = await ws.recv()
-            except TimeoutError:
-                raise DeadConnection(f"no frame within {timeout:.0f}s") from None
-            await self.protocol.handle(raw, session)
+        if timeout is None:
+            while True:
+                await self.protocol.handle(await ws.recv(), session)
+        loop = asyncio.get_running_loop()
+        # when the pending `recv` began; None while a frame is handled (backpressure from Kafka
+        # may hold it for long: that is not the provider's silence)
+        waiting_since: list[float | None] = [loop.time()]
+
+        async def read() -> None:
+            while True:
+                raw = await ws.recv()
+                waiting_since[0] = None
+                await self.protocol.handle(raw, session)
+                waiting_since[0] = loop.time()
+
+        async def watch() -> None:
+            while True:
+                since = waiting_since[0]
+                silent = 0.0 if since is None else loop.time() - since
+                if silent >= timeout:
+                    raise DeadConnection(f"no frame within {timeout:.0f}s")
+                await asyncio.sleep(timeout - silent)
+
+        tasks = [asyncio.create_task(read()), asyncio.create_task(watch())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

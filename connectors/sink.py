@@ -19,8 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -43,8 +42,7 @@ def record_size(key: bytes | None, value: bytes, headers: Headers | None) -> int
     return size
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):  # a tuple: one is made per record
     topic: str
     key: bytes | None
     value: bytes
@@ -81,6 +79,7 @@ class KafkaSink:
             },
         )
         self.producer = self._factory(self._config)
+        self._names = topics.names()
         self._pending: dict[int, Pending] = {}
         self._next_id = 0  # records are numbered in the order `publish` queued them
         self._lock = threading.Lock()
@@ -114,6 +113,9 @@ class KafkaSink:
         with self._lock:
             return min(self._pending, default=self._next_id)
 
+    def topic_name(self, topic_id: str) -> str:
+        return self._names[topic_id]
+
     async def publish(
         self,
         topic_id: str,
@@ -123,7 +125,19 @@ class KafkaSink:
         headers: Headers | None = None,
     ) -> None:
         """Encode and queue one record; waits while `max_in_flight` records are unacknowledged."""
-        data = self.serde.encode(topic_id, value)
+        await self.publish_bytes(
+            topic_id, key, self.serde.encode(topic_id, value), event_time_ms, headers
+        )
+
+    async def publish_bytes(
+        self,
+        topic_id: str,
+        key: str | None,
+        data: bytes,
+        event_time_ms: int | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        """Queue one record's bytes as they are (a dead letter's original bytes)."""
         encoded_key = key.encode() if key is not None else None
         size = record_size(encoded_key, data, headers)
         if size > self.max_message_bytes:
@@ -133,17 +147,13 @@ class KafkaSink:
                 topic_id,
             )
         while len(self._pending) >= self.max_in_flight:
-            self._room.clear()
+            self._room.clear()  # before the re-check: a delivery after it sees the flag down
+            if len(self._pending) < self.max_in_flight:
+                break
             await self._room.wait()
         if self._fatal is not None:
             self._recreate_producer()
-        record = Pending(
-            self.topics.name(topic_id),
-            encoded_key,
-            data,
-            headers,
-            event_time_ms,
-        )
+        record = Pending(self._names[topic_id], encoded_key, data, headers, event_time_ms)
         record_id, self._next_id = self._next_id, self._next_id + 1
         self._produce(record_id, record)
 
@@ -168,7 +178,6 @@ class KafkaSink:
                 if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
                     raise RecordTooLarge(f"Kafka refused the record: {exc}", record.topic) from None
                 raise
-        self.metrics.in_flight.labels(self.metrics.feed).set(len(self._pending))
 
     def _delivered(self, record_id: int, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -180,17 +189,23 @@ class KafkaSink:
         with self._lock:
             record = self._pending.pop(record_id, None)
         if record is not None:
-            self.metrics.published.labels(self.metrics.feed, record.topic).inc()
+            self.metrics.delivered(record.topic, 1)
             if record.event_time_ms:
-                self.metrics.lag.labels(self.metrics.feed).observe(
+                self.metrics.lag_of_feed.observe(
                     max(0.0, time.time() - record.event_time_ms / 1000)
                 )
-        if len(self._pending) < self.max_in_flight // 2 + 1 and self._loop is not None:
+        # wake a waiting `publish` only (a wake-up per delivery would cost the loop a syscall)
+        if (
+            not self._room.is_set()
+            and len(self._pending) < self.max_in_flight // 2 + 1
+            and self._loop is not None
+        ):
             self._loop.call_soon_threadsafe(self._room.set)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
             self.producer.poll(0.05)
+            self.metrics.in_flight_of_feed.set(len(self._pending))
             if self._fatal is not None and self._loop is not None:
                 self._loop.call_soon_threadsafe(self._room.set)
                 time.sleep(0.05)

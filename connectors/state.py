@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
+import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-# Estimates of CPython's memory, calibrated with bench/bench_state_memory.py (README)
-ENTRY_OVERHEAD = 350  # one entry's key tuple, LRU link, dataclass, digest and payload dict
-FIELD_OVERHEAD = 40  # one field's slot in the payload dict (names are shared)
+# CPython's memory per entry besides its key's and its record's characters: the LRU's dict slot
+# and node, the key's and the record's object headers (bench/bench_state_memory.py, README)
+ENTRY_OVERHEAD = 200
 MAX_VALUE_BYTES = 256  # larger values are remembered by their digest
+HEAD = struct.Struct("<16sqBI")  # fingerprint, published time, whether it has one, layout
 
 
 def fingerprint(*parts: Any) -> bytes:
@@ -35,37 +38,38 @@ class Digest:
     value: bytes
 
 
-def value_size(value: Any) -> int:
-    if value is None or isinstance(value, bool):
-        return 0  # shared objects
-    if isinstance(value, str | bytes):
-        return 49 + len(value)
-    if isinstance(value, dict | list):
-        return 64 + 2 * len(json.dumps(value, default=str))
-    return 32
+LARGE_CANDIDATES = (str, bytes, dict, list)
 
 
-def compact(payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The payload as remembered (large values as digests) and its estimated size in bytes."""
-    kept: dict[str, Any] = {}
-    size = ENTRY_OVERHEAD
-    for name, value in payload.items():
-        length = value_size(value)
-        if length > MAX_VALUE_BYTES:
-            kept[name] = Digest(fingerprint(value))
-            length = 90  # the Digest and its 16 bytes
-        else:
-            kept[name] = value
-        size += FIELD_OVERHEAD + length
-    return kept, size
+def kept(value: Any) -> Any:
+    """A payload value as remembered: itself, or, when its marshalled form is larger than
+    `MAX_VALUE_BYTES`, its digest (as bytes, which no JSON value is)."""
+    if type(value) in LARGE_CANDIDATES and len(marshal.dumps(value, 4)) > MAX_VALUE_BYTES:
+        return fingerprint(value)
+    return value
 
 
-@dataclass
-class Published:
+def compact(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as compared with a remembered one (large values as `Digest`s)."""
+    return {name: _restored(kept(value)) for name, value in payload.items()}
+
+
+def _restored(value: Any) -> Any:
+    return Digest(value) if type(value) is bytes else value
+
+
+def entry_size(key: str, record: bytes) -> int:
+    """The memory one remembered entity costs (what the byte bound counts)."""
+    return ENTRY_OVERHEAD + len(key) + len(record)
+
+
+class Published(NamedTuple):
+    """An entity's last published state, as read from its record."""
+
     fingerprint: bytes
     updated_ms: int | None
-    payload: dict[str, Any]
-    size: int
+    payload: dict[str, Any]  # large values as `Digest`s
+    record: bytes  # the stored record itself: `is` tells whether it changed since
 
 
 class PublishedState:
@@ -80,11 +84,20 @@ class PublishedState:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self.max_future_skew_ms = max_future_skew_ms
-        self.entries: OrderedDict[tuple[str, str], Published] = OrderedDict()
+        self.entries: OrderedDict[str, bytes] = OrderedDict()  # "kind\0entity" → its record
+        self.layouts: dict[tuple[str, ...], int] = {}  # the payloads' field names, by shape
+        self.names: list[tuple[str, ...]] = []
         self.bytes = 0
 
     def get(self, kind: str, entity: str) -> Published | None:
-        return self.entries.get((kind, entity))
+        record = self.entries.get(f"{kind}\x00{entity}")
+        if record is None:
+            return None
+        print_, updated_ms, timed, layout = HEAD.unpack_from(record)
+        values = marshal.loads(record[HEAD.size :])
+        names = self.names[layout]
+        payload = {name: _restored(value) for name, value in zip(names, values, strict=True)}
+        return Published(print_, updated_ms if timed else None, payload, record)
 
     def plausible(self, updated_ms: int | None, received_ms: int | None) -> bool:
         """Whether a time may order the entity: not further ahead of its arrival than the skew."""
@@ -104,31 +117,50 @@ class PublishedState:
         received_ms: int | None = None,
     ) -> bool:
         """Record a published state; False if its time was an outlier and was not taken."""
-        key = (kind, entity)
+        key = f"{kind}\x00{entity}"
         previous = self.entries.pop(key, None)
         if previous is not None:
-            self.bytes -= previous.size
+            self.bytes -= entry_size(key, previous)
         trusted = self.plausible(updated_ms, received_ms)
         if not trusted:
-            updated_ms = previous.updated_ms if previous is not None else None
-        kept, size = compact(payload)
-        self.entries[key] = Published(print_, updated_ms, kept, size)
-        self.bytes += size
+            updated_ms = None if previous is None else self._time_of(previous)
+        record = self._record(print_, updated_ms, payload)
+        self.entries[key] = record
+        self.bytes += entry_size(key, record)
         while len(self.entries) > self.capacity or (
             self.bytes > self.max_bytes and len(self.entries) > 1
         ):
-            _, evicted = self.entries.popitem(last=False)
-            self.bytes -= evicted.size
+            evicted_key, evicted = self.entries.popitem(last=False)
+            self.bytes -= entry_size(evicted_key, evicted)
         return trusted
+
+    def _record(self, print_: bytes, updated_ms: int | None, payload: dict[str, Any]) -> bytes:
+        """One bytes object per entity (a tuple of Python objects costs twice as much): the
+        header, then the payload's values, marshalled, in the order of its shared layout."""
+        names = tuple(payload)
+        layout = self.layouts.get(names)
+        if layout is None:
+            layout = self.layouts[names] = len(self.names)
+            self.names.append(names)
+        values = marshal.dumps(tuple(payload.values()), 4)
+        if len(values) > MAX_VALUE_BYTES:  # then one of them may be large: look at each
+            values = marshal.dumps(tuple([kept(value) for value in payload.values()]), 4)
+        head = HEAD.pack(print_, updated_ms or 0, updated_ms is not None, layout)
+        return head + values
+
+    @staticmethod
+    def _time_of(record: bytes) -> int | None:
+        _, updated_ms, timed, _ = HEAD.unpack_from(record)
+        return updated_ms if timed else None
 
     def changed_from(
         self, kind: str, entity: str, current: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The published values that `current` changes (None for a value kept as a digest)."""
-        previous = self.entries.get((kind, entity))
+        previous = self.get(kind, entity)
         if previous is None:
             return None
-        now, _ = compact(current)
+        now = compact(current)
         return {
             name: None if isinstance(value, Digest) else value
             for name, value in previous.payload.items()
@@ -136,8 +168,8 @@ class PublishedState:
         }
 
     def is_repeat(self, kind: str, entity: str, print_: bytes) -> bool:
-        previous = self.entries.get((kind, entity))
-        return previous is not None and previous.fingerprint == print_
+        previous = self.entries.get(f"{kind}\x00{entity}")
+        return previous is not None and previous.startswith(print_)
 
     def is_older(self, kind: str, entity: str, updated_ms: int | None) -> bool:
         """Whether a change stamped `updated_ms` predates what was published (a late arrival)."""
@@ -150,8 +182,8 @@ class PublishedState:
         return published is not None and updated_ms is not None and updated_ms <= published
 
     def _published_ms(self, kind: str, entity: str) -> int | None:
-        previous = self.entries.get((kind, entity))
-        return None if previous is None else previous.updated_ms
+        previous = self.entries.get(f"{kind}\x00{entity}")
+        return None if previous is None else self._time_of(previous)
 
 
 class SequenceVerdict(StrEnum):

@@ -15,6 +15,8 @@ PREFIX = "__connect.errors."
 # Kafka Connect's stage names (org.apache.kafka.connect.runtime.errors.Stage)
 STAGE_VALUE_CONVERTER = "VALUE_CONVERTER"
 STAGE_TASK_PUT = "TASK_PUT"
+STAGE_TASK_POLL = "TASK_POLL"
+STAGE_KAFKA_PRODUCE = "KAFKA_PRODUCE"
 STACKTRACE_LIMIT = 8192  # characters: its start (the outer frames) and its end are kept
 MESSAGE_LIMIT = 2048
 
@@ -23,11 +25,13 @@ Headers = list[tuple[str, bytes]]
 
 @dataclass(frozen=True)
 class Origin:
-    """Where the failed record was read: its topic, partition and offset."""
+    """Where the failed record was read: its topic, partition and offset. A source connector's
+    input has no Kafka coordinates: its origin is the topic the record was bound for, and no
+    partition or offset header is written (Connect writes none it does not know)."""
 
     topic: str
-    partition: int
-    offset: int
+    partition: int | None = None
+    offset: int | None = None
 
 
 def qualified_name(exc: BaseException) -> str:
@@ -44,7 +48,7 @@ def stacktrace(exc: BaseException) -> str:
 
 
 def error_headers(
-    origin: Origin,
+    origin: Origin | None,
     exc: BaseException,
     *,
     connector_name: str,
@@ -54,10 +58,13 @@ def error_headers(
 ) -> Headers:
     """The `__connect.errors.*` headers for a record from `origin` that failed with `exc` in
     `stage` of `class_name` (the component that failed), run by `connector_name`."""
+    where = {
+        "topic": origin.topic if origin else None,
+        "partition": origin.partition if origin else None,
+        "offset": origin.offset if origin else None,
+    }
     fields = {
-        "topic": origin.topic,
-        "partition": str(origin.partition),
-        "offset": str(origin.offset),
+        **{name: str(value) for name, value in where.items() if value is not None},
         "connector.name": connector_name,
         "task.id": str(task_id),
         "stage": stage,
@@ -66,7 +73,10 @@ def error_headers(
         "exception.message": str(exc)[:MESSAGE_LIMIT],
         "exception.stacktrace": stacktrace(exc),
     }
-    return [(PREFIX + name, value.encode("utf-8")) for name, value in fields.items()]
+    # backslashreplace: a message may quote provider text that UTF-8 cannot carry
+    return [
+        (PREFIX + name, value.encode("utf-8", "backslashreplace")) for name, value in fields.items()
+    ]
 
 
 def header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str]:

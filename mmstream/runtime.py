@@ -49,5 +49,7 @@ def resolve_runtime() -> Runtime:
             "MMSTREAM_SCHEMA_REGISTRY_URL is not set and no embedded stack is running"
         )
     profile = kafka.profile(None if kafka.bootstrap_servers else (stack or {}).get("broker"))
-    target = ClusterTarget.with_profile(str(bootstrap), profile, kafka_passthrough())
+    target = ClusterTarget.with_profile(
+        str(bootstrap), profile, kafka_passthrough(), kafka.worker_overrides()
+    )
     return Runtime(target, registry, str(registry_url), load_settings(TopicSettings))

@@ -71,6 +71,21 @@ class KafkaSettings(BaseSettings):
             "when no servers are given, else default"
         ),
     )
+    # the Faust worker's aiokafka timings (README "Latency"); unset = the profile's WorkerTuning
+    worker_fetch_max_wait_ms: int | None = Field(
+        default=None, ge=0, le=10_000, description="longest wait of the worker's fetch"
+    )
+    worker_producer_linger_ms: int | None = Field(
+        default=None, ge=0, le=1_000, description="the worker producer's batching wait"
+    )
+
+    def worker_overrides(self) -> dict[str, int]:
+        """The `WorkerTuning` fields set by the user."""
+        values = {
+            "fetch_max_wait_ms": self.worker_fetch_max_wait_ms,
+            "producer_linger_ms": self.worker_producer_linger_ms,
+        }
+        return {name: value for name, value in values.items() if value is not None}
 
     @field_validator("bootstrap_servers")
     @classmethod

@@ -45,7 +45,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         "dlq",
         "connectors.dlq",
         "source",
-        "connectors_dlq",
+        None,  # the provider's original bytes, as Kafka Connect's dead letters
         "both connectors",
         1,
         {"retention.ms": WEEK_MS},

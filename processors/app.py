@@ -3,7 +3,8 @@
 The agents' decisions are pure functions (`processors/*/logic.py`); this layer only moves
 records: it decodes inputs (through the one decoder; `processors/failures.py` dead-letters what
 cannot be decoded or processed), keeps state in tables (changelogged, so a restarted worker recovers
-it), sends the derived records, and advances stream time.
+it), sends the derived records, and advances stream time. The per-batch hot path shared by the
+agents is `processors/batch.py`; what they write goes through `processors/sink.py`.
 
 Processing guarantee: at-least-once with deterministic, keyed outputs (see README). Faust's
 exactly-once is experimental and does not start on the embedded broker (BROKERS.md).
@@ -12,31 +13,36 @@ exactly-once is experimental and does not start on the embedded broker (BROKERS.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from faust.types import TableT
+from faust.types import EventT, TableT
 
 from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import faust_settings
+from mmstream.kafka.config import faust_settings, producer_config
 from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.kafka.faust_topics import faust_topic_settings
 from mmstream.runtime import Runtime
 from processors import signals as signal_contract
+from processors.batch import BatchRunner, StateTable
+from processors.bulk import batches
 from processors.codec import CompactJson
 from processors.common import Output
-from processors.failures import FailurePath
+from processors.failures import FailurePath, die_once
 from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
+from processors.outputs import OutputWriter
 from processors.settings import ProcessorSettings
-from schemas.codec import AvroTopicCodec
+from processors.sink import ConfluentSink, FaustSink, Sink, install
 from schemas.decoder import Decoder
 from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
+INTERNAL_TOPICS = {signal_contract.TOPIC_ID: ("signals", 1), "score_views": ("score-views", 4)}
 
 
 @dataclass
@@ -50,7 +56,9 @@ class Pipeline:
     registry: SchemaRegistryClient
     serde: AvroSerde
     failures: FailurePath
-    outputs: dict[str, faust.TopicT] = field(default_factory=dict)
+    sink: Sink
+    writer: OutputWriter
+    outputs: dict[str, faust.TopicT] = field(default_factory=dict)  # internal topics by id
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic name -> topic id
 
     def input(self, *topic_ids: str) -> faust.TopicT:
@@ -62,15 +70,6 @@ class Pipeline:
     def decoder(self) -> Decoder:
         return self.failures.decoder
 
-    def internal(self, suffix: str, partitions: int) -> faust.TopicT:
-        return self.app.topic(
-            f"{self.settings.app_id}-{suffix}",
-            partitions=partitions,
-            internal=True,
-            key_serializer="raw",
-            value_serializer=CompactJson(),
-        )
-
     def table(self, name: str, partitions: int) -> TableT:
         # use_partitioner: timers may write too; murmur2 of the raw key places each key in
         # the same partition number as its source records (the connectors hash with murmur2).
@@ -78,22 +77,24 @@ class Pipeline:
             name, default=None, partitions=partitions, key_type=bytes, use_partitioner=True
         )
 
-    def send(self, agent: str, outputs: Iterable[Output]) -> None:
-        """Queue derived records for sending (no await per record). The emergency agent's
-        signals of one call travel as one record: each costs a send and a receive."""
-        signals = []
-        for output in outputs:
-            if output.topic_id == signal_contract.TOPIC_ID:
-                signals.append(output.value)
-                continue
-            topic = self.outputs[output.topic_id]
-            topic.send_soon(key=output.key.encode(), value=output.value)
-            self.metrics.records_out.labels(agent, output.topic_id).inc()
-        if signals:
-            self.outputs["signals"].send_soon(
-                key=b"emergency", value=signal_contract.batch(signals)
-            )
-            self.metrics.records_out.labels(agent, "signals").inc(len(signals))
+    def batches(self, stream: Any) -> AsyncIterator[list[EventT]]:
+        """The agent's input in batches (`processors/bulk.py`)."""
+        return batches(self.app, stream, self.settings.batch_size, self.settings.batch_within_s)
+
+    def state_table(self, name: str, partitions: int) -> StateTable:
+        return StateTable(self.table(name, partitions), self.sink)
+
+    def runner(self, agent: str, table: StateTable | None) -> BatchRunner:
+        """The batch mechanism (`processors/batch.py`) of `agent` over `table`."""
+
+        def send(encoded: Any) -> None:
+            self.writer.send(agent, encoded)
+
+        return BatchRunner(agent, self.failures, table, self.writer.encode, send)
+
+    def send(self, agent: str, outputs: list[Output]) -> None:
+        """Encode and queue derived records outside a batch (no await per record)."""
+        self.writer.send(agent, self.writer.encode(outputs))
 
     def topic_id(self, event: faust.types.EventT) -> str:
         return self.topic_ids[event.message.topic]
@@ -117,31 +118,53 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         datadir=str(datadir),
         processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
+        **faust_topic_settings(runtime.target),  # changelogs replicated like the other topics
     )
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
     metrics = ProcessorMetrics()
     liveness = Liveness(app, metrics, settings.stall_after_s)
+    sink = new_sink(app, settings, runtime)
     failures = FailurePath(
         app,
         serde.decoder,
         metrics,
         liveness,
         runtime.topics.name("processors_dlq"),
+        sink,
         settings.test_fail_keys.split(","),
     )
-    failures.timer(settings.lag_interval_s)(liveness.sample)
-    pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures)
-    pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
-    for topic_id in OUTPUT_TOPICS:
-        pipeline.outputs[topic_id] = app.topic(
-            runtime.topics.name(topic_id),
+    failures.timer(settings.lag_interval_s, during_rebalance=True)(liveness.sample)
+    names = {topic_id: runtime.topics.name(topic_id) for topic_id in OUTPUT_TOPICS}
+    internal = {}
+    for topic_id, (suffix, partitions) in INTERNAL_TOPICS.items():
+        internal[topic_id] = app.topic(  # read by agents through Faust, as JSON
+            f"{settings.app_id}-{suffix}",
+            partitions=partitions,
+            internal=True,
             key_serializer="raw",
-            value_serializer=AvroTopicCodec(serde, topic_id),
+            value_serializer=CompactJson(),
         )
-    pipeline.outputs["signals"] = pipeline.internal("signals", 1)
-    pipeline.outputs["score_views"] = pipeline.internal("score-views", 4)
+        names[topic_id] = internal[topic_id].get_topic_name()
+    writer = OutputWriter(serde, names, INTERNAL_TOPICS, sink, metrics)
+    pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures, sink, writer)
+    pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
+    pipeline.outputs.update(internal)
     return pipeline
+
+
+def new_sink(app: faust.App, settings: ProcessorSettings, runtime: Runtime) -> Sink:
+    """One confluent-kafka producer, flushed before each of Faust's commits; Faust's own
+    producer under exactly-once (its transactions must carry the outputs)."""
+    if settings.processing_guarantee == "exactly_once":
+        return FaustSink(app)
+    sink = ConfluentSink(producer_config(runtime.target))
+
+    async def producer_failed(exc: BaseException) -> None:
+        await die_once(app, "the processors' producer", exc)
+
+    install(app, sink, producer_failed)
+    return sink
 
 
 def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:

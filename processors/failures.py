@@ -6,7 +6,8 @@ Per record (Kafka Streams' deserialization / processing exception handlers, Kafk
 inside `guard()`, goes to the processors' dead-letter topic with its original key and bytes and
 the `__connect.errors.*` headers, is counted (`mmstream_processor_dead_letters_total{agent,
 reason}`), logged once with topic/partition/offset, and the agent goes on (its offset is
-committed with the rest of its batch).
+committed with the rest of its batch). The same for a key whose per-key step raises after a
+batch (`processors/batch.py`): every record of that key in the batch is dead-lettered.
 
 Per task (Kafka Streams' `SHUTDOWN_CLIENT`): any other exception that ends an agent, a timer or
 a worker task makes the process exit with `EXIT_TASK_DIED`, so that its supervisor restarts it.
@@ -38,15 +39,21 @@ from mmstream.deadletter import (
     qualified_name,
 )
 from mmstream.errors import MmstreamError
+from mmstream.kafka.faust_rebalance import between_rebalances
 from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
-from schemas.decoder import DecodeError, Decoder
+from processors.sink import Sink, SinkError
+from schemas.decoder import DecodeError, Decoder, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 EXIT_TASK_DIED = 70  # EX_SOFTWARE: not a configuration error (2), so a supervisor restarts it
 FLUSH_BEFORE_EXIT_S = 10.0
 PROCESSING_ERROR = "processing_error"
 DECODER_CLASS = "schemas.decoder.Decoder"
+FINISH_FAULT_PREFIX = "finish:"
+# errors of the mechanism, not of a record: never dead-lettered, they end the worker
+MECHANISM_ERRORS = (SinkError, RegistryUnavailable)
+_exiting: list[BaseException] = []  # set once `die` has begun
 
 
 class InjectedFault(MmstreamError):
@@ -56,6 +63,7 @@ class InjectedFault(MmstreamError):
 
 async def die(app: faust.App, what: str, exc: BaseException) -> NoReturn:
     """Log why, flush what is queued, end the process with `EXIT_TASK_DIED` (module doc)."""
+    _exiting.append(exc)
     log.critical(
         "%s died (%s: %s); the worker exits with %d so that its supervisor restarts it",
         what,
@@ -74,6 +82,12 @@ async def die(app: faust.App, what: str, exc: BaseException) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_TASK_DIED)
+
+
+async def die_once(app: faust.App, what: str, exc: BaseException) -> None:
+    """`die`, unless the worker is exiting already (its flush reports the same failure)."""
+    if not _exiting:
+        await die(app, what, exc)
 
 
 def refuse_commits(app: faust.App) -> None:
@@ -124,7 +138,7 @@ class RecordGuard:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> bool:
-        if exc is None or not isinstance(exc, Exception):
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, MECHANISM_ERRORS):
             return False
         self.path.dead_letter(self.agent, self.event, exc, STAGE_TASK_PUT, PROCESSING_ERROR)
         return True
@@ -140,14 +154,24 @@ class FailurePath:
         metrics: ProcessorMetrics,
         liveness: Liveness,
         dead_letter_topic: str,
+        sink: Sink,
         fail_keys: Iterable[str] = (),
     ) -> None:
+        """`fail_keys` (tests only): record keys whose records raise when read, and, prefixed
+        with `finish:`, keys whose per-key step raises after a batch."""
         self.app = app
         self.decoder = decoder
         self.metrics = metrics
         self.liveness = liveness
-        self.topic = app.topic(dead_letter_topic, key_serializer="raw", value_serializer="raw")
-        self.fail_keys = {k.encode() for k in fail_keys if k}
+        self.topic = dead_letter_topic
+        self.sink = sink
+        keys = [k for k in fail_keys if k]
+        self.fail_keys = {k.encode() for k in keys if not k.startswith(FINISH_FAULT_PREFIX)}
+        self.fail_finish_keys = {
+            k.removeprefix(FINISH_FAULT_PREFIX).encode()
+            for k in keys
+            if k.startswith(FINISH_FAULT_PREFIX)
+        }
 
     def agent(
         self, channel: faust.ChannelT, name: str, label: str
@@ -168,11 +192,15 @@ class FailurePath:
 
         return register
 
-    def timer(self, interval: float) -> Callable[[Callable[[], Awaitable[None]]], Any]:
-        """`app.timer(interval)` whose death ends the worker."""
+    def timer(
+        self, interval: float, during_rebalance: bool = False
+    ) -> Callable[[Callable[[], Awaitable[None]]], Any]:
+        """`app.timer(interval)` whose death ends the worker. Unless `during_rebalance`, a tick
+        that falls while the group rebalances is skipped (`between_rebalances`)."""
 
         def register(fun: Callable[[], Awaitable[None]]) -> Any:
-            return self.app.timer(interval)(supervised(self.app, f"timer {fun.__name__}", fun))
+            body = fun if during_rebalance else between_rebalances(self.app, fun)
+            return self.app.timer(interval)(supervised(self.app, f"timer {fun.__name__}", body))
 
         return register
 
@@ -202,6 +230,32 @@ class FailurePath:
         origin = Origin(message.topic, message.partition, message.offset)
         self.send(agent, origin, message.key, message.value, exc, stage, reason)
 
+    def dead_letter_key(
+        self, agent: str, key: bytes, events: list[EventT], exc: BaseException
+    ) -> None:
+        """Every record of `key` in a batch whose per-key step raised."""
+        log.warning(
+            "the per-key step of %r (agent %s) raised: its %d records of the batch go to "
+            "the dead-letter topic",
+            key,
+            agent,
+            len(events),
+        )
+        for event in events:
+            self.dead_letter(agent, event, exc, STAGE_TASK_PUT, PROCESSING_ERROR)
+
+    def key_failed(self, agent: str, key: bytes, exc: BaseException) -> None:
+        """A timer's per-key step raised: no record to dead-letter; the key keeps its state."""
+        self.metrics.key_failures.labels(agent).inc()
+        log.error(
+            "agent %s: the timed step of key %r raised, its state is kept: %s: %s",
+            agent,
+            key,
+            qualified_name(exc),
+            exc,
+            exc_info=exc,
+        )
+
     def send(
         self,
         agent: str,
@@ -217,7 +271,7 @@ class FailurePath:
         headers = error_headers(
             origin, exc, connector_name=agent, stage=stage, class_name=class_name
         )
-        self.topic.send_soon(key=key, value=value, headers=headers)
+        self.sink.produce(self.topic, key, value, headers)
         self.metrics.dead_letters.labels(agent, reason).inc()
         log.warning(
             "dead-lettered %s[%d]@%d (agent %s, %s): %s: %s",

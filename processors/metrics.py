@@ -51,6 +51,12 @@ class ProcessorMetrics:
             ["agent", "reason"],
             registry=r,
         )
+        self.key_failures = Counter(
+            "mmstream_processor_key_failures",
+            "Timed per-key steps (deadlines, ticks) that raised; the key keeps its state",
+            ["agent"],
+            registry=r,
+        )
         self.emergency_active = Gauge(
             "mmstream_processor_emergency_active",
             "1 while an emergency scope is on (set by the worker owning the emergency state)",

@@ -25,8 +25,12 @@ class ProcessorSettings(BaseSettings):
         pattern="^(at_least_once|exactly_once)$",
         description="Faust processing guarantee; exactly_once needs Apache Kafka (transactions)",
     )
-    batch_size: int = Field(default=500, ge=1)
-    batch_within_s: float = Field(default=0.02, gt=0)
+    batch_size: int = Field(default=500, ge=1, description="most events per agent batch")
+    batch_within_s: float = Field(
+        default=0.005,
+        gt=0,
+        description="a batch takes what arrived within this (a full batch goes at once)",
+    )
     tick_interval_s: float = Field(default=0.5, gt=0)
     # failure path (see README "Failure behaviour")
     lag_interval_s: float = Field(default=1.0, gt=0, description="consumer-lag metric period")

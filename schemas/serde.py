@@ -83,6 +83,13 @@ class AvroSerde:
         except Exception as exc:
             raise SerdeError(f"cannot encode a {topic_id} record: {exc}") from exc
 
+    def encode_fields(self, topic_id: str, value: dict[str, Any]) -> tuple[bytes, list[int]]:
+        """`encode`, and where each top-level field begins in the bytes (then their end)."""
+        try:
+            return self.encoder(topic_id).encode_fields(value)
+        except Exception as exc:
+            raise SerdeError(f"cannot encode a {topic_id} record: {exc}") from exc
+
     def decode(self, topic_id: str, data: bytes) -> dict[str, Any]:
         """A value of `topic_id` (raises `schemas.decoder.DecodeError`; timestamps in ms)."""
         return self.decoder.decode(data, self.topics.name(topic_id))

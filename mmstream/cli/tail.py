@@ -1,5 +1,6 @@
 """`mmstream tail TOPIC`: decoded Avro records as JSON lines (timestamps as epoch ms, as the one
-decoder gives them; a record that does not decode is printed with its error and raw bytes)."""
+decoder gives them; a record that does not decode is printed with its error and raw bytes). A
+dead letter prints its original bytes (as text when they are UTF-8) and its headers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from typing import Any
 import click
 
 from mmstream.cli.common import exit_codes, setup_logging
+
+
+def readable(raw: bytes) -> str | bytes:
+    """Original bytes as text when they are UTF-8 (a provider's JSON frame), else as they are
+    (printed in base64)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
 
 
 def json_default(value: Any) -> Any:
@@ -53,6 +63,11 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
         SchemaRegistryClient(runtime.registry_config()),
         {topic_name: topic_id for topic_id, topic_name in runtime.topics.names().items()},
     )
+    # dead-letter topics carry other records' original bytes (Kafka Connect's way)
+    original_bytes = any(
+        spec.value_schema is None and runtime.topics.name(spec.id) == name
+        for spec in TOPICS_BY_ID.values()
+    )
     offset_reset = "earliest" if from_beginning else "latest"
     consumer = Consumer(
         consumer_config(
@@ -82,7 +97,9 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
             try:
                 line["value"] = decoder.decode(raw, name) if raw is not None else None
             except DecodeError as exc:
-                line.update(value=None, error=f"{exc.reason}: {exc}", raw=raw)
+                line.update(value=None, raw=readable(raw or b""))
+                if not original_bytes:  # a dead letter's value need not be Avro
+                    line["error"] = f"{exc.reason}: {exc}"
             headers: Any = message.headers() or []
             if headers:
                 line["headers"] = {k: (v or b"").decode(errors="replace") for k, v in headers}

@@ -9,13 +9,17 @@ guarantees the pipeline needs and a profile:
   Tansu-only Faust work-arounds;
 - `kafka-local` (`local_kafka=True`): the local Apache Kafka of `mmstream up --broker kafka` and
   the Kafka test tier — the short group timeouts only (a killed consumer is evicted after 2 s,
-  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so no fetch tuning;
+  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so the librdkafka
+  consumers keep their fetch wait;
 - `default`: an external cluster — the client defaults and the user's settings.
+
+Latency (README "Latency"): on every profile the worker's Faust consumer waits at most a few ms
+per fetch and its producer lingers a few ms (`WorkerTuning`; `MMSTREAM_WORKER_*` override them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PROFILES = ("tansu", "kafka-local", "default")
@@ -30,20 +34,49 @@ EMBEDDED_CONSUMER_PROFILE: dict[str, Any] = {**LOCAL_CONSUMER_PROFILE, "fetch.wa
 
 
 @dataclass(frozen=True)
+class WorkerTuning:
+    """The Faust worker's aiokafka client timings, per profile (no pass-through reaches them).
+
+    `fetch_max_wait_ms`: aiokafka keeps one fetch in flight per broker and leaves out of it every
+    partition whose fetched records the worker has not consumed yet; a fetch that holds only
+    quiet partitions then waits its whole wait (Faust's 1.5 s) while new records of the busy
+    ones queue behind it, on Apache Kafka as on Tansu (where a fetch also sleeps half its wait).
+    `producer_linger_ms`: Faust's default 0 writes one tiny batch per record: slower in pure
+    Python, and on Tansu a partition of tiny batches becomes unreadable (BROKERS.md)."""
+
+    fetch_max_wait_ms: int
+    producer_linger_ms: int
+
+
+WORKER_TUNING: dict[str, WorkerTuning] = {
+    "tansu": WorkerTuning(fetch_max_wait_ms=10, producer_linger_ms=5),
+    "kafka-local": WorkerTuning(fetch_max_wait_ms=10, producer_linger_ms=5),
+    # a remote cluster: fewer empty fetches per idle worker, still well under the 50 ms goal
+    "default": WorkerTuning(fetch_max_wait_ms=25, producer_linger_ms=5),
+}
+
+
+@dataclass(frozen=True)
 class ClusterTarget:
     """A Kafka cluster to talk to, plus the user's pass-through client properties.
 
     `embedded`: it is the embedded Tansu broker (its profile and its gaps apply);
-    `local_kafka`: it is the local Apache Kafka (the short group timeouts apply)."""
+    `local_kafka`: it is the local Apache Kafka (the short group timeouts apply);
+    `worker_overrides`: `WorkerTuning` fields the user set (`MMSTREAM_WORKER_*`)."""
 
     bootstrap_servers: str
     embedded: bool
     client_properties: dict[str, str] = field(default_factory=dict)
     local_kafka: bool = False
+    worker_overrides: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def with_profile(
-        cls, bootstrap_servers: str, profile: str, client_properties: dict[str, str] | None = None
+        cls,
+        bootstrap_servers: str,
+        profile: str,
+        client_properties: dict[str, str] | None = None,
+        worker_overrides: dict[str, int] | None = None,
     ) -> ClusterTarget:
         if profile not in PROFILES:
             raise ValueError(f"unknown broker profile {profile!r}, expected one of {PROFILES}")
@@ -52,7 +85,13 @@ class ClusterTarget:
             embedded=profile == "tansu",
             client_properties=dict(client_properties or {}),
             local_kafka=profile == "kafka-local",
+            worker_overrides=dict(worker_overrides or {}),
         )
+
+    @property
+    def worker(self) -> WorkerTuning:
+        """The worker's client timings: the profile's, with the user's overrides."""
+        return replace(WORKER_TUNING[self.profile], **self.worker_overrides)
 
     @property
     def profile(self) -> str:
@@ -101,20 +140,14 @@ def admin_config(target: ClusterTarget, **overrides: Any) -> dict[str, Any]:
     return conf
 
 
-# Faust (aiokafka) equivalents of the embedded profile. Faust's aiokafka driver hard-codes a
-# 1.5 s fetch wait; `low_fetch_wait_consumer` lowers it in a worker process on the embedded broker.
+# Faust (aiokafka) equivalents of the local profiles. Faust's aiokafka driver hard-codes a 1.5 s
+# fetch wait; `low_fetch_wait_consumer` lowers it to the profile's `WorkerTuning`.
 LOCAL_FAUST_PROFILE: dict[str, Any] = {
     "broker_session_timeout": 2.0,
     "broker_heartbeat_interval": 0.1,
     "broker_rebalance_timeout": 2.0,
 }
-EMBEDDED_FAUST_PROFILE: dict[str, Any] = {
-    **LOCAL_FAUST_PROFILE,
-    # changelogs in ordinary batches: the worker reads their true ends at recovery
-    # (fix `exact_changelog_ends` in faust_fixes), Tansu's are short (BROKERS.md)
-    "producer_linger_ms": 0,
-}
-EMBEDDED_FAUST_FETCH_WAIT_MS = 10
+EMBEDDED_FAUST_FETCH_WAIT_MS = WORKER_TUNING["tansu"].fetch_max_wait_ms
 
 
 def faust_settings(target: ClusterTarget) -> dict[str, Any]:
@@ -125,13 +158,14 @@ def faust_settings(target: ClusterTarget) -> dict[str, Any]:
         "table_standby_replicas": 0,
         "topic_allow_declare": True,
         "consumer_auto_offset_reset": "earliest",
+        # changelogs and outputs in multi-record batches: on Tansu the worker reads the
+        # changelogs' true ends at recovery (fix `exact_changelog_ends`, BROKERS.md)
+        "producer_linger": target.worker.producer_linger_ms / 1000,
     }
     credentials = faust_credentials(target.client_properties)
     if credentials is not None:
         settings["broker_credentials"] = credentials
-    if target.embedded:
-        settings.update(EMBEDDED_FAUST_PROFILE)
-    elif target.local_kafka:
+    if target.embedded or target.local_kafka:
         settings.update(LOCAL_FAUST_PROFILE)
     return settings
 
@@ -165,13 +199,15 @@ def faust_credentials(properties: dict[str, str]) -> Any:
 def low_fetch_wait_consumer(
     consumer_class: Any, fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS
 ) -> Any:
-    """Fix `low_fetch_wait` (Tansu only): an aiokafka consumer class whose every instance waits
-    at most `fetch_max_wait_ms` per fetch.
+    """Fix `low_fetch_wait`: an aiokafka consumer class whose every instance waits at most
+    `fetch_max_wait_ms` per fetch (the target's `WorkerTuning`).
 
-    Faust's aiokafka driver hard-codes `fetch_max_wait_ms=1500` (no setting reaches it), and
-    Tansu sleeps half the remaining fetch wait instead of waking on new data (BROKERS.md), so
-    each hop through a worker costs up to 0.75 s there. Apache Kafka answers a waiting fetch as
-    soon as data arrives, so the fix is installed on Tansu only.
+    Faust's aiokafka driver hard-codes `fetch_max_wait_ms=1500` (no setting reaches it). Tansu
+    sleeps half the remaining fetch wait instead of waking on new data (BROKERS.md), so each hop
+    through a worker costs up to 0.75 s there. Apache Kafka answers a waiting fetch as soon as
+    data arrives for a partition in it, but aiokafka leaves partitions with unconsumed fetched
+    records out of the one fetch it keeps in flight per broker (`WorkerTuning`): records of a
+    busy partition then wait behind a fetch of quiet ones, up to the whole 1.5 s.
     """
 
     class TunedConsumer(consumer_class):

@@ -1,23 +1,31 @@
 """The patches every Faust worker process installs, each named, each on the brokers that need it.
 
-| fix                            | fixes (upstream)                              | brokers       |
-|--------------------------------|-----------------------------------------------|---------------|
-| `pause_streams_on_assign`      | Faust: stream records before recovery (#596)  | Tansu, Kafka  |
-| `position_before_resume`       | Faust: resume before seek (#216, #596)        | Tansu, Kafka  |
-| `seek_uncommitted_to_beginning`| aiokafka: no seek without commit (#1003)      | Tansu, Kafka  |
-| `empty_active_means_none`      | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka  |
-| `exact_changelog_ends`         | Tansu: short end offsets (BROKERS.md)         | Tansu         |
-| `low_fetch_wait`               | Faust: 1.5 s fetch wait x Tansu's fetch sleep | Tansu         |
+| fix                               | fixes (upstream)                              | brokers      |
+|-----------------------------------|-----------------------------------------------|--------------|
+| `pause_streams_on_assign`         | Faust: stream records before recovery (#596)  | Tansu, Kafka |
+| `position_before_resume`          | Faust: resume before seek (#216, #596)        | Tansu, Kafka |
+| `seek_uncommitted_to_beginning`   | aiokafka: no seek without commit (#1003)      | Tansu, Kafka |
+| `empty_active_means_none`         | Faust + aiokafka: empty set = all (#69)       | Tansu, Kafka |
+| `forget_moved_keys`               | Faust: moved keys stay in memory (#199)       | Tansu, Kafka |
+| `partition_keys_through_failover` | aiokafka: no partitions while leaderless      | Tansu, Kafka |
+| `exact_changelog_ends`            | Tansu: short end offsets (BROKERS.md)         | Tansu        |
+| `low_fetch_wait`                  | Faust: 1.5 s fetch wait x aiokafka's fetcher  | Tansu, Kafka |
 
-The first four are bugs of faust-streaming / aiokafka and are needed whatever the broker; the
-last two work around Tansu and are not installed on Apache Kafka. The tests that show each bug
-without its fix: `tests/integration/broker/test_faust_fixes.py`. The patched functions copy
-code of the versions in `PINNED` (also in `constraints.txt` and `pyproject.toml`); any other
-installed version stops the worker at start-up (exit 2), since the copies would be wrong.
+The first six are bugs of faust-streaming / aiokafka and are needed whatever the broker;
+`exact_changelog_ends` works around Tansu and is not installed on Apache Kafka; `low_fetch_wait`
+costs a hop hundreds of ms on both (Tansu sleeps in a fetch; aiokafka's one fetch in flight
+per broker leaves busy partitions out, `mmstream.kafka.config.WorkerTuning`). The tests that
+show each bug without its fix: `tests/integration/broker/test_faust_fixes.py`; `forget_moved_keys`:
+`tests/integration/processors/test_worker_join.py`. The patched
+functions copy code of the versions in `PINNED` (also in `constraints.txt` and
+`pyproject.toml`); any other installed version stops the worker at start-up (exit 2), since the
+copies would be wrong.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import metadata
@@ -29,6 +37,8 @@ from mmstream.kafka.config import ClusterTarget
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 TANSU, KAFKA = "tansu", "kafka"
 _ORIGINALS: dict[tuple[Any, str], Any] = {}
+FIXES_OFF_VARIABLE = "TEST_FAUST_FIXES_OFF"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,15 @@ def broker_of(target: ClusterTarget) -> str:
 
 def install_faust_fixes(target: ClusterTarget, disabled: Collection[str] = ()) -> list[str]:
     """Check the pinned versions, then patch Faust/aiokafka once per process with every fix
-    the target's broker needs, except `disabled` ones (tests only); the names installed."""
+    the target's broker needs, except `disabled` ones and those named in TEST_FAUST_FIXES_OFF
+    (comma-separated; tests only, to show what each fix fixes); the names installed."""
     check_pinned_versions()
+    off = [name for name in os.environ.get(FIXES_OFF_VARIABLE, "").split(",") if name]
+    if off:
+        log.warning(
+            "%s=%s: these Faust fixes are NOT installed (tests only)", FIXES_OFF_VARIABLE, off
+        )
+    disabled = {*disabled, *off}
     unknown = set(disabled) - {fix.name for fix in FIXES}
     if unknown:
         raise ConfigurationError(f"unknown Faust fixes {sorted(unknown)}")
@@ -122,6 +139,23 @@ def _empty_active_means_none(target: ClusterTarget) -> None:
     _replace(AIOKafkaConsumerThread, "_fetch_records", fetch_only_active)
 
 
+def _forget_moved_keys(target: ClusterTarget) -> None:
+    from faust.tables.base import Collection
+
+    from mmstream.kafka.faust_rebalance import INDEX_WRITTEN_KEYS, remember_key_partitions
+
+    _replace(Collection, "send_changelog", remember_key_partitions)
+    INDEX_WRITTEN_KEYS["installed"] = True  # the agents' hot path indexes its writes too
+
+
+def _partition_keys_through_failover(target: ClusterTarget) -> None:
+    from faust.transport.drivers.aiokafka import Producer
+
+    from mmstream.kafka.faust_failover import key_partition_from_known_partitions
+
+    _replace(Producer, "key_partition", key_partition_from_known_partitions)
+
+
 def _exact_changelog_ends(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
@@ -135,7 +169,8 @@ def _low_fetch_wait(target: ClusterTarget) -> None:
 
     from mmstream.kafka.config import low_fetch_wait_consumer
 
-    _replace(aiokafka, "AIOKafkaConsumer", low_fetch_wait_consumer)
+    wait_ms = target.worker.fetch_max_wait_ms
+    _replace(aiokafka, "AIOKafkaConsumer", lambda cls: low_fetch_wait_consumer(cls, wait_ms))
 
 
 ANY_BROKER = frozenset({TANSU, KAFKA})
@@ -144,6 +179,8 @@ FIXES = (
     Fix("position_before_resume", ANY_BROKER, _position_before_resume),
     Fix("seek_uncommitted_to_beginning", ANY_BROKER, _seek_uncommitted_to_beginning),
     Fix("empty_active_means_none", ANY_BROKER, _empty_active_means_none),
+    Fix("forget_moved_keys", ANY_BROKER, _forget_moved_keys),
+    Fix("partition_keys_through_failover", ANY_BROKER, _partition_keys_through_failover),
     Fix("exact_changelog_ends", frozenset({TANSU}), _exact_changelog_ends),
-    Fix("low_fetch_wait", frozenset({TANSU}), _low_fetch_wait),
+    Fix("low_fetch_wait", ANY_BROKER, _low_fetch_wait),
 )

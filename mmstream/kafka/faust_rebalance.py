@@ -1,4 +1,4 @@
-"""Four fixes to Faust's rebalance and recovery (faust-streaming 0.15.3 with aiokafka 0.14.0).
+"""Five fixes to Faust's rebalance and recovery (faust-streaming 0.15.3 with aiokafka 0.14.0).
 
 Each is a bug of the client libraries, not of a broker; each has a test that shows the bug
 without the fix and its absence with it (`tests/integration/broker/test_faust_fixes.py`), run
@@ -10,7 +10,8 @@ pinned versions are checked at start-up (`faust_fixes.check_pinned_versions`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -161,3 +162,72 @@ class OnlyThese:
 def stream_partitions(app: Any, partitions: Iterable[Any]) -> set[Any]:
     changelogs = app.tables.changelog_topics
     return {tp for tp in partitions if tp.topic not in changelogs}
+
+
+def remember_key_partitions(send_changelog: Any) -> Any:
+    """Fix `forget_moved_keys`: the in-memory store learns the partition of every key the
+    worker writes itself, so that it drops the key when the partition moves to another worker.
+
+    Faust's memory store drops, after a rebalance's recovery, the keys of partitions no longer
+    assigned, but it knows a key's partition only from the changelog records it read back in a
+    recovery (faust-streaming/faust#199 added that index, fed by the changelog only). A key
+    first written after the worker's last recovery is in no partition as far as the store
+    knows, so it stays after its partition moved: the worker's timers go on deciding for
+    orders another worker now owns (from the state as it was at the hand-over, e.g. opening
+    an UNHEDGED_FILL alert the new owner, which read the hedge bet, never resolves), and write
+    that stale state into a changelog the new owner reads at its next recovery.
+    """
+
+    def send(self: Any, partition: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = send_changelog(self, partition, key, value, *args, **kwargs)
+        index_written_key(self, key, None if value is None else sent.message.partition)
+        return sent
+
+    return send
+
+
+INDEX_WRITTEN_KEYS = {"installed": False}  # set by fix `forget_moved_keys`
+
+
+def index_written_key(table: Any, key: Any, partition: int | None) -> None:
+    """Tell `table`'s memory store the changelog partition of a key the worker wrote (None: a
+    deletion, which the store forgets likewise); see `remember_key_partitions`. Writes that go
+    around `send_changelog` (the agents' hot path, `processors/batch.py`) call it directly. A
+    part of fix `forget_moved_keys`: nothing without it, so that its test shows the bug."""
+    known = getattr(table.data, "_key_partition", None)  # the memory store's index
+    if known is None or not INDEX_WRITTEN_KEYS["installed"]:
+        return
+    if partition is None:
+        known.pop(key, None)
+    else:
+        known[key] = partition
+
+
+def changelog_partition(table: Any, key_bytes: bytes) -> int:
+    """The partition a changelog record of `key_bytes` goes to: murmur2 over the table's
+    partitions, as aiokafka's default partitioner and librdkafka's `murmur2_random` place it."""
+    from aiokafka.partitioner import murmur2
+
+    count = table.partitions or table.app.conf.topic_partitions
+    return int((murmur2(key_bytes) & 0x7FFFFFFF) % count)
+
+
+def between_rebalances(
+    app: Any, tick: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """A timer body that does nothing while the group rebalances (from the revocation, which
+    Faust flags at once in `app.rebalancing`, until the recovery has ended).
+
+    A timer that writes a table keeps running through a rebalance in Faust: after the
+    revocation has flushed the producer, its writes can miss the changelog the partition's next
+    owner recovers from (which then never learns, say, that an alert is open, and never
+    resolves it), and on a kept partition the recovery replays the changelog over them.
+    Skipping those ticks costs a deadline's delay by the rebalance's length, nothing more.
+    """
+
+    @functools.wraps(tick)
+    async def run() -> None:
+        if not app.rebalancing:
+            await tick()
+
+    return run

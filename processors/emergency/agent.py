@@ -16,9 +16,11 @@ STATE_KEY = b"state"
 
 def register(p: Pipeline) -> None:
     settings = p.settings
-    table = p.table("emergency-state", 1)
+    table = p.state_table("emergency-state", 1)
     started = int(time.time() * 1000)
     flags = p.input("emergency", "accounts")
+    flag_runner = p.runner(AGENT, table)
+    signal_runner = p.runner(AGENT, table)
 
     def load() -> logic.State:
         state: logic.State | None = table.get(STATE_KEY)
@@ -26,15 +28,14 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(flags, f"{settings.app_id}-emergency-flag", AGENT)
     async def emergency_flag(stream: Any) -> None:
-        async for raw in stream.events():
-            p.metrics.records_in.labels(AGENT).inc()
-            for event in p.failures.decoded(AGENT, [raw]):
-                with p.failures.guard(AGENT, event):
-                    p.send(AGENT, apply_record(event))
+        async for events in p.batches(stream):
+            p.metrics.records_in.labels(AGENT).inc(len(events))
+            work = flag_runner.fold(p.failures.decoded(AGENT, events), apply_record, one_key)
+            flag_runner.finish(work, store, [])
 
-    def apply_record(event: Any) -> list[Output]:
+    def apply_record(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
         record = event.value
-        state = load()
+        state = state if state is not None else logic.new_state(started)
         at = record_time(record)
         outputs: list[Output] = logic.apply_signal(
             state, Activity("mmapi", at, int(time.time() * 1000), at), settings
@@ -45,23 +46,23 @@ def register(p: Pipeline) -> None:
             outputs += logic.apply_flag(
                 state, payload.get("emergency"), payload.get("reason"), changed_at
             )
-        table[STATE_KEY] = state
-        return outputs
+        return state, outputs
 
     @p.failures.agent(p.outputs["signals"], f"{settings.app_id}-emergency-signals", AGENT)
     async def emergency_signals(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            state = load()
-            outputs: list[Output] = []
-            received = 0
-            for event in events:
-                for signal in decode_record(event.value):
-                    outputs += logic.apply_signal(state, signal, settings)
-                    received += 1
-            table[STATE_KEY] = state
-            p.metrics.records_in.labels(AGENT).inc(received)
+        async for events in p.batches(stream):
+            work = signal_runner.fold(events, apply_signals, one_key)
             p.failures.liveness.processed(AGENT)
-            p.send(AGENT, outputs)
+            signal_runner.finish(work, store, [])
+
+    def apply_signals(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
+        state = state if state is not None else logic.new_state(started)
+        outputs: list[Output] = []
+        received = decode_record(event.value)
+        for signal in received:
+            outputs += logic.apply_signal(state, signal, settings)
+        p.metrics.records_in.labels(AGENT).inc(len(received))
+        return state, outputs
 
     signals_topic = p.outputs["signals"].get_topic_name()
 
@@ -76,7 +77,17 @@ def register(p: Pipeline) -> None:
         state = load()
         outputs = logic.tick(state, int(time.time() * 1000), settings)
         if outputs:
-            table[STATE_KEY] = state
+            table.put(STATE_KEY, state)
+            table.write_changelog()
             p.send(AGENT, outputs)
         for scope, info in state["scopes"].items():
             p.metrics.emergency_active.labels(scope).set(1 if info["active"] else 0)
+
+
+def store(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
+    return state, []
+
+
+def one_key(event: Any) -> bytes:
+    """Every record goes to the one emergency state (their own keys differ)."""
+    return STATE_KEY

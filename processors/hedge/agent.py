@@ -7,6 +7,7 @@ from typing import Any
 
 from processors import signals
 from processors.app import Pipeline, record_time
+from processors.batch import KEEP
 from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
@@ -17,73 +18,76 @@ DEADLINE_TICK_S = 0.1
 
 
 def register(p: Pipeline) -> None:
-    table = p.table("hedge-state", 4)
+    table = p.state_table("hedge-state", 4)
     settings = p.settings
     clock = StreamClock(
         {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},
         int(settings.out_of_order_grace_s * 1000),
         consumer_highwater(p.app),
     )
-
     due = DueIndex()
+    runner = p.runner(AGENT, table)
 
-    def finish(key: bytes, state: logic.State, outputs: list[Output]) -> list[Output]:
-        """Store the state and schedule its next deadline; its outputs and the emergency
+    def stored(key: bytes, state: logic.State, outputs: list[Output]) -> tuple[Any, list[Output]]:
+        """The state to store, with its next deadline scheduled; its outputs and the emergency
         agent's signals (exposure only when it changed), to send."""
         sent = logic.emergency_signals(state, outputs)
-        stored = logic.close_if_settled(state)
-        table[key] = stored
-        due.schedule(key, logic.next_due(stored, settings))
-        return outputs + sent
+        kept = logic.close_if_settled(state)
+        due.schedule(key, logic.next_due(kept, settings))
+        return kept, outputs + sent
 
-    @table.on_recover
+    @table.table.on_recover
     async def reindex() -> None:
         """Recovered (or newly assigned) orders get their deadlines scheduled again."""
-        due.rebuild((key, logic.next_due(state, settings)) for key, state in table.items())
+        due.rebuild((key, logic.next_due(state, settings)) for key, state in table.store.items())
 
     @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, logic.State] = {}
-            newest = 0
-            read_at = wall_ms()
-            for event in p.failures.decoded(AGENT, events):
-                with p.failures.guard(AGENT, event):
-                    record = event.value
-                    key = event.key
-                    state = states.get(key) or table.get(key)
-                    if state is None:
-                        state = logic.new_state(int(record["payload"]["orderId"]))
-                    states[key] = logic.step(state, p.topic_id(event), record, read_at)
-                    at = record_time(record)
-                    newest = max(newest, at)
-                    clock.observe(
-                        event.message.topic, event.message.partition, at, event.message.offset
-                    )
-            p.metrics.records_in.labels(AGENT).inc(len(events))
-            now = clock.now()
-            outputs = [activity("mmapi", newest)]
-            for key, state in states.items():
-                outputs += finish(key, state, logic.evaluate(state, now, settings, read_at))
-            p.send(AGENT, outputs + (sweep(now) if now else []))
+        async for events in p.batches(stream):
+            join(events)
 
-    def sweep(now: int) -> list[Output]:
-        """The orders due at stream time `now` (only those): deadlines, expiry."""
-        pending: list[Output] = []
-        for key in due.pop_due(now):
-            state = table.get(key)
+    def join(events: list[Any]) -> None:
+        """One batch: fold each record into its order, evaluate each order once, sweep."""
+        read_at = wall_ms()
+        newest = 0
+
+        def fold(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
+            nonlocal newest
+            record = event.value
             if state is None:
-                continue  # its partition moved to another worker
+                state = logic.new_state(int(record["payload"]["orderId"]))
+            state = logic.step(state, p.topic_id(event), record, read_at)
+            at = record_time(record)
+            newest = max(newest, at)
+            message = event.message
+            clock.observe(message.topic, message.partition, at, message.offset)
+            return state, []
+
+        work = runner.fold(p.failures.decoded(AGENT, events), fold)
+        p.metrics.records_in.labels(AGENT).inc(len(events))
+        now = clock.now()
+
+        def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
+            return stored(key, state, logic.evaluate(state, now, settings, read_at))
+
+        runner.finish(work, finish, [activity("mmapi", newest)])
+        if now:
+            sweep(now)
+
+    def sweep(now: int) -> None:
+        """The orders due at stream time `now` (only those): deadlines, expiry."""
+
+        def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
             if logic.expired(state, now, settings):
-                del table[key]
-                pending += logic.leaving(state, now)
-                continue
+                return None, logic.leaving(state, now)
             outputs = logic.evaluate(state, now, settings, wall_ms())
             if outputs:
-                pending += finish(key, state, outputs)
-            else:  # due in stream time, not yet in wall time: look again soon
-                due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
-        return pending
+                return stored(key, state, outputs)
+            # due in stream time, not yet in wall time: look again soon
+            due.schedule(key, max(now + 1, logic.next_due(state, settings) or now + 1))
+            return KEEP, []
+
+        runner.sweep(due.pop_due(now), finish, [])
 
     @p.failures.timer(min(settings.tick_interval_s, DEADLINE_TICK_S))
     async def hedge_deadlines() -> None:
@@ -93,7 +97,7 @@ def register(p: Pipeline) -> None:
         now = clock.now()
         if not now:
             return
-        p.send(AGENT, sweep(now))
+        sweep(now)
         p.metrics.table_size.labels("hedge").set(len(table))
 
 

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from processors.app import Pipeline
+from processors.batch import KEEP
 from processors.clock import StreamClock
 from processors.common import Output
 from processors.hedge.agent import activity
@@ -28,20 +29,26 @@ ROUTER = "score-router"
 def register(p: Pipeline) -> None:
     settings = p.settings
     fixtures = FixtureMap(p)
-    table = p.table("score-state", 4)
+    table = p.state_table("score-state", 4)
     clock = StreamClock({p.outputs["score_views"].get_topic_name()})
+    router = p.runner(ROUTER, None)
+    reconciler = p.runner(AGENT, table)
 
     @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
         await asyncio.to_thread(fixtures.wait_loaded)
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            views: list[Output] = []
-            newest: dict[str, int] = {}
-            for event in p.failures.decoded(ROUTER, events):
-                with p.failures.guard(ROUTER, event):
-                    views += route(event, newest)
-            p.metrics.records_in.labels(ROUTER).inc(len(events))
-            p.send(ROUTER, views + [activity(f, t) for f, t in newest.items()])
+        async for events in p.batches(stream):
+            route_batch(events)
+
+    def route_batch(events: list[Any]) -> None:
+        newest: dict[str, int] = {}
+
+        def fold(_: None, event: Any) -> tuple[None, list[Output]]:
+            return None, route(event, newest)
+
+        work = router.fold(p.failures.decoded(ROUTER, events), fold)
+        p.metrics.records_in.labels(ROUTER).inc(len(events))
+        router.finish(work, unchanged, [activity(f, t) for f, t in newest.items()])
 
     def route(event: Any, newest: dict[str, int]) -> list[Output]:
         """The provider view of one raw score record, keyed by game (none if unmapped)."""
@@ -63,27 +70,28 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
-            states: dict[bytes, logic.State] = {}
-            for event in events:
-                item = event.value
-                key = event.key
-                state = (
-                    states.get(key)
-                    or table.get(key)
-                    or logic.new_state(item["game_id"], item["fixture_id"])
-                )
-                states[key] = logic.apply_view(state, item["provider"], item["view"], settings)
-                clock.observe(
-                    event.message.topic, event.message.partition, item["view"]["received_at"]
-                )
-            p.metrics.records_in.labels(AGENT).inc(len(events))
-            p.failures.liveness.processed(AGENT)
-            now = clock.now()
-            for key, state in states.items():
-                outputs = logic.evaluate(state, now, settings)
-                table[key] = state
-                p.send(AGENT, outputs)
+        async for events in p.batches(stream):
+            reconcile_batch(events)
+
+    def fold_view(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
+        item = event.value
+        if state is None:
+            state = logic.new_state(item["game_id"], item["fixture_id"])
+        state = logic.apply_view(state, item["provider"], item["view"], settings)
+        message = event.message
+        clock.observe(message.topic, message.partition, item["view"]["received_at"])
+        return state, []
+
+    def reconcile_batch(events: list[Any]) -> None:
+        work = reconciler.fold(events, fold_view)
+        p.metrics.records_in.labels(AGENT).inc(len(events))
+        p.failures.liveness.processed(AGENT)
+        now = clock.now()
+
+        def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
+            return state, logic.evaluate(state, now, settings)
+
+        reconciler.finish(work, finish, [])
 
     @p.failures.timer(settings.tick_interval_s)
     async def score_ticks() -> None:
@@ -91,9 +99,16 @@ def register(p: Pipeline) -> None:
         now = clock.now()
         if not now:
             return
-        for key, state in list(table.items()):
+
+        def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
             outputs = logic.evaluate(state, now, settings)
-            if outputs:
-                table[key] = state
-                p.send(AGENT, outputs)
+            return (state if outputs else KEEP), outputs
+
+        # in place, as Faust's table was: a tick's bookkeeping without an output is not logged
+        reconciler.sweep(list(table.store), finish, [], in_place=True)
         p.metrics.table_size.labels("scores").set(len(table))
+
+
+def unchanged(key: bytes, state: None) -> tuple[Any, list[Output]]:
+    """The router's per-key step: no state, no output of its own."""
+    return KEEP, []

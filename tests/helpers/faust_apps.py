@@ -16,6 +16,5 @@ def target_with_fixes() -> ClusterTarget:
         "tansu" if os.environ.get("TEST_EMBEDDED") == "1" else "default"
     )
     target = ClusterTarget.with_profile(os.environ["TEST_BOOTSTRAP"], profile)
-    off = [name for name in os.environ.get("TEST_FAUST_FIXES_OFF", "").split(",") if name]
-    install_faust_fixes(target, off)
+    install_faust_fixes(target)  # reads TEST_FAUST_FIXES_OFF itself
     return target

@@ -19,6 +19,7 @@ from connectors.predexon import PredexonProtocol
 from connectors.publisher import Publisher, Session
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
+from mmstream.deadletter import header_map
 from mmstream.kafka.config import ClusterTarget
 from mmstream.settings import TopicSettings
 from schemas.serde import AvroSerde
@@ -69,8 +70,38 @@ class Harness:
         context = SerializationContext(name, MessageField.VALUE)
         return [deserialize(r.value, context) for r in self.producer.records if r.topic == name]
 
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The connectors.dlq records as DLQ tooling reads them: the original bytes as the
+        value, `__connect.errors.*` headers (by short name) and the `mmstream.*` ones."""
+        name = TOPICS.name("dlq")
+        return [
+            dead_letter_view(r.key, r.value, r.headers)
+            for r in self.producer.records
+            if r.topic == name
+        ]
+
     def count(self, topic_id: str) -> int:
         return sum(1 for r in self.producer.records if r.topic == TOPICS.name(topic_id))
+
+
+def dead_letter_view(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, Any]] | None
+) -> dict[str, Any]:
+    """One dead letter: key and value as written, Connect's headers, ours, and the reason."""
+    connect = header_map(headers)
+    ours = {
+        name.removeprefix("mmstream."): (data or b"").decode()
+        for name, data in headers or []
+        if name.startswith("mmstream.")
+    }
+    return {
+        "key": key,
+        "raw": value,
+        "connect": connect,
+        "mmstream": ours,
+        "reason": connect["exception.message"],
+        "raw_size": int(ours["raw.size"]),
+    }
 
 
 def harness(feed: str, **settings: Any) -> Harness:

@@ -43,9 +43,22 @@ def from_beginning(
     `overrides`: more consumer properties (e.g. `isolation.level`)."""
     settings = {"enable.auto.commit": False, **(overrides or {})}
     consumer = Consumer(consumer_config(target, group_id or f"test-{uuid.uuid4()}", **settings))
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    partitions = known_partitions(consumer, topic)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     return consumer
+
+
+def known_partitions(consumer: Consumer, topic: str, deadline_s: float = 30.0) -> list[int]:
+    """The partitions of `topic`, once the broker answering knows them: just after the topic
+    is created, another node of a cluster may not yet (the topic comes back with
+    UNKNOWN_TOPIC_OR_PART and no partitions, and assigning those would read nothing)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        if metadata.error is None and metadata.partitions:
+            return sorted(metadata.partitions)
+        assert time.monotonic() < end, f"{topic}: no partitions known ({metadata.error})"
+        time.sleep(0.1)
 
 
 def consume(

@@ -21,12 +21,14 @@ import pytest
 from aiokafka import TopicPartition
 from confluent_kafka import Producer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from mmstream.kafka.changelog_ends import read_true_ends
 from mmstream.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
+from mmstream.kafka.faust_failover import key_partition_from_known_partitions
 from mmstream.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
 from mmstream.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
-from tests.helpers.kafka import produce
+from tests.helpers.kafka import consume, produce
 from tests.integration.broker.test_broker_conformance import new_topic
 
 FAUST_FETCH_WAIT_MS = 1500  # hard-coded in faust/transport/drivers/aiokafka.py
@@ -194,15 +196,57 @@ async def latencies_ms(target: ClusterTarget, consumer_class: Any) -> list[float
     return latencies
 
 
-async def test_low_fetch_wait_on_tansu_only(kafka_target: ClusterTarget) -> None:
+async def busy_partition_latencies_ms(target: ClusterTarget, consumer_class: Any) -> list[float]:
+    """Produce → receive times of records sent every 10 ms to one of four partitions, read by a
+    consumer created as Faust creates it whose app spends 150 ms on each batch (a busy worker):
+    the fetch sent meanwhile holds only the three quiet partitions."""
+    topic = new_topic(target, partitions=4)
+    tps = [TopicPartition(topic, p) for p in range(4)]
+    consumer = await started_consumer(target, consumer_class, fetch_max_wait_ms=FAUST_FETCH_WAIT_MS)
+    producer = Producer(producer_config(target, **{"linger.ms": 0}))
+    latencies: list[float] = []
+    try:
+        consumer.assign(tps)
+        for tp in tps:
+            await consumer.seek_to_end(tp)
+            await wait_position(consumer, tp)
+        sent_at: dict[bytes, float] = {}
+
+        async def send() -> None:
+            for n in range(300):
+                sent_at[str(n).encode()] = time.monotonic()
+                producer.produce(topic, value=str(n).encode(), partition=0)
+                producer.poll(0)
+                await asyncio.sleep(0.01)
+
+        sender = asyncio.create_task(send())
+        deadline = time.monotonic() + 30
+        while len(latencies) < 300 and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for records in batch.values():
+                latencies += [(now - sent_at[r.value]) * 1000 for r in records]
+            await asyncio.sleep(0.15)  # the worker's work on this batch
+        await sender
+    finally:
+        await consumer.stop()
+        producer.flush(10)
+    assert len(latencies) == 300, f"{len(latencies)} of 300 records received"
+    return latencies
+
+
+async def test_low_fetch_wait_on_both_brokers(kafka_target: ClusterTarget) -> None:
     """Faust's aiokafka consumer waits up to 1.5 s per fetch. Tansu sleeps half the remaining
     wait instead of answering when data arrives, so each hop costs hundreds of ms unless the
-    wait is lowered; Apache Kafka answers at once either way."""
-    untuned = await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
+    wait is lowered. Apache Kafka answers an idle consumer's fetch at once, but aiokafka keeps
+    one fetch in flight per broker and leaves out of it the partitions whose fetched records
+    the app has not taken yet: the busy partition's new records wait behind a fetch of quiet
+    ones, up to the whole 1.5 s."""
+    assert fix_brokers("low_fetch_wait") == {TANSU, KAFKA}
+    tuned_class = low_fetch_wait_consumer(aiokafka.AIOKafkaConsumer)
     if broker_of(kafka_target) == TANSU:
-        tuned = statistics.median(
-            await latencies_ms(kafka_target, low_fetch_wait_consumer(aiokafka.AIOKafkaConsumer))
-        )
+        untuned = await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
+        tuned = statistics.median(await latencies_ms(kafka_target, tuned_class))
         worst = max(untuned)
         print(f"produce → receive: worst {worst:.0f} ms untuned, median {tuned:.0f} ms tuned")
         # Tansu parks an idle fetch for half the wait: hundreds of ms whatever the load
@@ -212,6 +256,49 @@ async def test_low_fetch_wait_on_tansu_only(kafka_target: ClusterTarget) -> None
         )
         assert tuned < worst / 2, f"the fix does not help: {tuned:.0f} vs {untuned} ms"
     else:
-        assert fix_brokers("low_fetch_wait") == {TANSU}
-        median = statistics.median(untuned)
-        assert median < FAUST_FETCH_WAIT_MS / 6, f"{median:.0f} ms with the 1.5 s fetch wait"
+        idle = statistics.median(await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer))
+        assert idle < FAUST_FETCH_WAIT_MS / 6, f"{idle:.0f} ms idle with the 1.5 s fetch wait"
+        untuned = statistics.median(
+            await busy_partition_latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
+        )
+        tuned = statistics.median(await busy_partition_latencies_ms(kafka_target, tuned_class))
+        print(
+            f"busy partition, produce → receive median: {untuned:.0f} ms untuned, {tuned:.0f} tuned"
+        )
+        assert untuned >= FAUST_FETCH_WAIT_MS / 5, (
+            f"ASSUMPTION CHANGED: aiokafka fetches a busy partition at once ({untuned:.0f} ms "
+            "with the 1.5 s wait); the fix is for Tansu only again"
+        )
+        assert tuned < untuned / 2, f"the fix does not help: {tuned:.0f} vs {untuned:.0f} ms"
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])
+async def test_partition_keys_through_failover(kafka_target: ClusterTarget, fixed: bool) -> None:
+    """A worker's first write to a table whose changelog its producer has not asked metadata
+    for (another worker created it): Faust partitions the key at once through aiokafka, which
+    finds no partitions. Unfixed that raises TypeError in the agent; fixed, each key goes to
+    the partition a producer that knows the topic picks (murmur2, as the connectors hash)."""
+    assert fix_brokers("partition_keys_through_failover") == {TANSU, KAFKA}
+    keys = [f"order-{n}".encode() for n in range(24)]
+    aio = aiokafka.AIOKafkaProducer(bootstrap_servers=kafka_target.bootstrap_servers)
+    await aio.start()
+    topic = new_topic(kafka_target, partitions=4)  # after the producer's first metadata
+    table = SimpleNamespace(changelog_topic_name=topic, partitions=4)
+    producer = SimpleNamespace(
+        _ensure_producer=lambda: aio,
+        app=SimpleNamespace(tables={"t": table}, conf=SimpleNamespace(topic_partitions=8)),
+    )
+    key_partition = original(FaustProducer, "key_partition")
+    if fixed:
+        key_partition = key_partition_from_known_partitions(key_partition)
+    try:
+        if not fixed:
+            with pytest.raises(TypeError):  # BUG GONE if not raised: the fix may be removed
+                key_partition(producer, topic, keys[0])
+            return
+        chosen = {key.decode(): key_partition(producer, topic, key).partition for key in keys}
+    finally:
+        await aio.stop()
+    produce(kafka_target, topic, [(key.decode(), b"v") for key in keys])
+    placed = {key: m.partition() for key, _, m in consume(kafka_target, topic, len(keys), 30)}
+    assert chosen == placed

@@ -11,7 +11,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
+from connectors.dlq import dead_letter
+from connectors.errors import RejectedInput
+from mmstream.kafka.config import producer_config
 from mmstream.settings import TopicSettings
 from mmstream.stack import read_stack_file
 from mmstream.stack.process import free_port
@@ -102,6 +106,37 @@ def test_tail_prints_decoded_records_as_json_lines(
     line = json.loads(result.stdout.splitlines()[0])
     assert line["key"] == "fx-1" and line["value"]["game_id"] == "nba-atl-nyk-2026-04-18"
     assert line["value"]["loaded_at"] == 1771149600000, "timestamps as epoch ms, one form"
+
+
+def test_tail_shows_a_connector_dead_letter_as_its_frame_and_headers(
+    cluster: TestCluster, topics: TopicSettings
+) -> None:
+    frame = b'{"type":"broadcast","channel":"orders","payload":{"orderId":"x"}}'
+    try:
+        raise RejectedInput("payload.orderId: expected long, got str 'x'", "orders")
+    except RejectedInput as exc:
+        value, headers = dead_letter(
+            "mmapi",
+            frame,
+            exc,
+            topic=topics.name("orders"),
+            channel="orders",
+            received_at_ms=1,
+            connection_id="c",
+            subscription_id="s",
+            task_class="connectors.mmapi.MmapiProtocol",
+        )
+    producer = Producer(producer_config(cluster.target))
+    producer.produce(topics.name("dlq"), value, b"mmapi", headers=headers)
+    assert producer.flush(30) == 0
+    result = run(["tail", "dlq", "-n", "1", "--timeout", "20"], cluster.env(topics))
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.splitlines()[0])
+    assert line["raw"] == frame.decode() and "error" not in line
+    assert line["headers"]["__connect.errors.topic"] == topics.name("orders")
+    assert line["headers"]["__connect.errors.exception.class.name"] == (
+        "connectors.errors.RejectedInput"
+    )
 
 
 def test_fixtures_load_rejects_a_file_without_game_ids(

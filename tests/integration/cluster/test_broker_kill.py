@@ -31,7 +31,7 @@ from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, decoder_for
 from tests.helpers.processes import Child
 from tests.helpers.truth import assert_derived_equal_truth
-from tests.integration.pipeline.test_end_to_end import PROCESSOR_SETTINGS
+from tests.integration.pipeline.test_end_to_end import DEADLINE_S, PROCESSOR_SETTINGS
 
 pytestmark = pytest.mark.cluster3
 RAW = ("orders", "bets", "sports_live")
@@ -44,13 +44,18 @@ def leaders(admin: AdminClient, names: list[str]) -> Counter[int]:
 
 
 def short_isr(admin: AdminClient, names: list[str]) -> list[str]:
-    """The partitions of `names` with fewer than three in-sync replicas."""
+    """The partitions of `names` with fewer than three replicas, or three in sync."""
     short = []
     for name, future in admin.describe_topics(TopicCollection(names)).items():
         for p in future.result(10).partitions:
-            if len(p.isr) < 3:
-                short.append(f"{name}[{p.id}] isr={[n.id for n in p.isr]}")
+            if len(p.replicas) < 3 or len(p.isr) < 3:
+                short.append(f"{name}[{p.id}] replicas={len(p.replicas)} isr={len(p.isr)}")
     return short
+
+
+def app_topics(admin: AdminClient, app_id: str) -> list[str]:
+    """The topics the workers' Faust app created (changelogs, internal topics)."""
+    return sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(f"{app_id}-"))
 
 
 def read_raw(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
@@ -82,17 +87,6 @@ def check_raw_against_truth(raw: dict[str, list[Any]], truth: GroundTruth) -> No
     assert games == set(truth.games), "a game's raw records are missing"
 
 
-NOT_GREEN = pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "not green yet (2026-12-01): the no-kill baseline already fails its derived check with "
-        "two workers (a fully hedged order's UNHEDGED_FILL alert stays OPEN; raw checks pass), "
-        "and one leader-killed run saw no raw record in 120 s on a machine at load 22"
-    ),
-)
-
-
-@NOT_GREEN
 @pytest.mark.parametrize("kill", [False, True], ids=["baseline", "leader-killed"])
 async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
     cluster3: tuple[TestCluster, KafkaCluster], tmp_path: Path, kill: bool
@@ -103,11 +97,12 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
     create_topics(cluster.target, topics)
     admin = AdminClient({"bootstrap.servers": cluster.target.bootstrap_servers})
     raw = [topics.name(t) for t in RAW]
+    app_id = f"failover-{suffix}"
     env = {
         **cluster.env(topics),
         **PROCESSOR_SETTINGS,
         "MMSTREAM_DATA_DIR": str(tmp_path),
-        "MMSTREAM_PROCESSOR_APP_ID": f"failover-{suffix}",
+        "MMSTREAM_PROCESSOR_APP_ID": app_id,
     }
     args = ["--no-view", "--seed", "3", "--rate", "60", "--duration", "20"]
     up = Child(["up", *args, "--exit-when-done"], env, tmp_path / "up.log")
@@ -134,13 +129,14 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
             duplicated = len(seen) - len(set(seen))
             assert duplicated == 0, f"{topic_id}: {duplicated} raw records written twice"
         check_raw_against_truth(raw_records, truth)
-        assert_derived_equal_truth(cluster, topics, truth)
+        assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
         assert await second.stop() == 0, second.output[-3000:]
-        if victim is None:
+        names = [*topics.names().values(), *app_topics(admin, app_id)]
+        if victim is None:  # every topic, Faust's changelogs too, on three in-sync replicas
+            assert not await asyncio.to_thread(short_isr, admin, names)
             return
         restart_s = nodes.restart(victim)
         end = time.monotonic() + 90
-        names = list(topics.names().values())
         while short := await asyncio.to_thread(short_isr, admin, names):
             assert time.monotonic() < end, f"not healed 90 s after the restart: {short}"
             await asyncio.sleep(0.5)
@@ -155,4 +151,4 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
         second.kill()
         if victim is not None and not nodes.node(victim).running:
             nodes.restart(victim)
-        delete_topics(cluster.target, list(topics.names().values()))
+        delete_topics(cluster.target, [*topics.names().values(), *app_topics(admin, app_id)])

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -29,6 +28,7 @@ from mmstream.stack.kafka_cluster import KafkaCluster
 from schemas.serde import AvroSerde
 from schemas.values import plain
 from tests.fixtures.kafka import TestCluster
+from tests.helpers.groups import wait_owners
 from tests.helpers.kafka import consume, consume_until
 from tests.helpers.processes import Child
 from tests.integration.processors.test_worker_restart import (
@@ -42,30 +42,6 @@ from tests.integration.processors.test_worker_restart import (
 
 pytestmark = pytest.mark.cluster3
 ORDERS = list(range(3000, 3040))
-
-
-def owners(admin: AdminClient, group: str) -> tuple[int, int]:
-    """(members, partitions assigned) of a stable `group`, or (0, 0) while it rebalances (or
-    before its coordinator is known)."""
-    try:
-        description = admin.describe_consumer_groups([group])[group].result(10)
-    except KafkaException:
-        return 0, 0
-    if description.state != ConsumerGroupState.STABLE:
-        return 0, 0
-    assigned = sum(len(m.assignment.topic_partitions) for m in description.members)
-    return len(description.members), assigned
-
-
-async def wait_owners(admin: AdminClient, group: str, members: int, deadline_s: float) -> int:
-    """Wait until `group` is stable with `members` members; the partitions they own."""
-    end = time.monotonic() + deadline_s
-    while True:
-        found, assigned = await asyncio.to_thread(owners, admin, group)
-        if found == members:
-            return assigned
-        assert time.monotonic() < end, f"{group}: not {members} stable members in {deadline_s}s"
-        await asyncio.sleep(0.1)
 
 
 EOS_FAILS = pytest.mark.xfail(

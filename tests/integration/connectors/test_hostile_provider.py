@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.server import ServerConnection, serve
 
+from mmstream.deadletter import header_map
 from mmstream.settings import TopicSettings
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.hostile import genuine_mmapi, genuine_predexon, now_ms
@@ -261,6 +262,12 @@ async def test_no_frame_ends_the_connector_and_every_frame_is_accounted_for(
             )
             assert len(dead) == outcomes["dead_lettered"]
             assert all(len(message.value() or b"") < 1_000_000 for *_, message in dead)
+            for key, _, message in dead:  # as Kafka Connect writes them: original bytes + headers
+                connect = header_map(message.headers())
+                assert key == feed and message.value(), connect
+                assert connect["connector.name"] == f"mmstream-{feed}"
+                assert connect["exception.class.name"].startswith("connectors.errors.")
+                assert connect["exception.stacktrace"].startswith("Traceback")
             print(f"{feed}: {provider.sent} frames sent, {outcomes}, refused {refused}")
             assert await connector.stop() == 0
         finally:

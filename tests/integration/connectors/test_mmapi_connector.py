@@ -12,6 +12,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from mmstream.deadletter import header_map
 from mmstream.settings import TopicSettings
 from mmstream.simulators import FaultConfig, SimulatorCluster
 from mmstream.simulators.scenario import DEFAULT_CLIENT
@@ -235,16 +236,21 @@ async def test_bad_input_goes_to_the_dead_letter_topic(
     bad = sum(
         sims.counters[k] for k in ("malformed", "unknown_channel", "unknown_type", "wrong_type")
     )
-    decode = stock_decoder(cluster.registry_url)
-    letters = consume(cluster.target, topics.name("dlq"), bad, 30, decode, quiet_s=0.5)
+    letters = consume(cluster.target, topics.name("dlq"), bad, 30, quiet_s=0.5)
     assert len(letters) == bad > 0
-    reasons = {v["reason"].split(":")[0] for _, v, _ in letters}
+    connect = [header_map(message.headers()) for *_, message in letters]
+    reasons = {c["exception.message"].split(":")[0] for c in connect}
     assert {"malformed JSON", "unknown channel", "unknown message type"} <= reasons
-    assert any(v["reason"].startswith("payload.") for _, v, _ in letters), "schema mismatch"
-    for key, value, message in letters:
-        assert key == "mmapi" and value["source"] == "mmapi" and value["raw"]
-        headers = dict(message.headers() or [])
-        assert headers["__connect.errors.exception.message"].decode() == value["reason"]
+    mismatches = [c for c in connect if c["exception.message"].startswith("payload.")]
+    assert mismatches, "schema mismatch"
+    bound_for = {topics.name(t) for t in ("orders", "bets", "accounts", "scores", "emergency")}
+    assert all(c["topic"] in bound_for for c in mismatches), "the topic it was bound for"
+    for (key, raw, _), headers in zip(letters, connect, strict=True):
+        assert key == "mmapi" and raw, "the original frame is the value"
+        assert headers["exception.class.name"] == "connectors.errors.RejectedInput"
+        assert headers["stage"] == "VALUE_CONVERTER" and headers["task.id"] == "0"
+        assert headers["exception.stacktrace"].startswith("Traceback")
+    decode = stock_decoder(cluster.registry_url)
     orders = expected_broadcasts(sims)["orders"]
     records = consume(cluster.target, topics.name("orders"), len(orders), 30, decode, quiet_s=0.5)
     assert len(records) == len(orders), "duplicated broadcasts are published once"

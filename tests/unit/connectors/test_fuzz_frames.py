@@ -43,7 +43,7 @@ async def one_outcome(h: Harness, frame: str | bytes) -> Outcome:
         assert h.decoded(topic)[-1] is not None  # a stock AvroDeserializer reads it
     elif outcome is Outcome.DEAD_LETTERED:
         assert added == Counter({"dlq": 1}), added
-        letter = h.decoded("dlq")[-1]
+        letter = h.dead_letters()[-1]
         raw = frame if isinstance(frame, bytes) else frame.encode("utf-8", "surrogatepass")
         assert letter["reason"] and raw.startswith(letter["raw"])
         assert letter["raw_size"] == len(raw)

@@ -48,7 +48,7 @@ def game(sequence: int | None, at_ms: int | None = None, game_id: str = "g1", **
 
 
 def dead_letters(h: Harness) -> list[dict[str, Any]]:
-    return h.decoded("dlq")
+    return h.dead_letters()
 
 
 async def assert_dead_lettered(h: Harness, frame: str | bytes, reason: str) -> None:
@@ -136,9 +136,12 @@ async def test_a_frame_too_large_for_a_record_is_dead_lettered_truncated(size: i
     assert await h.send(frame) is Outcome.DEAD_LETTERED
     letter = dead_letters(h)[-1]
     assert "exceeds message.max.bytes" in letter["reason"]
-    assert letter["raw_truncated"] and letter["raw_size"] == len(frame.encode())
-    assert letter["raw_sha256"] == hashlib.sha256(frame.encode()).hexdigest()
+    assert letter["mmstream"]["raw.truncated"] == "true"
+    assert letter["raw_size"] == len(frame.encode())
+    assert letter["mmstream"]["raw.sha256"] == hashlib.sha256(frame.encode()).hexdigest()
     assert frame.encode().startswith(letter["raw"])
+    assert letter["connect"]["stage"] == "KAFKA_PRODUCE"
+    assert letter["connect"]["exception.class.name"] == "connectors.errors.RecordTooLarge"
     assert max(len(r.value) for r in h.producer.records) < 1_000_000
     assert await h.send(order(1)) is Outcome.PUBLISHED
 
@@ -148,7 +151,7 @@ async def test_malformed_frames_too_large_for_a_record_are_dead_lettered_truncat
     frame = b"{" + b"x" * 500_000
     assert await h.send(frame) is Outcome.DEAD_LETTERED
     letter = dead_letters(h)[-1]
-    assert letter["raw_truncated"] and letter["raw_size"] == len(frame)
+    assert letter["mmstream"]["raw.truncated"] == "true" and letter["raw_size"] == len(frame)
     assert "malformed JSON" in letter["reason"] and len(h.producer.records[-1].value) < 100_000
 
 

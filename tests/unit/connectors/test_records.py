@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from connectors.channels import CHANNELS, ChangeRecords
 from connectors.edge import EdgeLimits
 from connectors.errors import RejectedInput
-from connectors.mmapi import CHANNELS, ChangeRecords
 from connectors.records import Converter
 from schemas import load_schema_dict
 

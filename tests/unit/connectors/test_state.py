@@ -10,6 +10,7 @@ from connectors.state import (
     PublishedState,
     SequenceTracker,
     SequenceVerdict,
+    entry_size,
     fingerprint,
 )
 
@@ -124,4 +125,4 @@ def test_the_byte_budget_forgets_the_least_recently_changed_first() -> None:
         state.remember("orders", str(order), fingerprint(order), order, {"note": "y" * 200})
     assert state.bytes <= 20_000 and 0 < len(state.entries) < 100
     assert state.get("orders", "99") is not None and state.get("orders", "0") is None
-    assert state.bytes == sum(entry.size for entry in state.entries.values())
+    assert state.bytes == sum(entry_size(key, record) for key, record in state.entries.items())

@@ -1,0 +1,51 @@
+"""Bench-only probe of the worker's batches (bench/bench_pipeline.py puts this folder on the
+PYTHONPATH of `mmstream up` with MMSTREAM_BENCH_PROBE=<file>; nothing else imports it).
+
+In the worker process only, Faust's `Stream.take_events` is wrapped to record, for each batch
+handed to an agent: each event's age (now - its raw record's timestamp: connector produce
+linger, broker append, aiokafka fetch, Faust's hand-off and the take window), the batch's size,
+and how long the agent worked on it before asking for the next. Appended to the file as one
+JSON line every 2 s (only what is new: the probe must not slow the worker it measures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+PROBE_FILE = os.environ.get("MMSTREAM_BENCH_PROBE")
+
+
+def install(path: str) -> None:
+    from faust.streams import Stream
+
+    original = Stream.take_events
+    record: dict[str, list[Any]] = {"ages": [], "sizes": [], "work_ms": []}
+    written = [time.monotonic()]
+
+    async def take_events(self: Any, max_: int, within: Any) -> Any:
+        async for events in original(self, max_, within):
+            now = time.time() * 1000
+            record["ages"] += [
+                (e.message.topic, e.message.timestamp * 1000, now - e.message.timestamp * 1000)
+                for e in events
+            ]
+            record["sizes"].append(len(events))
+            started = time.perf_counter()
+            yield events
+            record["work_ms"].append((now, (time.perf_counter() - started) * 1000))
+            if time.monotonic() - written[0] > 2:
+                written[0] = time.monotonic()
+                with open(path, "a") as out:
+                    out.write(json.dumps(record) + "\n")
+                for items in record.values():
+                    items.clear()
+
+    Stream.take_events = take_events  # type: ignore[method-assign]
+
+
+if PROBE_FILE and "process" in sys.argv:
+    install(PROBE_FILE)

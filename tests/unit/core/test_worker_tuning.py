@@ -1,0 +1,55 @@
+"""The worker's client timings: a few ms of fetch wait and linger on every profile, each a
+setting (`MMSTREAM_WORKER_*`) whose bad value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmstream.errors import ConfigurationError
+from mmstream.kafka.config import PROFILES, ClusterTarget, faust_settings, low_fetch_wait_consumer
+from mmstream.settings import KafkaSettings, load_settings
+
+
+class Recording:
+    def __init__(self, **kwargs: object) -> None:
+        self.kwargs = kwargs
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_waits_a_few_ms_per_fetch_and_per_batch(profile: str) -> None:
+    """Faust's own 1.5 s fetch wait and zero linger apply on no profile."""
+    target = ClusterTarget.with_profile("127.0.0.1:1", profile)
+    assert 0 < target.worker.fetch_max_wait_ms <= 25
+    assert 0 < target.worker.producer_linger_ms <= 5
+    assert faust_settings(target)["producer_linger"] == target.worker.producer_linger_ms / 1000
+    consumer = low_fetch_wait_consumer(Recording, target.worker.fetch_max_wait_ms)
+    assert consumer(fetch_max_wait_ms=1500).kwargs["fetch_max_wait_ms"] == (
+        target.worker.fetch_max_wait_ms
+    )
+
+
+def test_the_environment_overrides_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMSTREAM_WORKER_FETCH_MAX_WAIT_MS", "1500")
+    monkeypatch.setenv("MMSTREAM_WORKER_PRODUCER_LINGER_MS", "0")
+    overrides = load_settings(KafkaSettings).worker_overrides()
+    target = ClusterTarget.with_profile("127.0.0.1:1", "kafka-local", worker_overrides=overrides)
+    assert (target.worker.fetch_max_wait_ms, target.worker.producer_linger_ms) == (1500, 0)
+    assert faust_settings(target)["producer_linger"] == 0
+
+
+def test_unset_means_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MMSTREAM_WORKER_FETCH_MAX_WAIT_MS", raising=False)
+    monkeypatch.delenv("MMSTREAM_WORKER_PRODUCER_LINGER_MS", raising=False)
+    assert load_settings(KafkaSettings).worker_overrides() == {}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MMSTREAM_WORKER_FETCH_MAX_WAIT_MS", "-1"), ("MMSTREAM_WORKER_PRODUCER_LINGER_MS", "soon")],
+)
+def test_a_bad_timing_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings(KafkaSettings)
