@@ -39,17 +39,17 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import embedded_stack, peak_rss_mb, percentiles, stop_child, table
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
-from mmstream.kafka.admin import create_topics
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.admin import create_topics
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape
 from schemas import SCHEMA_DIR
 from schemas.serde import AvroSerde
 
-SESSION = Session(connection_id="bench", subscription_id="1")
+SESSION = Connection(connection_id="bench", subscription_id="1")
 BENCH = Path(__file__).resolve().parent
 PEER_VENV = BENCH / ".venv-peer"
 PEER_PACKAGES = ("quixstreams==3.28.1", "fastavro")

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_END, Consumer, Message, Producer, TopicPartit
 
 from bench.bench_agents import bet, order, prepare_topics, start_worker
 from bench.common import embedded_stack, percentiles, table
-from mmstream.kafka.config import consumer_config, producer_config
+from mmstream.core.kafka.config import consumer_config, producer_config
 from processors.settings import ProcessorSettings
 
 
@@ -92,7 +92,7 @@ def main(rate: float, seconds: float, deadline_s: float, unhedged_share: float) 
             if message is None or message.error():
                 return
             _, appended_ms = message.timestamp()
-            if names[message.topic()] == "fills":
+            if names[message.topic() or ""] == "fills":
                 order_id = int(message.key() or b"-1")
                 if order_id in filled_at and order_id not in unhedged:
                     pipeline.append(appended_ms - filled_at[order_id])

@@ -1,4 +1,4 @@
-"""The embedded broker with and without the tuned client profile (mmstream.kafka.config):
+"""The embedded broker with and without the tuned client profile (mmstream.core.kafka.config):
 broker start-to-ready, consumer-group join, produce -> consume latency, and Faust worker
 start -> first event. Bounded: each measurement gives up after its own limit."""
 
@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.common import percentiles, table
-from mmstream.kafka.config import EMBEDDED_CONSUMER_PROFILE
+from mmstream.core.kafka.config import EMBEDDED_CONSUMER_PROFILE
 from mmstream.stack.embedded import Broker
 
 APP = Path(__file__).resolve().parent.parent / "tests/integration/broker/faust_counter_app.py"

@@ -52,8 +52,8 @@ from connectors.predexon import compared_fields
 from connectors.publisher import parse_frame
 from connectors.records import Converter
 from connectors.state import fingerprint
-from mmstream.kafka.config import producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
 from mmstream.view.sources import scrape, total
 from schemas import load_schema_dict

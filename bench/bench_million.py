@@ -38,8 +38,8 @@ from confluent_kafka import Producer
 from bench.bench_agents import agent_counts, bet, order, prepare_topics, score, start_worker
 from bench.bench_pipeline import children, environ
 from bench.common import embedded_stack, listing, peak_rss_mb, stop_child, table
-from mmstream.kafka.config import ClusterTarget, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape, total
 from schemas.serde import AvroSerde
 

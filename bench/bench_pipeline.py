@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import listing, peak_rss_mb, stop_child, table
 from bench.pipeline_latency import Baseline, Follower, latency_rows, summary
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape, total
 
 PROBE_DIR = Path(__file__).resolve().parent / "probe"

@@ -15,7 +15,7 @@ import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import embedded_stack, table
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
 from schemas.serde import AvroSerde
 

@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from pydantic import SecretStr
 
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
-from connectors.publisher import Publisher, Session
+from connectors.publisher import Connection, Publisher
 from connectors.settings import MmapiSettings
 from connectors.sink import KafkaSink
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 
 
@@ -69,11 +70,13 @@ async def run(orders: int, size: int, entities: int) -> dict[str, float]:
         topics,
         metrics,
         1_000_000,
-        producer_factory=DroppingProducer,
+        producer_factory=DroppingProducer,  # type: ignore[arg-type]  # produce() only
     )
-    settings = MmapiSettings(api_key="k", remembered_entities=max(100_000, entities + orders))
+    settings = MmapiSettings(
+        api_key=SecretStr("k"), remembered_entities=max(100_000, entities + orders)
+    )
     protocol = MmapiProtocol(settings, Publisher("mmapi", sink, metrics), metrics)
-    session = Session("bench", "1")
+    session = Connection("bench", "1")
     await protocol.handle(order_frame(0, "warm-up"), session)
     start = rss_mb()
     for order_id in range(1, entities + 1):

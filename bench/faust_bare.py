@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.kafka.config import ClusterTarget, faust_settings
-from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.core.kafka.config import ClusterTarget, faust_settings
+from mmstream.core.kafka.faust_fixes import install_faust_fixes
 from schemas.decoder import Decoder
 
 

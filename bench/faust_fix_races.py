@@ -18,27 +18,29 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mmstream.kafka.config import ClusterTarget, producer_config, consumer_config
+from mmstream.core.kafka.config import ClusterTarget, producer_config, consumer_config
 
 
-def topic(target, parts):
+def topic(target: ClusterTarget, parts: int) -> str:
     name = f"race-{uuid.uuid4().hex[:8]}"
     adm = AdminClient({"bootstrap.servers": target.bootstrap_servers})
     adm.create_topics([NewTopic(name, parts, 1 if target.embedded else -1)])[name].result(30)
     return name
 
 
-def produce(target, t, start, n):
+def produce(target: ClusterTarget, t: str, start: int, n: int) -> None:
     p = Producer(producer_config(target))
     for i in range(start, start + n):
         p.produce(t, key=f"k{i % 20}".encode(), value=str(i).encode())
     assert p.flush(30) == 0
 
 
-def read_all(target, t, parts, deadline, want=None):
+def read_all(
+    target: ClusterTarget, t: str, parts: int, deadline: float, want: set[str] | None = None
+) -> set[str]:
     c = Consumer(consumer_config(target, f"r-{uuid.uuid4()}", **{"enable.auto.commit": False}))
     c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for p in range(parts)])
-    got = set()
+    got: set[str] = set()
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         m = c.poll(0.2)
@@ -46,15 +48,15 @@ def read_all(target, t, parts, deadline, want=None):
             if want is not None and want <= got:
                 break
             continue
-        got.add(m.value().decode())
+        got.add((m.value() or b"").decode())
     c.close()
     return got
 
 
-def inputs(target, t, parts, count=300):
+def inputs(target: ClusterTarget, t: str, parts: int, count: int = 300) -> set[str]:
     c = Consumer(consumer_config(target, f"r-{uuid.uuid4()}", **{"enable.auto.commit": False}))
     c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for p in range(parts)])
-    out = set()
+    out: set[str] = set()
     end = time.monotonic() + 30
     while len(out) < count and time.monotonic() < end:
         m = c.poll(0.2)
@@ -65,7 +67,9 @@ def inputs(target, t, parts, count=300):
     return out
 
 
-def worker(target, app_id, inp, out, d, off, log):
+def worker(
+    target: ClusterTarget, app_id: str, inp: str, out: str, d: Path, off: str, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TEST_BOOTSTRAP": target.bootstrap_servers,
@@ -87,7 +91,9 @@ def worker(target, app_id, inp, out, d, off, log):
     )
 
 
-def round_(target, off, sig, delay, tmp):
+def round_(
+    target: ClusterTarget, off: str, sig: signal.Signals, delay: float, tmp: Path
+) -> tuple[int, int]:
     inp, out = topic(target, 4), topic(target, 4)
     app_id = f"race-{uuid.uuid4().hex[:8]}"
     produce(target, inp, 0, 200)

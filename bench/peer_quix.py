@@ -72,7 +72,7 @@ def main(bootstrap: str, expected: int, output: str, schemas: Path, topics: dict
         reader = readers[name]
 
         def step(value: bytes, state: Any) -> bytes:
-            record = fastavro.schemaless_reader(io.BytesIO(value[5:]), reader, reader)
+            record: Any = fastavro.schemaless_reader(io.BytesIO(value[5:]), reader, reader)
             payload = record["payload"]
             order = state.get("order") or {"filled": 0.0, "hedged": 0.0, "at": 0}
             if "betId" in payload:

@@ -26,8 +26,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import percentiles
-from mmstream.kafka.config import ClusterTarget, admin_config, consumer_config, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, admin_config, consumer_config, producer_config
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 

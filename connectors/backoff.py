@@ -30,7 +30,7 @@ def is_auth_refused(status: int) -> bool:
 
 def ceiling(attempt: int, base_s: float, cap_s: float) -> float:
     """The longest wait before retry number `attempt` (0 = the first retry)."""
-    return min(cap_s, base_s * 2 ** min(max(attempt, 0), 30))
+    return min(cap_s, base_s * float(2 ** min(max(attempt, 0), 30)))
 
 
 def full_jitter(

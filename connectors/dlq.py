@@ -2,7 +2,7 @@
 
 The value is the original bytes the provider sent (the WebSocket frame, or a REST row as JSON
 text), the key the feed's name, and the headers Connect's
-`errors.deadletterqueue.context.headers.enable=true` writes (`mmstream.deadletter`, shared with
+`errors.deadletterqueue.context.headers.enable=true` writes (`mmstream.core.deadletter`, shared with
 the processors): the topic the record was bound for where the frame got far enough to have one
 (no partition or offset: a frame has no Kafka coordinates), connector name, task id, stage, the
 class that failed, the exception's fully qualified class, message and stack trace. What
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 
 from connectors.errors import RecordTooLarge, RejectedInput
-from mmstream.deadletter import (
+from mmstream.core.deadletter import (
     STAGE_KAFKA_PRODUCE,
     STAGE_TASK_POLL,
     STAGE_VALUE_CONVERTER,

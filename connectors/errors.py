@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmstream.errors import MmstreamError
+from mmstream.core.errors import MmstreamError
 
 
 class ConnectorError(MmstreamError):

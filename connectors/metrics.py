@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mmstream.health import CheckResult, Health, HealthServer
-from mmstream.health import serve as serve_health
+from mmstream.core.health import CheckResult, Health, HealthServer
+from mmstream.core.health import serve as serve_health
 
 SESSION_STATES = ("connecting", "subscribed", "streaming", "backing_off", "stopped")
 READY_STATE = "streaming"  # subscribed, and any REST resync done

@@ -18,7 +18,7 @@ from connectors.frames import Outcome
 from connectors.gaps import Gaps
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
-from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
+from connectors.publisher import Connection, Publisher, now_ms, parse_frame, subscription_text
 from connectors.records import frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
@@ -72,7 +72,7 @@ class MmapiProtocol(FeedProtocol):
     def url(self) -> str:
         return self.settings.ws_url
 
-    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+    async def handshake(self, ws: ClientConnection, session: Connection) -> None:
         await ws.send(
             json.dumps(
                 {
@@ -97,10 +97,10 @@ class MmapiProtocol(FeedProtocol):
             await asyncio.sleep(self.settings.ping_interval_s)
             await ws.send('{"type": "ping"}')
 
-    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
+    async def handle(self, raw: str | bytes, session: Connection) -> Outcome:
         return await self.publisher.frame(raw, session, lambda: self._frame(raw, session))
 
-    async def _frame(self, raw: str | bytes, session: Session) -> Outcome:
+    async def _frame(self, raw: str | bytes, session: Connection) -> Outcome:
         received = now_ms()
         body = parse_frame(raw, self.limits)
         kind = body.get("type")
@@ -115,7 +115,7 @@ class MmapiProtocol(FeedProtocol):
             raise classify_error(str(body.get("message", ""))[:200])
         raise RejectedInput(f"unknown message type: {kind!r:.80}")
 
-    async def _broadcast(self, body: dict[str, Any], session: Session, received: int) -> Outcome:
+    async def _broadcast(self, body: dict[str, Any], session: Connection, received: int) -> Outcome:
         name = body.get("channel")
         records = self.records.get(name) if isinstance(name, str) else None
         if records is None or not isinstance(name, str):
@@ -159,13 +159,13 @@ class MmapiProtocol(FeedProtocol):
     def restore(self, positions: dict[str, Position]) -> None:
         self.gaps.restore(positions)
 
-    def open_gap(self, session: Session) -> None:
+    def open_gap(self, session: Connection) -> None:
         self.status_due = "emergency" in self.settings.channel_list and (
             session.resumed or self.gaps.restored
         )
         self.gaps.open(session.resumed, self.settings.channel_list)
 
-    async def resync(self, session: Session) -> None:
+    async def resync(self, session: Connection) -> None:
         """After a reconnect or a restart, publish from REST what changed meanwhile: only the gap
         (`Gaps.start` to this subscription plus the margin; newer changes arrive on the socket,
         read meanwhile). Pages in time order are walked by their last time, not by number, so
@@ -179,7 +179,7 @@ class MmapiProtocol(FeedProtocol):
             await self._backfill(name, until_ms, session)
             self.gaps.progressed(name, None)
 
-    async def _emergency_status(self, session: Session) -> None:
+    async def _emergency_status(self, session: Connection) -> None:
         """The emergency flag has no REST history, only `GET /api/v1/trading/status`: after a
         gap, publish the current flag if it differs from the one published (after a restart it
         is unknown: published; the processors act on transitions only)."""
@@ -214,7 +214,7 @@ class MmapiProtocol(FeedProtocol):
         self.metrics.resynced.labels(self.feed, "emergency").inc()
         log.info("mmapi emergency flag from the trading status: %s", flag)
 
-    async def _backfill(self, name: str, until_ms: int, session: Session) -> None:
+    async def _backfill(self, name: str, until_ms: int, session: Connection) -> None:
         records = self.records[name]
         since_ms = self.gaps.gap_from_ms[name]
         page, published = 1, 0
@@ -249,7 +249,7 @@ class MmapiProtocol(FeedProtocol):
         )
 
     async def _backfill_row(
-        self, name: str, records: ChangeRecords, row: Any, session: Session
+        self, name: str, records: ChangeRecords, row: Any, session: Connection
     ) -> int:
         raw = json.dumps(row)
         try:

@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from connectors.errors import ConnectorError
 from connectors.sink import KafkaSink
-from mmstream.kafka.config import ClusterTarget, consumer_config
+from mmstream.core.kafka.config import ClusterTarget, consumer_config
 from schemas.decoder import DecodeError, RegistryUnavailable
 from schemas.serde import AvroSerde
 from schemas.values import millis

@@ -15,13 +15,13 @@ from connectors.errors import FatalSessionError, RejectedInput, RetryableSession
 from connectors.fingerprints import RecordPrint
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
-from connectors.publisher import Publisher, Session, now_ms, parse_frame, subscription_text
+from connectors.publisher import Connection, Publisher, now_ms, parse_frame, subscription_text
 from connectors.records import Converter, frame_extra
 from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, SequenceVerdict
-from mmstream.logging import register_secret
+from mmstream.core.logging import register_secret
 from schemas import load_schema_dict
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class PredexonProtocol(FeedProtocol):
         interval = self.settings.ping_interval_s
         return {"ping_interval": interval, "ping_timeout": interval}
 
-    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+    async def handshake(self, ws: ClientConnection, session: Connection) -> None:
         subscribe = {
             "action": "subscribe",
             "platform": "predexon",
@@ -101,10 +101,10 @@ class PredexonProtocol(FeedProtocol):
                     raise FatalSessionError(f"Predexon refused the filters: {body.get('message')}")
                 raise RetryableSessionError(f"Predexon error {code}: {body.get('message')}")
 
-    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
+    async def handle(self, raw: str | bytes, session: Connection) -> Outcome:
         return await self.publisher.frame(raw, session, lambda: self._frame(raw, session))
 
-    async def _frame(self, raw: str | bytes, session: Session) -> Outcome:
+    async def _frame(self, raw: str | bytes, session: Connection) -> Outcome:
         received = now_ms()
         body = parse_frame(raw, self.limits)
         kind = body.get("type")
@@ -120,7 +120,7 @@ class PredexonProtocol(FeedProtocol):
             raise RejectedInput(f"unknown message type: {kind!r:.80}")
         return Outcome.CONTROL
 
-    async def _event(self, body: dict[str, Any], session: Session, received: int) -> Outcome:
+    async def _event(self, body: dict[str, Any], session: Connection, received: int) -> Outcome:
         data = body.get("data")
         if not isinstance(data, dict) or data.get("event_type") != STATE_EVENT:
             event_type = data.get("event_type") if isinstance(data, dict) else None
@@ -157,7 +157,7 @@ class PredexonProtocol(FeedProtocol):
     def _typed(
         self,
         data: dict[str, Any],
-        session: Session,
+        session: Connection,
         received: int,
         origin: str,
         extra: dict[str, str] | None = None,
@@ -178,7 +178,7 @@ class PredexonProtocol(FeedProtocol):
             self.metrics.outliers.labels(self.feed, "sports_live", "future_time").inc()
             log.warning("Predexon %s: updated_at is ahead of the clock; not ordering", game_id)
 
-    async def resync(self, session: Session) -> None:
+    async def resync(self, session: Connection) -> None:
         """Publish the current state of every subscribed game from REST (all pages)."""
         published = 0
         for params in self._rest_queries():
@@ -206,7 +206,7 @@ class PredexonProtocol(FeedProtocol):
             return [{REST_FILTER[self.filter_kind]: v} for v in self.filter_values]
         return [{}]
 
-    async def _rehydrate(self, row: Any, session: Session) -> int:
+    async def _rehydrate(self, row: Any, session: Connection) -> int:
         raw = json.dumps(row)
         try:
             if not isinstance(row, dict):

@@ -31,7 +31,7 @@ def now_ms() -> int:
 
 
 @dataclass
-class Session:
+class Connection:
     """One WebSocket connection's identity, stamped on every record it delivers."""
 
     connection_id: str
@@ -121,7 +121,7 @@ class Publisher:
     async def frame(
         self,
         raw: str | bytes,
-        session: Session | None,
+        session: Connection | None,
         handler: Callable[[], Awaitable[Outcome]],
     ) -> Outcome:
         """Run `handler` on one frame and give the frame exactly one outcome, counted.
@@ -146,7 +146,9 @@ class Publisher:
         self.metrics.frame(outcome)
         return outcome
 
-    async def reject(self, raw: str | bytes, error: BaseException, session: Session | None) -> None:
+    async def reject(
+        self, raw: str | bytes, error: BaseException, session: Connection | None
+    ) -> None:
         """Send a message that cannot be published to the DLQ, with the reason; never raise."""
         data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
         if isinstance(error, RejectedInput):

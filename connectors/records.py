@@ -119,7 +119,8 @@ class Converter:
         """
         compiled = self.compiled(schema, frozenset(owned or ()))
         if compiled is not None:
-            return compiled(value, path, sink, owned)
+            converted: dict[str, Any] = compiled(value, path, sink, owned)
+            return converted
         return self.walk_record(schema, value, path, sink, owned)
 
     def compiled(self, schema: Schema, owned: frozenset[str]) -> CompiledRecord | None:

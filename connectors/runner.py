@@ -23,10 +23,10 @@ from connectors.publisher import Publisher
 from connectors.session import FeedProtocol, SessionLoop
 from connectors.settings import FeedSettings, MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
-from mmstream.errors import ConfigurationError
-from mmstream.logging import register_secret
-from mmstream.runtime import resolve_runtime
-from mmstream.settings import load_settings
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.logging import register_secret
+from mmstream.core.runtime import resolve_runtime
+from mmstream.core.settings import load_settings
 from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)

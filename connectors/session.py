@@ -24,7 +24,7 @@ from connectors.errors import EndpointRefused, FatalSessionError, RetryableSessi
 from connectors.frames import Outcome, note_refused_frame
 from connectors.metrics import ConnectorMetrics
 from connectors.offsets import Position
-from connectors.publisher import Session
+from connectors.publisher import Connection
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,23 @@ class FeedProtocol(abc.ABC):
         return {"ping_interval": None}
 
     @abc.abstractmethod
-    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+    async def handshake(self, ws: ClientConnection, session: Connection) -> None:
         """Subscribe; set `session.subscription_id`; raise Fatal/RetryableSessionError."""
 
     def restore(self, positions: dict[str, Position]) -> None:
         """Take over where the last process stopped (its recorded source offsets)."""
         return
 
-    def open_gap(self, session: Session) -> None:
+    def open_gap(self, session: Connection) -> None:
         """At subscription, before any frame is read: mark where the gap to close begins."""
         return
 
     @abc.abstractmethod
-    async def resync(self, session: Session) -> None:
+    async def resync(self, session: Connection) -> None:
         """Close the gap after (re)connecting or restarting: REST backfill or rehydration."""
 
     @abc.abstractmethod
-    async def handle(self, raw: str | bytes, session: Session) -> Outcome:
+    async def handle(self, raw: str | bytes, session: Connection) -> Outcome:
         """Type and publish one message (awaiting backpressure); reject bad input to the DLQ."""
 
     async def keepalive(self, ws: ClientConnection) -> None:
@@ -173,7 +173,7 @@ class SessionLoop:
 
     async def _one_session(self) -> None:
         self.metrics.set_state("connecting")
-        session = Session(connection_id=str(uuid.uuid4()), resumed=self.sessions > 0)
+        session = Connection(connection_id=str(uuid.uuid4()), resumed=self.sessions > 0)
         async with connect(
             self.protocol.url(),
             open_timeout=self.handshake_timeout_s,
@@ -196,7 +196,7 @@ class SessionLoop:
             )
             await self._stream(ws, session)
 
-    async def _stream(self, ws: ClientConnection, session: Session) -> None:
+    async def _stream(self, ws: ClientConnection, session: Connection) -> None:
         """Read the socket while the gap is closed from REST: a connection left unread during a
         long resync would be dropped by the server as a slow consumer, and resync again."""
         reader = asyncio.create_task(self._read(ws, session))
@@ -220,12 +220,12 @@ class SessionLoop:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _resync(self, session: Session) -> None:
+    async def _resync(self, session: Connection) -> None:
         await self.protocol.resync(session)
         self.metrics.set_state("streaming")
         log.info("%s in sync (connection %s)", self.protocol.feed, session.connection_id)
 
-    async def _read(self, ws: ClientConnection, session: Session) -> None:
+    async def _read(self, ws: ClientConnection, session: Connection) -> None:
         """Hand every frame to the protocol; a connection silent for the liveness timeout is
         dead. The silence is watched beside the reads rather than with a timeout around each
         `recv` (a timer scheduled and cancelled per frame is a tenth of the frame's cost)."""

@@ -9,8 +9,8 @@ from pydantic_settings import BaseSettings
 
 from connectors.backoff import Backoff
 from connectors.edge import EdgeLimits
-from mmstream.errors import ConfigurationError
-from mmstream.settings import settings_config
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.settings import settings_config
 
 MMAPI_CHANNELS = ("orders", "bets", "accounts", "scores", "emergency")
 # what the Predexon documents write in place of the key: `wss://wss.predexon.com/v1/<API_KEY>`

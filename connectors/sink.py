@@ -25,9 +25,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.errors import DeliveryError, RecordTooLarge
 from connectors.metrics import ConnectorMetrics
-from mmstream.health import kafka_reachable, loop_responds
-from mmstream.kafka.config import ClusterTarget, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.health import kafka_reachable, loop_responds
+from mmstream.core.kafka.config import ClusterTarget, producer_config
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)

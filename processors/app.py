@@ -21,11 +21,12 @@ import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types import EventT, TableT
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import faust_settings, producer_config
-from mmstream.kafka.faust_fixes import install_faust_fixes
-from mmstream.kafka.faust_topics import faust_topic_settings
-from mmstream.runtime import Runtime
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import faust_settings, producer_config
+from mmstream.core.kafka.faust_fixes import install_faust_fixes
+from mmstream.core.kafka.faust_topics import faust_topic_settings
+from mmstream.core.runtime import Runtime
+from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
 from processors.batch import BatchRunner, StateTable
 from processors.bulk import batches
@@ -42,7 +43,10 @@ from schemas.serde import AvroSerde
 
 log = logging.getLogger(__name__)
 OUTPUT_TOPICS = ("hedge_fills", "risk_alerts", "risk_emergency", "scores_reconciled")
-INTERNAL_TOPICS = {signal_contract.TOPIC_ID: ("signals", 1), "score_views": ("score-views", 4)}
+INTERNAL_TOPICS = {  # topic id -> (name suffix, partitions)
+    signal_contract.TOPIC_ID: ("signals", INTERNAL_PARTITIONS["signals"]),
+    "score_views": ("score-views", INTERNAL_PARTITIONS["score-views"]),
+}
 
 
 @dataclass
@@ -70,19 +74,25 @@ class Pipeline:
     def decoder(self) -> Decoder:
         return self.failures.decoder
 
-    def table(self, name: str, partitions: int) -> TableT:
+    def table(self, name: str) -> TableT[bytes, Any]:
+        """A table; its partition count from `topics.INTERNAL_PARTITIONS`."""
         # use_partitioner: timers may write too; murmur2 of the raw key places each key in
         # the same partition number as its source records (the connectors hash with murmur2).
         return self.app.Table(
-            name, default=None, partitions=partitions, key_type=bytes, use_partitioner=True
+            name,
+            default=None,
+            partitions=INTERNAL_PARTITIONS[name],
+            key_type=bytes,
+            use_partitioner=True,
         )
 
-    def batches(self, stream: Any) -> AsyncIterator[list[EventT]]:
+    def batches(self, stream: Any) -> AsyncIterator[list[EventT[Any]]]:
         """The agent's input in batches (`processors/bulk.py`)."""
         return batches(self.app, stream, self.settings.batch_size, self.settings.batch_within_s)
 
-    def state_table(self, name: str, partitions: int) -> StateTable:
-        return StateTable(self.table(name, partitions), self.sink)
+    def state_table(self, name: str) -> StateTable:
+        """A table written once per key per batch (`processors/batch.py`)."""
+        return StateTable(self.table(name), self.sink)
 
     def runner(self, agent: str, table: StateTable | None) -> BatchRunner:
         """The batch mechanism (`processors/batch.py`) of `agent` over `table`."""
@@ -96,7 +106,7 @@ class Pipeline:
         """Encode and queue derived records outside a batch (no await per record)."""
         self.writer.send(agent, self.writer.encode(outputs))
 
-    def topic_id(self, event: faust.types.EventT) -> str:
+    def topic_id(self, event: faust.types.EventT[Any]) -> str:
         return self.topic_ids[event.message.topic]
 
 
@@ -114,7 +124,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         store="memory://",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
-        topic_partitions=4,
+        topic_partitions=PARTITIONS,
         datadir=str(datadir),
         processing_guarantee=settings.processing_guarantee,
         **faust_settings(runtime.target),
@@ -165,19 +175,6 @@ def new_sink(app: faust.App, settings: ProcessorSettings, runtime: Runtime) -> S
 
     install(app, sink, producer_failed)
     return sink
-
-
-def build_app(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
-    """The app with every agent registered."""
-    from processors.emergency.agent import register as register_emergency
-    from processors.hedge.agent import register as register_hedge
-    from processors.scores.agent import register as register_scores
-
-    pipeline = create_pipeline(settings, runtime)
-    register_hedge(pipeline)
-    register_scores(pipeline)
-    register_emergency(pipeline)
-    return pipeline
 
 
 def record_time(record: dict[str, Any]) -> int:

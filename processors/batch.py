@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from faust.types import EventT, TableT
 
-from mmstream.deadletter import STAGE_TASK_PUT
-from mmstream.kafka.faust_rebalance import changelog_partition, index_written_key
+from mmstream.core.deadletter import STAGE_TASK_PUT
+from mmstream.core.kafka.faust_rebalance import changelog_partition, index_written_key
 from processors.common import Output
 from processors.failures import MECHANISM_ERRORS, PROCESSING_ERROR, FailurePath, InjectedFault
 from processors.outputs import Encoded
@@ -36,7 +36,7 @@ from processors.sink import Sink
 
 log = logging.getLogger(__name__)
 KEEP: Final = "__keep__"  # `finish` stores nothing new for the key
-Fold = Callable[[Any, EventT], tuple[Any, list[Output]]]
+Fold = Callable[[Any, EventT[Any]], tuple[Any, list[Output]]]
 Finish = Callable[[bytes, Any], tuple[Any, list[Output]]]
 Encode = Callable[[list[Output]], Encoded]
 
@@ -50,7 +50,7 @@ class StateTable:
     """A Faust table (memory store) written once per key per batch: each `put` goes to the
     store at once and to the changelog at `write_changelog()`, in Faust's changelog format."""
 
-    def __init__(self, table: TableT, sink: Sink) -> None:
+    def __init__(self, table: TableT[bytes, Any], sink: Sink) -> None:
         self.table = table
         self.sink = sink
         self.changed: dict[bytes, Any] = {}
@@ -90,7 +90,7 @@ class KeyWork:
 
     before: Any  # the stored state when the batch first touched the key (not modified)
     state: Any
-    events: list[EventT] = field(default_factory=list)
+    events: list[EventT[Any]] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
 
 
@@ -115,7 +115,10 @@ class BatchRunner:
         return None if self.table is None else self.table.get(key)
 
     def fold(
-        self, events: Iterable[EventT], fold: Fold, key_of: Callable[[EventT], bytes] | None = None
+        self,
+        events: Iterable[EventT[Any]],
+        fold: Fold,
+        key_of: Callable[[EventT[Any]], bytes] | None = None,
     ) -> dict[bytes, KeyWork]:
         """Phase 1 over decoded events (see module doc); the keys' work, in arrival order.
         A record's key is its Kafka key, or `key_of(event)`."""

@@ -29,11 +29,12 @@ from typing import Any
 
 import faust
 from faust.types import EventT
+from faust.types.enums import ProcessingGuarantee
 
 FILL_POLL_S = 0.002  # how often a batch still filling looks at the queue again
 
 
-async def take(queue: Any, max_: int, deadline: float) -> list[EventT]:
+async def take(queue: Any, max_: int, deadline: float) -> list[EventT[Any]]:
     """At least one event, then what arrives before `deadline`, at most `max_` (as
     take_events); raises StopAsyncIteration when the channel ends."""
     loop = asyncio.get_running_loop()
@@ -49,9 +50,10 @@ async def take(queue: Any, max_: int, deadline: float) -> list[EventT]:
 
 async def batches(
     app: faust.App, stream: Any, max_: int, within: float
-) -> AsyncIterator[list[EventT]]:
+) -> AsyncIterator[list[EventT[Any]]]:
     """The agent's events in batches of at most `max_` (see module doc)."""
-    if app.conf.processing_guarantee == "exactly_once":
+    guarantee: Any = app.conf.processing_guarantee  # typed as the enum class, holds a member
+    if guarantee is ProcessingGuarantee.EXACTLY_ONCE:
         async for events in stream.take_events(max_, within):
             yield events
         return

@@ -31,15 +31,15 @@ from typing import Any, NoReturn
 import faust
 from faust.types import EventT
 
-from mmstream.deadletter import (
+from mmstream.core.deadletter import (
     STAGE_TASK_PUT,
     STAGE_VALUE_CONVERTER,
     Origin,
     error_headers,
     qualified_name,
 )
-from mmstream.errors import MmstreamError
-from mmstream.kafka.faust_rebalance import between_rebalances
+from mmstream.core.errors import MmstreamError
+from mmstream.core.kafka.faust_rebalance import between_rebalances
 from processors.liveness import Liveness
 from processors.metrics import ProcessorMetrics
 from processors.sink import Sink, SinkError
@@ -129,7 +129,7 @@ class FaultyRecord(dict[str, Any]):
 class RecordGuard:
     """Context of one record's processing (see `FailurePath.guard`)."""
 
-    def __init__(self, path: FailurePath, agent: str, event: EventT) -> None:
+    def __init__(self, path: FailurePath, agent: str, event: EventT[Any]) -> None:
         self.path = path
         self.agent = agent
         self.event = event
@@ -174,7 +174,7 @@ class FailurePath:
         }
 
     def agent(
-        self, channel: faust.ChannelT, name: str, label: str
+        self, channel: faust.ChannelT[Any], name: str, label: str
     ) -> Callable[[Callable[..., Any]], Any]:
         """`app.agent(channel, name=name)` whose death ends the worker; `label` is the agent's
         name in metrics, its inputs are followed for lag."""
@@ -204,7 +204,7 @@ class FailurePath:
 
         return register
 
-    def decoded(self, agent: str, events: Iterable[EventT]) -> Iterator[Any]:
+    def decoded(self, agent: str, events: Iterable[EventT[Any]]) -> Iterator[Any]:
         """The events whose value decodes (their `value` replaced by the decoded record); the
         others are dead-lettered. Marks the agent as having processed when exhausted."""
         for event in events:
@@ -218,20 +218,20 @@ class FailurePath:
             yield event
         self.liveness.processed(agent)
 
-    def guard(self, agent: str, event: EventT) -> RecordGuard:
+    def guard(self, agent: str, event: EventT[Any]) -> RecordGuard:
         """Processing of one record: what it raises dead-letters the record, and the agent goes
         on with the next."""
         return RecordGuard(self, agent, event)
 
     def dead_letter(
-        self, agent: str, event: EventT, exc: BaseException, stage: str, reason: str
+        self, agent: str, event: EventT[Any], exc: BaseException, stage: str, reason: str
     ) -> None:
         message = event.message
         origin = Origin(message.topic, message.partition, message.offset)
         self.send(agent, origin, message.key, message.value, exc, stage, reason)
 
     def dead_letter_key(
-        self, agent: str, key: bytes, events: list[EventT], exc: BaseException
+        self, agent: str, key: bytes, events: list[EventT[Any]], exc: BaseException
     ) -> None:
         """Every record of `key` in a batch whose per-key step raised."""
         log.warning(

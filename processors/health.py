@@ -1,4 +1,4 @@
-"""A worker's liveness and readiness (served by `mmstream.health` beside its metrics).
+"""A worker's liveness and readiness (served by `mmstream.core.health` beside its metrics).
 
 The worker's own timer sets the flags, on the worker's event loop (so the timer beating is also
 the liveness signal):
@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 
-from mmstream.health import Health
+from mmstream.core.health import Health
 from processors.app import Pipeline
 
 LAG_METRIC = "mmstream_processor_consumer_lag"
@@ -47,7 +47,7 @@ def worker_health(pipeline: Pipeline) -> Health:
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned[:] = [len(args[0] if args else kwargs["assigned"])]
 
-    @app.timer(CHECK_INTERVAL_S)
+    @app.timer(CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's, untyped
     async def _check() -> None:
         heartbeat.beat()
         if not assigned or app.rebalancing:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from mmstream.health import Health, HealthServer
-from mmstream.health import serve as serve_health
+from mmstream.core.health import Health, HealthServer
+from mmstream.core.health import serve as serve_health
 
 
 class ProcessorMetrics:

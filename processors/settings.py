@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from mmstream.settings import settings_config
+from mmstream.core.settings import settings_config
 
 
 class ProcessorSettings(BaseSettings):

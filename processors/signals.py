@@ -8,6 +8,7 @@ call travel as one `batch` record (each record costs a send and a receive).
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -95,3 +96,8 @@ def decode_record(value: dict[str, Any]) -> list[Signal]:
     if value.get("kind") == "batch":
         return [decode(v) for v in value["signals"]]
     return [decode(value)]
+
+
+def activity(feed: str, event_ms: int) -> Output:
+    """A feed's newest event time in a batch, read now (the emergency agent's silence check)."""
+    return output(Activity(feed, event_ms, int(time.time() * 1000)))

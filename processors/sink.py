@@ -35,7 +35,7 @@ import faust
 from confluent_kafka import KafkaError, Message, Producer
 from faust.types import TableT
 
-from mmstream.errors import MmstreamError
+from mmstream.core.errors import MmstreamError
 
 log = logging.getLogger(__name__)
 Headers = Sequence[tuple[str, bytes]]
@@ -47,9 +47,9 @@ def compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def faust_format(table: TableT, key: bytes, value: Any) -> tuple[bytes, bytes | None]:
+def faust_format(table: TableT[bytes, Any], key: bytes, value: Any) -> tuple[bytes, bytes | None]:
     """Key and value as `Table.send_changelog` serializes them (None: a tombstone)."""
-    serializers: Any = table  # Collection's serializers, not on TableT
+    serializers: Any = table  # Collection's serializers, not on TableT[bytes, Any]
     topic = table.changelog_topic
     key_bytes, _ = topic.prepare_key(key, serializers.key_serializer)
     if value is None:
@@ -83,7 +83,7 @@ class Sink:
     ) -> None:
         raise NotImplementedError
 
-    def changelog(self, table: TableT, key: bytes, value: Any) -> None:
+    def changelog(self, table: TableT[bytes, Any], key: bytes, value: Any) -> None:
         """One changelog record of `table`: `value` None deletes the key."""
         raise NotImplementedError
 
@@ -124,7 +124,7 @@ class ConfluentSink(Sink):
                 self.producer.poll(FULL_QUEUE_WAIT_S)
         epoch.pending += 1
 
-    def changelog(self, table: TableT, key: bytes, value: Any) -> None:
+    def changelog(self, table: TableT[bytes, Any], key: bytes, value: Any) -> None:
         name = table.changelog_topic.get_topic_name()
         if value is None:
             self.produce(name, faust_format(table, key, None)[0], None)
@@ -193,7 +193,7 @@ class FaustSink(Sink):
             self.topics[topic] = channel
         channel.send_soon(key=key, value=value, headers=list(headers) or None)
 
-    def changelog(self, table: TableT, key: bytes, value: Any) -> None:
+    def changelog(self, table: TableT[bytes, Any], key: bytes, value: Any) -> None:
         if value is None:
             table.send_changelog(None, key, None, value_serializer="raw")
         else:

@@ -108,7 +108,8 @@ class _Compiler:
             found = self.named.get(full, self.named.get(schema))
             if found is None:
                 raise NotCompilable(f"unknown named type {schema}")
-            return found
+            resolved: tuple[Any, str | None] = found
+            return resolved
         return schema, namespace
 
     def register(self, schema: dict[str, Any], namespace: str | None) -> str | None:

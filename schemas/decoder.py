@@ -30,8 +30,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader
 from fastavro.read import SchemaResolutionError
 
-from mmstream.errors import MmstreamError
-from mmstream.topics import TOPICS_BY_ID
+from mmstream.core.errors import MmstreamError
+from mmstream.core.topics import TOPICS_BY_ID
 from schemas import load_schema
 
 MAGIC = 0

@@ -15,9 +15,9 @@ from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from mmstream.errors import MmstreamError
-from mmstream.settings import TopicSettings
-from mmstream.topics import TOPICS_BY_ID
+from mmstream.core.errors import MmstreamError
+from mmstream.core.settings import TopicSettings
+from mmstream.core.topics import TOPICS_BY_ID
 from schemas import load_schema
 from schemas.decoder import Decoder
 from schemas.encoder import ConfluentAvroEncoder

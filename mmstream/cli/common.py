@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from mmstream.logging import configure_logging
-from mmstream.settings import StackSettings, load_settings
+from mmstream.core.logging import configure_logging
+from mmstream.core.settings import StackSettings, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMON_EXIT_CODES = {

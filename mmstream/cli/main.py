@@ -16,9 +16,9 @@ from typing import NoReturn
 import click
 
 from mmstream.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, exit_codes
-from mmstream.errors import ConfigurationError, MmstreamError
-from mmstream.logging import redact
-from mmstream.settings import KAFKA_PASSTHROUGH_PREFIX
+from mmstream.core.errors import ConfigurationError, MmstreamError
+from mmstream.core.logging import redact
+from mmstream.core.settings import KAFKA_PASSTHROUGH_PREFIX
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate": ("mmstream.cli.simulate", "simulate", "Run the MM API and Predexon simulators."),
     "connect": ("mmstream.cli.connect", "connect", "Run a source connector (mmapi | predexon)."),
     "process": ("mmstream.cli.process", "process", "Run a Faust worker with every agent."),
-    "fixtures": ("mmstream.cli.fixtures", "fixtures", "Manage the fixtureId <-> game_id map."),
+    "fixtures": ("mmstream.cli.fixture_map", "fixtures", "Manage the fixtureId <-> game_id map."),
 }
 
 

@@ -46,10 +46,10 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
     from confluent_kafka import Consumer
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    from mmstream.kafka.admin import topic_exists
-    from mmstream.kafka.config import consumer_config
-    from mmstream.runtime import resolve_runtime
-    from mmstream.topics import TOPICS_BY_ID
+    from mmstream.core.kafka.admin import topic_exists
+    from mmstream.core.kafka.config import consumer_config
+    from mmstream.core.runtime import resolve_runtime
+    from mmstream.core.topics import TOPICS_BY_ID
     from schemas.decoder import DecodeError, Decoder
 
     runtime = resolve_runtime()

@@ -17,8 +17,8 @@ def topics() -> None:
 def create(register_schemas: bool) -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
     setup_logging()
-    from mmstream.kafka.admin import create_topics
-    from mmstream.runtime import resolve_runtime
+    from mmstream.core.kafka.admin import create_topics
+    from mmstream.core.runtime import resolve_runtime
 
     runtime = resolve_runtime()
     created = create_topics(runtime.target, runtime.topics)
@@ -37,9 +37,9 @@ def create(register_schemas: bool) -> None:
 def list_topics() -> None:
     """Show each pipeline topic: name, partitions, configs, and whether it exists."""
     setup_logging()
-    from mmstream.kafka.admin import describe_topics
-    from mmstream.runtime import resolve_runtime
-    from mmstream.topics import TOPICS
+    from mmstream.core.kafka.admin import describe_topics
+    from mmstream.core.runtime import resolve_runtime
+    from mmstream.core.topics import TOPICS
 
     runtime = resolve_runtime()
     states = describe_topics(runtime.target, runtime.topics)

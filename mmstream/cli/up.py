@@ -66,8 +66,8 @@ def up(
         raise click.UsageError("--exit-when-done needs --duration (the scenario's length)")
     override_env("MMSTREAM_", embedded_broker=broker)
     settings = setup_logging()
+    from mmstream.core.settings import writable_dir
     from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
-    from mmstream.settings import writable_dir
 
     writable_dir(settings.data_dir, "MMSTREAM_DATA_DIR")
 

@@ -24,13 +24,14 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from mmstream.errors import MmstreamError
-from mmstream.kafka.admin import create_topics
+from mmstream.core.errors import MmstreamError
+from mmstream.core.kafka.admin import create_topics
+from mmstream.core.runtime import Runtime, resolve_runtime
+from mmstream.core.settings import KafkaSettings, load_settings
+from mmstream.core.stackfile import STACK_FILE, update_stack_file
 from mmstream.pipeline.plan import Plan
 from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
-from mmstream.runtime import Runtime, resolve_runtime
-from mmstream.settings import KafkaSettings, load_settings
-from mmstream.stack import STACK_FILE, EmbeddedStack, update_stack_file
+from mmstream.stack import EmbeddedStack
 from mmstream.view.model import Dashboard, FeedStatus
 from mmstream.view.render import render
 from mmstream.view.sources import DerivedReader, update_agents, update_feed

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmstream.errors import ConfigurationError
-from mmstream.health import HEALTH_PATH, METRICS_PATH, READY_PATH
+from mmstream.core.child_process import free_port
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.health import HEALTH_PATH, METRICS_PATH, READY_PATH
+from mmstream.core.settings import env_file_value
 from mmstream.pipeline.supervisor import ChildSpec
-from mmstream.settings import env_file_value
-from mmstream.stack.process import free_port
 
 MMSTREAM = [sys.executable, "-m", "mmstream.cli"]
 # stop order: connectors flush first, then the worker, then the simulators

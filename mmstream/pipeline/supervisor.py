@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from mmstream.errors import MmstreamError
-from mmstream.settings import settings_config
+from mmstream.core.errors import MmstreamError
+from mmstream.core.settings import settings_config
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mmstream.logging import configure_logging
+from mmstream.core.logging import configure_logging
 from mmstream.registry.api import create_app
 from mmstream.registry.store import SchemaStore
 

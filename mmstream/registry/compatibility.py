@@ -20,7 +20,8 @@ DEFAULT_LEVEL = "BACKWARD"
 
 
 def _can_read(reader: avro.schema.Schema, writer: avro.schema.Schema) -> list[str]:
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    result = checker.get_compatibility(reader, writer)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return []
     return [str(m) for m in sorted(result.messages, key=str)] or ["incompatible"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mmstream.core.child_process import free_port
 from mmstream.simulators.config import ScenarioConfig
 from mmstream.simulators.games import FIXTURE_ROUNDS, fixture_rows
 from mmstream.simulators.ground_truth import GameTruth, GroundTruth
@@ -29,7 +30,6 @@ from mmstream.simulators.mmapi_server import MmapiServer
 from mmstream.simulators.predexon_server import PredexonServer
 from mmstream.simulators.scenario import Scenario, new_truth, scenario_truth
 from mmstream.simulators.timeline import Step, iso, render
-from mmstream.stack.process import free_port
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"

@@ -17,17 +17,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.child_process import ChildProcess, free_port
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.stackfile import STACK_FILE
 from mmstream.stack.kafka_cluster import KafkaCluster
-from mmstream.stack.process import ChildProcess, free_port
 
 log = logging.getLogger(__name__)
-STACK_FILE = "stack.json"
 READY_DEADLINE_S = 30.0
 BROKERS = ("tansu", "kafka")
 
@@ -195,22 +194,3 @@ class EmbeddedStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def update_stack_file(data_dir: Path | str, **entries: Any) -> Path:
-    """Add entries to `stack.json` (creating it if no embedded stack wrote one)."""
-    path = Path(data_dir) / STACK_FILE
-    info = read_stack_file(data_dir) or {}
-    info.update(entries)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2))
-    return path
-
-
-def read_stack_file(data_dir: Path | str) -> dict[str, Any] | None:
-    """The addresses of a running embedded stack, or None."""
-    path = Path(data_dir) / STACK_FILE
-    if not path.exists():
-        return None
-    info: dict[str, Any] = json.loads(path.read_text())
-    return info

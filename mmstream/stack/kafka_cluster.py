@@ -24,9 +24,9 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
-from mmstream.errors import StackError
+from mmstream.core.child_process import free_port
+from mmstream.core.errors import StackError
 from mmstream.stack.kafka_node import KafkaNode, NodeAddress, random_cluster_id, require_kafka
-from mmstream.stack.process import free_port
 
 log = logging.getLogger(__name__)
 CLUSTER_FILE = "cluster.json"

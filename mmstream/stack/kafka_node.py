@@ -21,8 +21,8 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from mmstream.errors import StackError
-from mmstream.stack.process import ChildProcess
+from mmstream.core.child_process import ChildProcess
+from mmstream.core.errors import StackError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIB_ENV = "MMSTREAM_LOCAL_KAFKA_LIB"

@@ -14,8 +14,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from mmstream.kafka.config import consumer_config
-from mmstream.runtime import Runtime
+from mmstream.core.kafka.config import consumer_config
+from mmstream.core.runtime import Runtime
 from mmstream.view.model import AgentStatus, Dashboard, FeedStatus
 from schemas.decoder import DecodeError, Decoder
 

@@ -16,7 +16,7 @@ STATE_KEY = b"state"
 
 def register(p: Pipeline) -> None:
     settings = p.settings
-    table = p.state_table("emergency-state", 1)
+    table = p.state_table("emergency-state")
     started = int(time.time() * 1000)
     flags = p.input("emergency", "accounts")
     flag_runner = p.runner(AGENT, table)

@@ -8,13 +8,12 @@ lasted; every derived activation also opens (and later resolves) a `risk.alerts`
 
 from __future__ import annotations
 
-from typing import Any
-
 from processors.common import Output, alert
+from processors.emergency.state import Scope
+from processors.emergency.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from processors.signals import Activity, Conflict, Exposure, Rejection, Signal
 
-State = dict[str, Any]
 FEEDS = ("mmapi", "predexon")
 
 
@@ -49,7 +48,8 @@ def transition(
     # (states written before this rule may hold an inactive scope "since" 0: unknown too)
     known = current is not None and current.get("since", 0) > 0
     previous_ms = at - current["since"] if known and current is not None else None
-    state["scopes"][scope] = {"active": active, "since": at}
+    entered: Scope = {"active": active, "since": at}
+    state["scopes"][scope] = entered
     record = {
         "scope": scope,
         "active": active,
@@ -61,7 +61,7 @@ def transition(
         "threshold": threshold,
     }
     outputs = [Output("risk_emergency", scope, record)]
-    opened = at if active else (current or {}).get("opened", at)
+    opened = at if active or current is None else current.get("opened", at)
     if active:
         state["scopes"][scope]["opened"] = at
     outputs.append(
@@ -92,7 +92,7 @@ def apply_signal(state: State, signal: Signal, settings: ProcessorSettings) -> l
     state["watermark"] = max(state["watermark"], at)
     if isinstance(signal, Exposure):
         if signal.unhedged > settings.stake_epsilon:
-            state["exposure"][str(signal.order_id)] = [signal.fixture_id, signal.unhedged]
+            state["exposure"][str(signal.order_id)] = (signal.fixture_id, signal.unhedged)
         else:
             state["exposure"].pop(str(signal.order_id), None)
         return exposure_check(state, at, settings) + conflict_check(state, at)
@@ -152,8 +152,8 @@ def conflict_check(state: State, at: int) -> list[Output]:
     so until those conflicts resolve (exposure hedged meanwhile does not end it), so one
     conflict window gives at most one activation."""
     open_fixtures = {fixture for fixture, _ in state["exposure"].values()}
-    current = state["scopes"].get("score_conflict") or {}
-    latched = set(current.get("games") or []) if current.get("active") else set()
+    current = state["scopes"].get("score_conflict")
+    latched = set(current.get("games") or []) if current and current["active"] else set()
     risky = sorted(
         g for g, fixture in state["conflicts"].items() if fixture in open_fixtures or g in latched
     )

@@ -18,7 +18,7 @@ DEADLINE_TICK_S = 0.1
 
 
 def register(p: Pipeline) -> None:
-    table = p.state_table("hedge-state", 4)
+    table = p.state_table("hedge-state")
     settings = p.settings
     clock = StreamClock(
         {p.runtime.topics.name("orders"), p.runtime.topics.name("bets")},
@@ -68,7 +68,7 @@ def register(p: Pipeline) -> None:
         now = clock.now()
 
         def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
-            return stored(key, state, logic.evaluate(state, now, settings, read_at))
+            return stored(key, state, logic.advance(state, now, settings, read_at))
 
         runner.finish(work, finish, [activity("mmapi", newest)])
         if now:
@@ -80,7 +80,7 @@ def register(p: Pipeline) -> None:
         def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
             if logic.expired(state, now, settings):
                 return None, logic.leaving(state, now)
-            outputs = logic.evaluate(state, now, settings, wall_ms())
+            outputs = logic.advance(state, now, settings, wall_ms())
             if outputs:
                 return stored(key, state, outputs)
             # due in stream time, not yet in wall time: look again soon

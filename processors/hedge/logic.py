@@ -1,9 +1,10 @@
 """Fill ↔ hedge join: pure decisions over one order's state (no Kafka, no Faust).
 
-State is a plain JSON-able dict per orderId. `apply_order` / `apply_bet` fold raw records in
-(any order, duplicates allowed: cumulative `matchedStake` is taken as its maximum, bets are kept
-by betId with their latest update), `evaluate` derives the `hedge.fills` record and the alerts
-for the current stream time. The same inputs always give the same outputs.
+State is a JSON-able dict per orderId (`processors/hedge/state.py`). `apply_order` / `apply_bet`
+fold raw records in (any order, duplicates allowed: cumulative `matchedStake` is taken as its
+maximum, bets are kept by betId with their latest update), `advance` derives the `hedge.fills`
+record and the alerts for the current stream time, noting in the state what it reported so each
+change is reported once. The same inputs always give the same outputs.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from typing import Any
 
 from processors import signals
 from processors.common import Output, alert, digest, event_time
+from processors.hedge.state import Bet, ClosedOrder, OpenOrder
+from processors.hedge.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 
 NOT_A_HEDGE = frozenset({"rejected", "failed", "cancelled", "void"})
 SETTLED_BETS = frozenset({"settled"})
-State = dict[str, Any]
 
 
-def new_state(order_id: int) -> State:
+def new_state(order_id: int) -> OpenOrder:
     return {
         "order_id": order_id,
         "client": None,
@@ -44,7 +46,7 @@ def new_state(order_id: int) -> State:
     }
 
 
-def apply_order(state: State, record: dict[str, Any], wall_ms: int | None = None) -> State:
+def apply_order(state: OpenOrder, record: dict[str, Any], wall_ms: int | None = None) -> OpenOrder:
     """Fold an `mmapi.orders` record in; a fill is an increase of cumulative matchedStake.
 
     `wall_ms` is when the worker read it: a deadline must also have passed since then.
@@ -54,15 +56,16 @@ def apply_order(state: State, record: dict[str, Any], wall_ms: int | None = None
     state["last_event_ms"] = max(state["last_event_ms"], at)
     state["source_received_at"] = millis((record.get("envelope") or {}).get("received_at"))
     newer = state["order_updated_at"] is None or at >= state["order_updated_at"]
-    for field, name in (
-        ("client", "client"),
-        ("fixture_id", "fixtureId"),
-        ("exchange", "exchange"),
-        ("order_stake", "orderStake"),
-        ("fill_price", "orderCents"),
-    ):
-        if payload.get(name) is not None and (newer or state[field] is None):
-            state[field] = payload[name]
+
+    def take(known: Any, name: str) -> Any:
+        value = payload.get(name)
+        return value if value is not None and (newer or known is None) else known
+
+    state["client"] = take(state["client"], "client")
+    state["fixture_id"] = take(state["fixture_id"], "fixtureId")
+    state["exchange"] = take(state["exchange"], "exchange")
+    state["order_stake"] = take(state["order_stake"], "orderStake")
+    state["fill_price"] = take(state["fill_price"], "orderCents")
     matched = payload.get("matchedStake")
     if matched is not None and matched > 0:
         if matched > state["filled_stake"] and wall_ms is not None:
@@ -83,7 +86,7 @@ def apply_order(state: State, record: dict[str, Any], wall_ms: int | None = None
     return state
 
 
-def apply_bet(state: State, record: dict[str, Any]) -> State:
+def apply_bet(state: OpenOrder, record: dict[str, Any]) -> OpenOrder:
     """Fold an `mmapi.bets` record in: the bet's latest update (by event time) wins."""
     payload = record["payload"]
     at = event_time(record, "updatedAt", "placedAt")
@@ -95,26 +98,26 @@ def apply_bet(state: State, record: dict[str, Any]) -> State:
         return state  # an older update arriving late: ignore
     state["bets"][bet_id] = {
         "bet_id": int(payload["betId"]),
-        "bookmaker": payload.get("bookmaker") or (known or {}).get("bookmaker"),
+        "bookmaker": payload.get("bookmaker") or (known["bookmaker"] if known else None),
         "price": payload.get("placedPrice"),
         "stake": float(payload.get("placedStake") or 0.0),
         "status": (payload.get("betStatus") or "").lower() or None,
         "settlement": payload.get("settlementStatus"),
-        "placed_at": millis(payload.get("placedAt")) or (known or {}).get("placed_at"),
+        "placed_at": millis(payload.get("placedAt")) or (known["placed_at"] if known else None),
         "updated_at": at,
     }
     return state
 
 
-def counts(bet: dict[str, Any]) -> bool:
+def counts(bet: Bet) -> bool:
     return bet["status"] not in NOT_A_HEDGE
 
 
-def hedged_stake(state: State) -> float:
+def hedged_stake(state: OpenOrder) -> float:
     return round(sum(b["stake"] for b in state["bets"].values() if counts(b)), 6)
 
 
-def status_of(state: State, hedged: float, epsilon: float) -> str:
+def status_of(state: OpenOrder, hedged: float, epsilon: float) -> str:
     filled = state["filled_stake"]
     rejected = any(not counts(b) for b in state["bets"].values())
     if filled <= 0:
@@ -128,14 +131,14 @@ def status_of(state: State, hedged: float, epsilon: float) -> str:
     return "HEDGE_REJECTED" if rejected else "UNHEDGED"
 
 
-def is_settled(state: State) -> bool:
+def is_settled(state: OpenOrder) -> bool:
     bets = [b for b in state["bets"].values() if counts(b)]
     return state["order_settled"] and all(
         b["status"] in SETTLED_BETS or (b["settlement"] or "UNDECIDED") != "UNDECIDED" for b in bets
     )
 
 
-def hedge_fill(state: State, settings: ProcessorSettings) -> dict[str, Any]:
+def hedge_fill(state: OpenOrder, settings: ProcessorSettings) -> dict[str, Any]:
     hedged = hedged_stake(state)
     filled = state["filled_stake"]
     bets = sorted(state["bets"].values(), key=lambda b: b["bet_id"])
@@ -177,15 +180,16 @@ def hedge_fill(state: State, settings: ProcessorSettings) -> dict[str, Any]:
     }
 
 
-def evaluate(
+def advance(
     state: State, now_ms: int, settings: ProcessorSettings, wall_ms: int | None = None
 ) -> list[Output]:
-    """The derived records this state calls for at stream time `now_ms` (changes only).
+    """Advance the order to stream time `now_ms`: the derived records it calls for (changes
+    only), each noted in `state` as reported (`emitted`, `alerts`) so it is reported once.
 
     A hedge deadline falls due when it has passed in stream time and, given `wall_ms`, also
     since the worker read the fill: on a backlog the bets may not have been read yet.
     """
-    if state["closed"]:
+    if state["closed"] is True:
         return []
     outputs: list[Output] = []
     fill = hedge_fill(state, settings)
@@ -201,7 +205,7 @@ def evaluate(
 
 
 def unhedged_alert(
-    state: State,
+    state: OpenOrder,
     fill: dict[str, Any],
     now_ms: int,
     settings: ProcessorSettings,
@@ -213,7 +217,7 @@ def unhedged_alert(
     deadline = None
     if state["last_matched_at"] is not None:
         deadline = state["last_matched_at"] + int(settings.hedge_deadline_s * 1000)
-    common = {"order_id": state["order_id"], "fixture_id": state["fixture_id"]}
+    common: dict[str, Any] = {"order_id": state["order_id"], "fixture_id": state["fixture_id"]}
     seen = state.get("fill_seen_wall_ms")
     waited = wall_ms is None or seen is None or wall_ms - seen >= settings.hedge_deadline_s * 1000
     if short and current != "OPEN" and deadline is not None and now_ms >= deadline and waited:
@@ -257,14 +261,14 @@ def unhedged_alert(
     return []
 
 
-def rejection_alerts(state: State, fill: dict[str, Any]) -> list[Output]:
+def rejection_alerts(state: OpenOrder, fill: dict[str, Any]) -> list[Output]:
     outputs = []
     hedged = fill["status"] in ("HEDGED", "OVER_HEDGED")
     for bet in state["bets"].values():
         name = f"HEDGE_REJECTED:{bet['bet_id']}"
         current = state["alerts"].get(name)
         subject = f"bet:{bet['bet_id']}"
-        common = {"order_id": state["order_id"], "fixture_id": state["fixture_id"]}
+        common: dict[str, Any] = {"order_id": state["order_id"], "fixture_id": state["fixture_id"]}
         if not counts(bet) and current is None:
             state["alerts"][name] = "OPEN"
             outputs.append(
@@ -302,20 +306,20 @@ def rejection_alerts(state: State, fill: dict[str, Any]) -> list[Output]:
 def expired(state: State, now_ms: int, settings: ProcessorSettings) -> bool:
     """Whether the order can leave the table: settled and done, or idle past retention."""
     idle = now_ms - state["last_event_ms"]
-    if state["closed"]:
+    if state["closed"] is True:
         return idle > settings.closed_retention_s * 1000
     return idle > settings.retention_s * 1000
 
 
 def next_due(state: State, settings: ProcessorSettings) -> int | None:
-    """The stream time at which `evaluate` or `expired` may next decide differently for this
+    """The stream time at which `advance` or `expired` may next decide differently for this
     state with no new record: its hedge deadline (while stake is unhedged and no alert is
     open), else its expiry."""
-    retention = settings.closed_retention_s if state["closed"] else settings.retention_s
-    due = state["last_event_ms"] + int(retention * 1000) + 1
+    if state["closed"] is True:
+        return state["last_event_ms"] + int(settings.closed_retention_s * 1000) + 1
+    due = state["last_event_ms"] + int(settings.retention_s * 1000) + 1
     if (
-        not state["closed"]
-        and state["last_matched_at"] is not None
+        state["last_matched_at"] is not None
         and state["alerts"].get("UNHEDGED_FILL") != "OPEN"
         and exposure(state) > settings.stake_epsilon
     ):
@@ -329,16 +333,21 @@ def close_if_settled(state: State) -> State:
     Orders with unhedged stake or an open alert stay (until retention): closing them early
     could hide an unhedged fill whose deadline has not passed yet.
     """
-    if state["closed"] or not is_settled(state) or exposure(state) > 0:
+    if state["closed"] is True or not is_settled(state) or exposure(state) > 0:
         return state
     if "OPEN" in state["alerts"].values():
         return state
-    return {"order_id": state["order_id"], "closed": True, "last_event_ms": state["last_event_ms"]}
+    closed: ClosedOrder = {
+        "order_id": state["order_id"],
+        "closed": True,
+        "last_event_ms": state["last_event_ms"],
+    }
+    return closed
 
 
 def step(state: State, topic_id: str, record: dict[str, Any], wall_ms: int | None = None) -> State:
     """Fold one raw record (orders or bets) into the order's state; closed orders stay closed."""
-    if state["closed"]:
+    if state["closed"] is True:
         state["last_event_ms"] = max(state["last_event_ms"], event_time(record, "updatedAt"))
         return state
     if topic_id == "orders":
@@ -348,7 +357,7 @@ def step(state: State, topic_id: str, record: dict[str, Any], wall_ms: int | Non
 
 def exposure(state: State) -> float:
     """Unhedged stake this order contributes to the desk's exposure."""
-    if state["closed"]:
+    if state["closed"] is True:
         return 0.0
     return max(0.0, state["filled_stake"] - hedged_stake(state))
 
@@ -382,6 +391,9 @@ def leaving(state: State, now_ms: int) -> list[Output]:
 def exposure_signal(state: State, unhedged: float, at: int | None = None) -> Output:
     return signals.output(
         signals.Exposure(
-            state["order_id"], state.get("fixture_id"), unhedged, at or state["last_event_ms"]
+            state["order_id"],
+            None if state["closed"] is True else state["fixture_id"],
+            unhedged,
+            at or state["last_event_ms"],
         )
     )

@@ -17,9 +17,9 @@ from processors.app import Pipeline
 from processors.batch import KEEP
 from processors.clock import StreamClock
 from processors.common import Output
-from processors.hedge.agent import activity
 from processors.scores import logic
-from processors.scores.fixtures import FixtureMap
+from processors.scores.fixture_map_reader import FixtureMap
+from processors.signals import activity
 
 log = logging.getLogger(__name__)
 AGENT = "scores"
@@ -29,7 +29,7 @@ ROUTER = "score-router"
 def register(p: Pipeline) -> None:
     settings = p.settings
     fixtures = FixtureMap(p)
-    table = p.state_table("score-state", 4)
+    table = p.state_table("score-state")
     clock = StreamClock({p.outputs["score_views"].get_topic_name()})
     router = p.runner(ROUTER, None)
     reconciler = p.runner(AGENT, table)
@@ -89,7 +89,7 @@ def register(p: Pipeline) -> None:
         now = clock.now()
 
         def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
-            return state, logic.evaluate(state, now, settings)
+            return state, logic.advance(state, now, settings)
 
         reconciler.finish(work, finish, [])
 
@@ -101,7 +101,7 @@ def register(p: Pipeline) -> None:
             return
 
         def finish(key: bytes, state: logic.State) -> tuple[Any, list[Output]]:
-            outputs = logic.evaluate(state, now, settings)
+            outputs = logic.advance(state, now, settings)
             return (state if outputs else KEEP), outputs
 
         # in place, as Faust's table was: a tick's bookkeeping without an output is not logged

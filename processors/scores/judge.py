@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Any
 
+from processors.scores.state import State, View
 from processors.settings import ProcessorSettings
 
-State = dict[str, Any]
 PROVIDERS = ("mmapi", "predexon")
 Score = tuple[int, int]
 
@@ -46,10 +45,13 @@ def other(provider: str) -> str:
     return PROVIDERS[1] if provider == PROVIDERS[0] else PROVIDERS[0]
 
 
-def score_of(view: dict[str, Any] | None) -> Score | None:
-    if view is None or view.get("home") is None or view.get("away") is None:
+def score_of(view: View | None) -> Score | None:
+    if view is None:
         return None
-    return int(view["home"]), int(view["away"])
+    home, away = view.get("home"), view.get("away")
+    if home is None or away is None:
+        return None
+    return int(home), int(away)
 
 
 def at_most(a: Score, b: Score) -> bool:

@@ -3,12 +3,13 @@ conflict / stale windows (each opened and resolved once) with their alerts and s
 
 Times are the connectors' receive times (one clock for both providers), so "who showed the
 score first, and how much later the other did" compares like with like. Pure functions over a
-JSON-able state per game_id; the judgement of one moment is `processors/scores/judge.py`.
+JSON-able state per game_id (`processors/scores/state.py`); the judgement of one moment is
+`processors/scores/judge.py`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from processors import signals
 from processors.common import Output, alert, fingerprint
@@ -22,34 +23,41 @@ from processors.scores.judge import (
     reached,
     score_of,
 )
+from processors.scores.state import ConflictWindow, StaleWindow, View
+from processors.scores.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
 from schemas.values import millis
 
-State = dict[str, Any]
 SEGMENTS_KEPT = 64  # scores remembered per provider (older ones also go after 3 x max lag)
 GAPS_KEPT = 8  # update intervals remembered per provider, for the stale threshold
 CALM = ("AGREE", "CATCHING_UP")
 
 
 def new_state(game_id: str, fixture_id: str | None) -> State:
-    return upgrade({"game_id": game_id, "fixture_id": fixture_id, "views": {}})
+    return upgrade(cast(State, {"game_id": game_id, "fixture_id": fixture_id, "views": {}}))
 
 
 def upgrade(state: State) -> State:
     """Fill in what a state written by an older version lacks (tables outlive versions)."""
     if not isinstance(state.get("last_received"), dict):
         state["last_received"] = {p: v["received_at"] for p, v in state["views"].items()}
-    for name in ("segments", "pruned", "gaps", "missed_since"):
-        state.setdefault(name, {})
-    for name in ("status", "emitted", "disagree_since", "flag_since", "stale_flag_since"):
-        state.setdefault(name, None)
-    for name in ("withdrawn", "conflict", "stale"):
-        state.setdefault(name, None)
+    state.setdefault("segments", {})
+    state.setdefault("pruned", {})
+    state.setdefault("gaps", {})
+    state.setdefault("missed_since", {})
+    state.setdefault("status", None)
+    state.setdefault("emitted", None)
+    state.setdefault("disagree_since", None)
+    state.setdefault("flag_since", None)
+    state.setdefault("stale_flag_since", None)
+    state.setdefault("withdrawn", None)
+    state.setdefault("conflict", None)
+    state.setdefault("stale", None)
     state.setdefault("conflict_ended", 0)
     return state
 
 
-def mmapi_view(record: dict[str, Any]) -> dict[str, Any]:
+def mmapi_view(record: dict[str, Any]) -> View:
     payload = record["payload"]
     scores = payload.get("scores") or {}
     received = millis(record["envelope"]["received_at"]) or 0
@@ -66,7 +74,7 @@ def mmapi_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def predexon_view(record: dict[str, Any]) -> dict[str, Any]:
+def predexon_view(record: dict[str, Any]) -> View:
     score = record.get("score") or {}
     reliability = record.get("reliability") or {}
     received = millis(record["envelope"]["received_at"]) or 0
@@ -85,9 +93,7 @@ def predexon_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply_view(
-    state: State, provider: str, view: dict[str, Any], settings: ProcessorSettings
-) -> State:
+def apply_view(state: State, provider: str, view: View, settings: ProcessorSettings) -> State:
     """Take a provider's new view; one older than the current by more than the out-of-order
     grace is late and ignored."""
     upgrade(state)
@@ -97,7 +103,9 @@ def apply_view(
         return state
     received = int(view["received_at"])
     same_score = current is not None and score_of(current) == score_of(view)
-    view["score_since"] = current["score_since"] if same_score else received
+    view["score_since"] = (
+        current.get("score_since", received) if same_score and current else received
+    )
     state["views"][provider] = view
     note_segment(state, provider, view, settings)
     agreeing = score_of(view) == score_of(state["views"].get(other(provider)))
@@ -116,9 +124,7 @@ def apply_view(
     return state
 
 
-def note_segment(
-    state: State, provider: str, view: dict[str, Any], settings: ProcessorSettings
-) -> None:
+def note_segment(state: State, provider: str, view: View, settings: ProcessorSettings) -> None:
     """Remember the scores a provider showed; a score withdrawn (the provider going backwards)
     that the other provider never reached, and that was shown for longer than the grace, is
     evidence of a conflict over the time it was shown."""
@@ -144,8 +150,8 @@ def note_segment(
                 int(settings.max_lag_s * 1000),
             )
         ):
-            state["withdrawn"] = [provider, segments[-1][2], received]
-    segments.append([score[0], score[1], received])
+            state["withdrawn"] = (provider, segments[-1][2], received)
+    segments.append((score[0], score[1], received))
     horizon = received - 3 * int(settings.max_lag_s * 1000)
     while len(segments) > 1 and (len(segments) > SEGMENTS_KEPT or segments[1][2] < horizon):
         state["pruned"][provider] = segments[1][2]  # when the dropped score was left
@@ -168,9 +174,10 @@ def note_timing(state: State, provider: str, received: int, update_only: bool) -
         state["missed_since"][peer] = received
 
 
-def evaluate(state: State, now_ms: int, settings: ProcessorSettings) -> list[Output]:
-    """The reconciliation record (on change), and the conflict / stale windows' alerts and the
-    emergency agent's conflict signals, at stream time `now_ms`."""
+def advance(state: State, now_ms: int, settings: ProcessorSettings) -> list[Output]:
+    """Advance the game to stream time `now_ms`: the reconciliation record (on change), and the
+    conflict / stale windows' alerts and the emergency agent's conflict signals; the windows,
+    the status and what was reported are noted in `state`, so each is reported once."""
     upgrade(state)
     judged = assess(state, now_ms, settings)
     outputs = conflict_window(state, judged, now_ms, settings)
@@ -198,41 +205,39 @@ def conflict_window(
     outputs: list[Output] = []
     evidence = judged.status == "CONFLICT"
     if window is None and (evidence or withdrawn is not None):
-        if evidence:
+        if evidence or withdrawn is None:
             since, cause, calm_since = judged.since or now_ms, judged.cause, None
         else:
             since, cause, calm_since = withdrawn[1], "SCORE_WITHDRAWN", withdrawn[2]
-        window = state["conflict"] = {
-            "since": since,
-            "cause": cause,
-            "calm_since": calm_since,
-            "detected": now_ms,
-        }
+        window = state["conflict"] = ConflictWindow(
+            since=since, cause=cause, calm_since=calm_since, detected=now_ms
+        )
         outputs += conflict_outputs(state, True, since, now_ms)
     if window is None:
         return outputs
     if evidence or judged.status not in CALM:
         window["calm_since"] = None
         return outputs
-    if window["calm_since"] is None:
-        window["calm_since"] = now_ms
-    if now_ms - window["calm_since"] >= settings.resolve_hysteresis_s * 1000:
+    calm = window["calm_since"]
+    if calm is None:
+        calm = window["calm_since"] = now_ms
+    if now_ms - calm >= settings.resolve_hysteresis_s * 1000:
         state["conflict"] = None
-        state["conflict_ended"] = window["calm_since"]
+        state["conflict_ended"] = calm
         # the emergency agent hears of the end no earlier than it heard of the start
-        ended = max(window["calm_since"], window.get("detected", 0))
-        outputs += conflict_outputs(state, False, window["since"], window["calm_since"], ended)
+        ended = max(calm, window.get("detected", 0))
+        outputs += conflict_outputs(state, False, window["since"], calm, ended)
     return outputs
 
 
 def conflict_outputs(
     state: State, active: bool, since: int, at: int, signal_at: int | None = None
 ) -> list[Output]:
-    game_id, window = state["game_id"], state["conflict"] or {}
+    game_id, window = state["game_id"], state["conflict"]
     mm, px = state["views"].get("mmapi"), state["views"].get("predexon")
     details = {"mmapi": score_text(mm), "predexon": score_text(px)}
     if active:
-        details["cause"] = window.get("cause")
+        details["cause"] = window["cause"] if window else None
         message = f"{game_id}: MM API {details['mmapi']} vs Predexon {details['predexon']}"
     else:
         message = f"{game_id}: providers agree again"
@@ -260,21 +265,23 @@ def stale_window(
     if judged.status == "STALE":
         if window is None:
             since = judged.since or now_ms
-            state["stale"] = {"since": since, "provider": judged.stale, "calm_since": None}
-            return [stale_alert(state, state["stale"], None)]
+            opened = StaleWindow(since=since, provider=judged.stale, calm_since=None)
+            state["stale"] = opened
+            return [stale_alert(state, opened, None)]
         window["calm_since"] = None
         return []
     if window is None:
         return []
-    if window["calm_since"] is None:
-        window["calm_since"] = now_ms
-    if now_ms - window["calm_since"] < settings.resolve_hysteresis_s * 1000:
+    calm = window["calm_since"]
+    if calm is None:
+        calm = window["calm_since"] = now_ms
+    if now_ms - calm < settings.resolve_hysteresis_s * 1000:
         return []
     state["stale"] = None
-    return [stale_alert(state, window, window["calm_since"])]
+    return [stale_alert(state, window, calm)]
 
 
-def stale_alert(state: State, window: dict[str, Any], resolved_at: int | None) -> Output:
+def stale_alert(state: State, window: StaleWindow, resolved_at: int | None) -> Output:
     game_id, provider = state["game_id"], window["provider"]
     message = (
         f"{game_id}: {provider} stale (flagged, or silent while the other updates)"
@@ -295,7 +302,7 @@ def stale_alert(state: State, window: dict[str, Any], resolved_at: int | None) -
     )
 
 
-def score_text(view: dict[str, Any] | None) -> str | None:
+def score_text(view: View | None) -> str | None:
     score = score_of(view)
     return None if score is None else f"{score[0]}-{score[1]}"
 
@@ -322,7 +329,7 @@ def reconciliation(state: State, judged: Assessment, now_ms: int) -> dict[str, A
         "behind_since": behind,
         "lag_ms": None if behind is None else max(0, now_ms - behind),
         "stale_provider": judged.stale,
-        "conflict_since": (state["conflict"] or {}).get("since"),
+        "conflict_since": state["conflict"]["since"] if state["conflict"] else None,
         "predexon_reliability": px.get("reliability") if px else None,
         "predexon_conflict": px.get("conflict") if px else None,
         "predexon_stale": px.get("stale") if px else None,
@@ -330,7 +337,7 @@ def reconciliation(state: State, judged: Assessment, now_ms: int) -> dict[str, A
     }
 
 
-def public_view(view: dict[str, Any] | None) -> dict[str, Any] | None:
+def public_view(view: View | None) -> dict[str, Any] | None:
     if view is None:
         return None
     return {

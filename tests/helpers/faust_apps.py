@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from mmstream.kafka.config import ClusterTarget
-from mmstream.kafka.faust_fixes import install_faust_fixes
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.kafka.faust_fixes import install_faust_fixes
 
 
 def target_with_fixes() -> ClusterTarget:

@@ -11,17 +11,18 @@ from typing import Any
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from pydantic import SecretStr
 
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
 from connectors.predexon import PredexonProtocol
-from connectors.publisher import Publisher, Session
+from connectors.publisher import Connection, Publisher
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
-from mmstream.deadletter import header_map
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 
 TOPICS = TopicSettings()
@@ -42,7 +43,9 @@ class KeepingProducer:
         self.config = config
         self.records: list[Produced] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any):
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any
+    ) -> None:
         self.records.append(Produced(topic, key, value, headers))
         on_delivery(None, None)
 
@@ -58,7 +61,7 @@ class Harness:
     producer: KeepingProducer
     metrics: ConnectorMetrics
     registry: SchemaRegistryClient
-    session: Session = field(default_factory=lambda: Session("conn-1", "sub-1"))
+    session: Connection = field(default_factory=lambda: Connection("conn-1", "sub-1"))
 
     async def send(self, frame: str | bytes) -> Outcome:
         return await self.protocol.handle(frame, self.session)
@@ -127,7 +130,11 @@ def harness(feed: str, **settings: Any) -> Harness:
     publisher = Publisher(feed, sink, metrics)
     protocol: MmapiProtocol | PredexonProtocol
     if feed == "mmapi":
-        protocol = MmapiProtocol(MmapiSettings(api_key="k", **settings), publisher, metrics)
+        protocol = MmapiProtocol(
+            MmapiSettings(api_key=SecretStr("k"), **settings), publisher, metrics
+        )
     else:
-        protocol = PredexonProtocol(PredexonSettings(api_key="k", **settings), publisher, metrics)
+        protocol = PredexonProtocol(
+            PredexonSettings(api_key=SecretStr("k"), **settings), publisher, metrics
+        )
     return Harness(protocol, producers[0], metrics, registry)

@@ -116,13 +116,14 @@ TIME_FIELD |= {"emergency": "triggeredAt", "accounts": "updatedAt"}
 
 
 def mmapi_payload(channel: str, entity: int, at: Any, step: int) -> dict[str, Any]:
-    base: dict[str, Any] = {
+    payloads: dict[str, dict[str, Any]] = {
         "orders": {"orderId": entity, "matchedStake": float(step), "orderStatus": "OPEN"},
         "bets": {"betId": entity, "orderId": entity, "placedStake": float(step)},
         "scores": {"fixtureId": f"f{entity}", "scores": {"home": step % 9, "away": 0}},
         "emergency": {"emergency": step % 2 == 0, "reason": f"r{step}"},
         "accounts": {"accountId": f"a{entity}", "balance": float(step)},
-    }[channel]
+    }
+    base = payloads[channel]
     return {**base, TIME_FIELD[channel]: at}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -19,8 +19,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.settings import TopicSettings
 from schemas.decoder import Decoder
 
 
@@ -104,7 +104,7 @@ def consume(
 
 
 def produce(
-    target: ClusterTarget, topic: str, records: list[tuple[str | None, bytes]], **config: Any
+    target: ClusterTarget, topic: str, records: Sequence[tuple[str | None, bytes]], **config: Any
 ) -> None:
     producer = Producer(producer_config(target, **config))
     for key, value in records:
@@ -130,10 +130,11 @@ def consume_until(
         while not done(records):
             assert time.monotonic() < end, f"{topic}: condition not met in {deadline_s}s: {records}"
             message = consumer.poll(0.1)
-            if message is None or message.error() or message.value() is None:
+            raw = None if message is None or message.error() else message.value()
+            if message is None or raw is None:
                 continue
             key = message.key()
-            records.append((key.decode() if key else None, decode(message.value())))
+            records.append((key.decode() if key else None, decode(raw)))
     finally:
         consumer.close()
     return records

@@ -6,7 +6,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, decoder_for, from_beginning

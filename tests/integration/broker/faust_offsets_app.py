@@ -10,7 +10,7 @@ import os
 
 import faust
 
-from mmstream.kafka.config import faust_settings
+from mmstream.core.kafka.config import faust_settings
 from tests.helpers.faust_apps import target_with_fixes
 
 target = target_with_fixes()

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
-from mmstream.kafka.changelog_ends import read_true_ends
-from mmstream.kafka.config import ClusterTarget, consumer_config, producer_config
+from mmstream.core.kafka.changelog_ends import read_true_ends
+from mmstream.core.kafka.config import ClusterTarget, consumer_config, producer_config
 from mmstream.stack.embedded import Broker
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
@@ -101,7 +101,7 @@ def test_committed_offsets_survive_a_consumer_restart(kafka_target: ClusterTarge
     group = f"commit-{uuid.uuid4()}"
     first = Consumer(consumer_config(kafka_target, group, **{"enable.auto.commit": False}))
     first.subscribe([topic])
-    seen = []
+    seen: list[Message] = []
     deadline = time.monotonic() + 30
     while len(seen) < 6 and time.monotonic() < deadline:
         message = first.poll(0.1)
@@ -223,12 +223,12 @@ def abort_then_commit_and_read_committed(target: ClusterTarget) -> list[bytes]:
         consumer_config(target, f"rc-{uuid.uuid4()}", **{"isolation.level": "read_committed"})
     )
     consumer.assign([TopicPartition(topic, 0, 0)])
-    seen = []
+    seen: list[bytes] = []
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not seen:
         message = consumer.poll(0.2)
         if message is not None and not message.error():
-            seen.append(message.value())
+            seen.append(message.value() or b"")
     consumer.close()
     return seen
 
@@ -313,8 +313,8 @@ def read_all(target: ClusterTarget, topic: str) -> list[tuple[str, str]]:
     while position < high and time.monotonic() < deadline:
         message = consumer.poll(0.1)
         if message is not None and not message.error():
-            records.append((message.key().decode(), message.value().decode()))
-            position = message.offset() + 1
+            records.append(((message.key() or b"").decode(), (message.value() or b"").decode()))
+            position = (message.offset() or 0) + 1
     consumer.close()
     assert position >= high, f"read up to {position} of {high} in 30s"
     return records
@@ -380,8 +380,10 @@ def consume_quietly(target: ClusterTarget, topic: str) -> list[bytes]:
     while time.monotonic() < deadline:
         message = consumer.poll(0.2)
         if message is not None and not message.error():
-            values.append(message.value())
-        elif message is not None and message.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            values.append(message.value() or b"")
+        elif message is not None and getattr(message.error(), "code", lambda: None)() == (
+            KafkaError.UNKNOWN_TOPIC_OR_PART
+        ):
             break
     consumer.close()
     return values

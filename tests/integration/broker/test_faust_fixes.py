@@ -1,4 +1,5 @@
-"""Each Faust fix (mmstream/kafka/faust_fixes.py) against the bug it fixes, on the session's broker.
+"""Each Faust fix (mmstream/core/kafka/faust_fixes.py) against the bug it fixes, on the session's
+broker.
 
 Every test runs the library's own code path twice on the real broker: without the fix it
 asserts the bad outcome (so the test can fail, and a library release that fixes the bug is
@@ -23,11 +24,11 @@ from confluent_kafka import Producer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
-from mmstream.kafka.changelog_ends import read_true_ends
-from mmstream.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
-from mmstream.kafka.faust_failover import key_partition_from_known_partitions
-from mmstream.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
-from mmstream.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
+from mmstream.core.kafka.changelog_ends import read_true_ends
+from mmstream.core.kafka.config import ClusterTarget, low_fetch_wait_consumer, producer_config
+from mmstream.core.kafka.faust_failover import key_partition_from_known_partitions
+from mmstream.core.kafka.faust_fixes import FIXES, KAFKA, TANSU, broker_of, original
+from mmstream.core.kafka.faust_rebalance import fetch_only_active, seek_to_committed_or_beginning
 from tests.helpers.kafka import consume, produce
 from tests.integration.broker.test_broker_conformance import new_topic
 
@@ -258,18 +259,21 @@ async def test_low_fetch_wait_on_both_brokers(kafka_target: ClusterTarget) -> No
     else:
         idle = statistics.median(await latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer))
         assert idle < FAUST_FETCH_WAIT_MS / 6, f"{idle:.0f} ms idle with the 1.5 s fetch wait"
-        untuned = statistics.median(
+        busy_untuned = statistics.median(
             await busy_partition_latencies_ms(kafka_target, aiokafka.AIOKafkaConsumer)
         )
-        tuned = statistics.median(await busy_partition_latencies_ms(kafka_target, tuned_class))
+        busy_tuned = statistics.median(await busy_partition_latencies_ms(kafka_target, tuned_class))
         print(
-            f"busy partition, produce → receive median: {untuned:.0f} ms untuned, {tuned:.0f} tuned"
+            f"busy partition, produce → receive median: {busy_untuned:.0f} ms untuned, "
+            f"{busy_tuned:.0f} tuned"
         )
-        assert untuned >= FAUST_FETCH_WAIT_MS / 5, (
-            f"ASSUMPTION CHANGED: aiokafka fetches a busy partition at once ({untuned:.0f} ms "
-            "with the 1.5 s wait); the fix is for Tansu only again"
+        assert busy_untuned >= FAUST_FETCH_WAIT_MS / 5, (
+            f"ASSUMPTION CHANGED: aiokafka fetches a busy partition at once ({busy_untuned:.0f} "
+            "ms with the 1.5 s wait); the fix is for Tansu only again"
         )
-        assert tuned < untuned / 2, f"the fix does not help: {tuned:.0f} vs {untuned:.0f} ms"
+        assert busy_tuned < busy_untuned / 2, (
+            f"the fix does not help: {busy_tuned:.0f} vs {busy_untuned:.0f} ms"
+        )
 
 
 @pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])

@@ -15,10 +15,10 @@ from confluent_kafka import Producer
 
 from connectors.dlq import dead_letter
 from connectors.errors import RejectedInput
-from mmstream.kafka.config import producer_config
-from mmstream.settings import TopicSettings
-from mmstream.stack import read_stack_file
-from mmstream.stack.process import free_port
+from mmstream.core.child_process import free_port
+from mmstream.core.kafka.config import producer_config
+from mmstream.core.settings import TopicSettings
+from mmstream.core.stackfile import read_stack_file
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TEST_BROKER, TestCluster
 from tests.helpers.health import status_is, wait_answer

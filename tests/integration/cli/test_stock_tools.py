@@ -16,7 +16,7 @@ from pathlib import Path
 import confluent_kafka
 import pytest
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import produce
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.kafka.config import ClusterTarget
 from mmstream.stack.embedded import Registry
 from mmstream.stack.kafka_cluster import KafkaCluster
 from mmstream.stack.kafka_node import missing_requirements

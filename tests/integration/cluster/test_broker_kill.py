@@ -23,8 +23,8 @@ import pytest
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient
 
-from mmstream.kafka.admin import create_topics, delete_topics
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.admin import create_topics, delete_topics
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster

@@ -2,7 +2,7 @@
 `risk.emergency`) on Apache Kafka: after many updates per key, a fresh reader sees one record
 per key, the latest.
 
-The topics are created as the pipeline creates them (mmstream.kafka.admin.create_topics, RF 3);
+The topics are created as the pipeline creates them (mmstream.core.kafka.admin.create_topics, RF 3);
 the test only shortens the segment and cleaner settings so the cleaner runs within seconds.
 Kafka never cleans the active segment: once the updates are written, a marker record (key
 `SEGMENT_ROLL`) is written every 300 ms, so that each write after `segment.ms` rolls the
@@ -20,9 +20,9 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from mmstream.kafka.admin import create_topics, delete_topics
-from mmstream.kafka.config import producer_config
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.admin import create_topics, delete_topics
+from mmstream.core.kafka.config import producer_config
+from mmstream.core.settings import TopicSettings
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume

@@ -22,8 +22,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.kafka.admin import create_topics, delete_topics
-from mmstream.settings import TopicSettings
+from mmstream.core.kafka.admin import create_topics, delete_topics
+from mmstream.core.settings import TopicSettings
 from mmstream.stack.kafka_cluster import KafkaCluster
 from schemas.serde import AvroSerde
 from schemas.values import plain

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import SimulatorCluster
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume

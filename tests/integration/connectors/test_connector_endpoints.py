@@ -13,7 +13,7 @@ from aiohttp import web
 from connectors.backoff import Backoff
 from connectors.errors import EndpointRefused, FatalSessionError, RetryableSessionError
 from connectors.rest import RestClient
-from mmstream.stack.process import free_port
+from mmstream.core.child_process import free_port
 from tests.fixtures.simulators import quick_config
 from tests.helpers.processes import Child, wait_for
 

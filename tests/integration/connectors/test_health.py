@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mmstream.core.child_process import free_port
 from mmstream.stack.embedded import Broker
-from mmstream.stack.process import free_port
 from tests.fixtures.simulators import quick_config
 from tests.helpers.health import probe_now, status_is, wait_answer
 from tests.helpers.processes import Child

@@ -20,8 +20,8 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.server import ServerConnection, serve
 
-from mmstream.deadletter import header_map
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.settings import TopicSettings
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.hostile import genuine_mmapi, genuine_predexon, now_ms
 from tests.helpers.kafka import consume
@@ -244,7 +244,10 @@ async def test_no_frame_ends_the_connector_and_every_frame_is_accounted_for(
             assert refused == {"too_large": 1, "invalid_utf8": 1}
             assert provider.connections == 3, "the session went on after each refused frame"
             records_out = outcomes["published"] + outcomes["dead_lettered"]
-            acknowledged = lambda: total(scrape(metrics_port), ACKNOWLEDGED)  # noqa: E731
+
+            def acknowledged() -> float:
+                return total(scrape(metrics_port), ACKNOWLEDGED)
+
             await wait_for(lambda: acknowledged() >= records_out, 60, "Kafka to acknowledge")
             samples = scrape(metrics_port)
             raw_topics = ("orders", "bets", "scores", "emergency", "accounts", "sports_live")

@@ -12,8 +12,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from mmstream.deadletter import header_map
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import FaultConfig, SimulatorCluster
 from mmstream.simulators.scenario import DEFAULT_CLIENT
 from mmstream.simulators.timeline import render

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import SimulatorCluster
 from mmstream.simulators.scenario import DEFAULT_CLIENT
 from mmstream.simulators.timeline import render

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import FaultConfig
 from tests.fixtures.kafka import TestCluster
 from tests.fixtures.simulators import quick_config

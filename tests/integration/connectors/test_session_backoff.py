@@ -16,7 +16,7 @@ from websockets.http11 import Request, Response
 from connectors.backoff import Backoff
 from connectors.errors import EndpointRefused, FatalSessionError
 from connectors.metrics import ConnectorMetrics
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.session import FeedProtocol, SessionLoop
 
 BASE_S, CAP_S = 0.02, 0.2
@@ -70,16 +70,16 @@ class Echo(FeedProtocol):
     def url(self) -> str:
         return self._url
 
-    async def handshake(self, ws: ClientConnection, session: Session) -> None:
+    async def handshake(self, ws: ClientConnection, session: Connection) -> None:
         await ws.send("subscribe")
         session.subscription_id = str(await ws.recv())
 
-    async def resync(self, session: Session) -> None:
+    async def resync(self, session: Connection) -> None:
         if self.rest_status is not None:
             status = self.rest_status
             raise EndpointRefused(f"HTTP {status}; check TEST_REST_URL", status, "TEST_REST_URL")
 
-    async def handle(self, raw: str | bytes, session: Session) -> None:
+    async def handle(self, raw: str | bytes, session: Connection) -> None:  # type: ignore[override]
         self.frames += 1
 
     async def close(self) -> None:

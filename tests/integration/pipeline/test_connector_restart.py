@@ -13,7 +13,7 @@ from pathlib import Path
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TestCluster

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from mmstream.core.settings import TopicSettings
 from mmstream.pipeline.orchestrator import Orchestrator, UpOptions
-from mmstream.settings import TopicSettings
 from mmstream.view.model import Dashboard
 from tests.fixtures.kafka import TestCluster
 
@@ -89,8 +89,9 @@ async def test_the_demo_shows_both_feeds_games_and_hedged_fills_within_30_s(
     started = time.monotonic()
     run = asyncio.create_task(orchestrator.run())
     try:
+        first: set[asyncio.Future[Any]] = {shown, run}
         done, _ = await asyncio.wait(
-            {shown, run}, timeout=DEMO_PROMISE_S, return_when=asyncio.FIRST_COMPLETED
+            first, timeout=DEMO_PROMISE_S, return_when=asyncio.FIRST_COMPLETED
         )
         assert shown in done, (
             f"not everything shown {time.monotonic() - started:.0f} s after start: "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.processes import Child

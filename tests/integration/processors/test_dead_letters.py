@@ -16,14 +16,15 @@ import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
-from mmstream.deadletter import header_map
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TestCluster
@@ -64,7 +65,7 @@ def poison_records(
     registry: SchemaRegistryClient, topics: TopicSettings, serde: AvroSerde, topic_id: str
 ) -> dict[str, tuple[bytes, str]]:
     """Key -> (value bytes, the exception class expected in the dead letter)."""
-    own_id = registry.get_latest_version(f"{topics.name(topic_id)}-value").schema_id
+    own_id = registry.get_latest_version(f"{topics.name(topic_id)}-value").schema_id or 0
     stranger_id = registry.register_schema("procfail-stranger-value", Schema(json.dumps(STRANGER)))
     body = io.BytesIO()
     fastavro.schemaless_writer(
@@ -81,7 +82,9 @@ def poison_records(
 
 def faulty_order(serde: AvroSerde) -> bytes:
     now = 1_771_149_600_000
-    envelope = Session(connection_id="c", subscription_id="1").envelope("mmapi", now, now, "LIVE")
+    envelope = Connection(connection_id="c", subscription_id="1").envelope(
+        "mmapi", now, now, "LIVE"
+    )
     payload = {
         "orderId": FAULTY_ORDER_ID,
         "client": "desk",
@@ -142,10 +145,10 @@ async def test_poison_records_are_dead_lettered_and_every_agent_goes_on(
     assert "scenario sent and processed" in up.output
 
     dead = consume(cluster.target, topics.name("processors_dlq"), len(expected), 30, quiet_s=1.0)
-    by_origin = {}
-    for key, value, message in dead:
-        headers = header_map(message.headers())
-        by_origin[(headers["topic"], key)] = (value, headers)
+    by_origin: dict[tuple[str, str | None], tuple[Any, dict[str, str]]] = {}
+    for dead_key, value, message in dead:
+        headers = header_map(cast(list[tuple[str, bytes | None]], message.headers()))
+        by_origin[(headers["topic"], dead_key)] = (value, headers)
     assert set(by_origin) == set(expected), "exactly the poison records, each once"
     sources = {
         (name, key): message

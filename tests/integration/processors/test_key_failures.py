@@ -14,8 +14,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from mmstream.deadletter import header_map
-from mmstream.settings import TopicSettings
+from mmstream.core.deadletter import header_map
+from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape
 from schemas.serde import AvroSerde
 from schemas.values import plain

@@ -31,9 +31,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, consume_until, decoder_for, produce
@@ -127,7 +127,7 @@ def older_order_schema() -> dict[str, Any]:
 
 def older_order(schema_id: int) -> bytes:
     at = int(time.time() * 1000)
-    envelope = Session(connection_id="c", subscription_id="1").envelope("mmapi", at, at, "LIVE")
+    envelope = Connection(connection_id="c", subscription_id="1").envelope("mmapi", at, at, "LIVE")
     del envelope["origin"]
     payload = {
         "orderId": ORDER_ID,
@@ -177,7 +177,7 @@ async def test_a_worker_whose_agent_dies_exits_non_zero_and_up_restarts_it(
         await asyncio.to_thread(consume_until, cluster.target, fills, bool, 90, lambda b: b)
         produce(cluster.target, topics.name("orders"), [(str(ORDER_ID), older_order(older_id))])
         met = next(
-            TopicPartition(m.topic(), m.partition(), m.offset())
+            TopicPartition(m.topic() or "", m.partition() or 0, m.offset() or 0)
             for key, _, m in consume(cluster.target, topics.name("orders"), 1, 30, quiet_s=1.0)
             if key == str(ORDER_ID)
         )

@@ -3,7 +3,7 @@ go on deciding for the orders it handed over.
 
 Faust's in-memory table keeps the keys a worker wrote itself after it lost their partition
 (it forgets only keys it had read back from the changelog), so without
-`mmstream.kafka.faust_fixes`' `forget_moved_keys` the first worker's deadline timer still
+`mmstream.core.kafka.faust_fixes`' `forget_moved_keys` the first worker's deadline timer still
 finds the orders that moved, as it last knew them, and opens an UNHEDGED_FILL alert for an
 order whose second hedge bet only the new owner read: an alert nobody ever resolves.
 
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from mmstream.kafka.faust_fixes import FIXES_OFF_VARIABLE
-from mmstream.settings import TopicSettings
-from mmstream.stack.process import free_port
+from mmstream.core.child_process import free_port
+from mmstream.core.kafka.faust_fixes import FIXES_OFF_VARIABLE
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 from tests.fixtures.kafka import TestCluster
@@ -60,7 +60,7 @@ async def wait_assigned(ports: list[int], accept: Any, deadline_s: float) -> lis
 def partitions_of(cluster: TestCluster, topics: TopicSettings) -> dict[int, int]:
     """Each order's partition of `mmapi.orders` (where the producer's partitioner put it)."""
     records = consume(cluster.target, topics.name("orders"), len(ORDERS), 30)
-    return {int(key or 0): message.partition() for key, _, message in records}
+    return {int(key or 0): message.partition() or 0 for key, _, message in records}
 
 
 @pytest.mark.parametrize("fixed", [False, True], ids=["without-fix", "with-fix"])

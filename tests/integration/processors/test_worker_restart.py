@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from connectors.publisher import Session
+from connectors.publisher import Connection
 from connectors.records import change_record
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas.serde import AvroSerde
 from schemas.values import plain
 from tests.fixtures.kafka import TestCluster
@@ -32,7 +32,7 @@ ORDERS = list(range(2000, 2012))
 FIRST, SECOND = 60.0, 40.0
 
 
-SESSION = Session(connection_id="c", subscription_id="1")
+SESSION = Connection(connection_id="c", subscription_id="1")
 
 
 def change(payload: dict[str, Any], at: int, event: str) -> dict[str, Any]:
@@ -114,8 +114,8 @@ def ends_of(cluster: TestCluster, topic: str, count: int) -> dict[TopicPartition
     """Each partition's end offset, from the records themselves (not the broker's watermark)."""
     ends: dict[TopicPartition, int] = {}
     for _, _, message in consume(cluster.target, topic, count, 30):
-        tp = TopicPartition(topic, message.partition())
-        ends[tp] = max(ends.get(tp, 0), message.offset() + 1)
+        tp = TopicPartition(topic, message.partition() or 0)
+        ends[tp] = max(ends.get(tp, 0), (message.offset() or 0) + 1)
     return ends
 
 

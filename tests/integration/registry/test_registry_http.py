@@ -15,7 +15,11 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from mmstream.stack.embedded import Registry
 
-FILL = {"type": "record", "name": "Fill", "fields": [{"name": "stake", "type": "double"}]}
+FILL: dict[str, Any] = {
+    "type": "record",
+    "name": "Fill",
+    "fields": [{"name": "stake", "type": "double"}],
+}
 
 
 def schema(*extra: dict[str, Any]) -> Schema:
@@ -49,7 +53,7 @@ def test_register_lookup_and_fetch_by_id(
     assert registry_client.register_schema(f"other-{subject}", schema()) == schema_id
     found = registry_client.lookup_schema(subject, schema())
     assert (found.schema_id, found.version) == (schema_id, 1)
-    assert json.loads(registry_client.get_schema(schema_id).schema_str) == FILL
+    assert json.loads(registry_client.get_schema(schema_id).schema_str or "") == FILL
     assert registry_client.get_latest_version(subject).version == 1
     assert subject in registry_client.get_subjects()
 

@@ -12,9 +12,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema
 from fastavro.utils import generate_many
 
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import TopicSettings
-from mmstream.topics import TOPICS
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import TopicSettings
+from mmstream.core.topics import TOPICS
 from schemas import load_schema_dict
 from schemas.decoder import Decoder, NotConfluentFramed
 from schemas.serde import AvroSerde

@@ -63,7 +63,7 @@ async def test_an_unexpected_error_is_the_tasks_with_its_own_class_and_trace() -
     def broken(*args: Any) -> Any:
         raise ZeroDivisionError("a bug")
 
-    h.protocol.published.is_repeat = broken  # type: ignore[method-assign]
+    h.protocol.published.is_repeat = broken  # type: ignore[method-assign, assignment]
     frame = order_frame()
     assert await h.send(frame) is Outcome.DEAD_LETTERED
     (letter,) = h.dead_letters()

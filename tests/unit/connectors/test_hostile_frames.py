@@ -263,7 +263,8 @@ async def test_predexon_fields_named_extra_or_envelope_and_frame_fields_are_kept
 async def test_dead_letter_metric_labels_stay_bounded_whatever_the_field_names() -> None:
     h = harness("mmapi")
     for i in range(5):
-        await assert_dead_lettered(h, order(1, **{f"key{i}": float("nan")}), f"payload.key{i}")
+        nan: dict[str, Any] = {f"key{i}": float("nan")}
+        await assert_dead_lettered(h, order(1, **nan), f"payload.key{i}")
     await assert_dead_lettered(h, order(1, blob="x" * 1_100_000), "record too large")
     reasons = {
         sample.labels["reason"]

@@ -16,7 +16,7 @@ from connectors.backoff import (
     parse_retry_after,
 )
 from connectors.settings import MmapiSettings, PredexonSettings
-from mmstream.settings import load_settings
+from mmstream.core.settings import load_settings
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504, 599])

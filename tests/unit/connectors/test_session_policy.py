@@ -8,8 +8,8 @@ from connectors.errors import FatalSessionError, RetryableSessionError
 from connectors.mmapi import classify_error
 from connectors.settings import MmapiSettings, PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, SequenceVerdict, fingerprint
-from mmstream.errors import ConfigurationError
-from mmstream.settings import load_settings
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.settings import load_settings
 
 
 def test_mmapi_errors_are_classified() -> None:

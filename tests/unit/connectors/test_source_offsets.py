@@ -8,9 +8,9 @@ from pydantic import SecretStr
 from connectors.metrics import ConnectorMetrics
 from connectors.mmapi import MmapiProtocol
 from connectors.offsets import Position, PositionTracker
-from connectors.publisher import Publisher, Session
+from connectors.publisher import Connection, Publisher
 from connectors.settings import MmapiSettings, PredexonSettings
-from mmstream.settings import load_settings
+from mmstream.core.settings import load_settings
 
 
 def test_a_position_waits_for_every_record_queued_before_it() -> None:
@@ -77,7 +77,7 @@ def test_with_nothing_recorded_the_connector_starts_from_now_and_says_so(
     caplog.set_level("INFO", logger="connectors.gaps")
     protocol = mmapi_protocol()
     protocol.restore({})
-    protocol.open_gap(Session("c1"))
+    protocol.open_gap(Connection("c1"))
     assert protocol.gaps.gap_from_ms == {}
     assert "no position recorded by an earlier process: starting from now" in caplog.text
 
@@ -85,7 +85,7 @@ def test_with_nothing_recorded_the_connector_starts_from_now_and_says_so(
 def test_the_first_session_after_a_restart_fills_each_channel_from_its_position() -> None:
     protocol = mmapi_protocol()
     protocol.restore({"orders": Position(10_000), "bets": Position(9_000, gap_from_ms=5_000)})
-    protocol.open_gap(Session("c1"))  # a fresh process: not a reconnect, yet a gap to close
+    protocol.open_gap(Connection("c1"))  # a fresh process: not a reconnect, yet a gap to close
     assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 5_000}, (
         "margin 2 s; unfinished fill"
     )
@@ -94,7 +94,7 @@ def test_the_first_session_after_a_restart_fills_each_channel_from_its_position(
 def test_a_channel_without_a_position_fills_from_the_earliest_recorded() -> None:
     protocol = mmapi_protocol()
     protocol.restore({"orders": Position(10_000)})
-    protocol.open_gap(Session("c1"))
+    protocol.open_gap(Connection("c1"))
     assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 8_000}
 
 
@@ -102,6 +102,6 @@ def test_a_position_in_the_future_is_not_believed(caplog: pytest.LogCaptureFixtu
     protocol = mmapi_protocol()
     year_9999 = 253_402_300_799_000
     protocol.restore({"orders": Position(year_9999), "bets": Position(10_000)})
-    protocol.open_gap(Session("c1"))
+    protocol.open_gap(Connection("c1"))
     assert protocol.gaps.gap_from_ms == {"orders": 8_000, "bets": 8_000}
     assert "ignored a recorded orders position in the future" in caplog.text

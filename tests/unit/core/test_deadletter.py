@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmstream.deadletter import STACKTRACE_LIMIT, Origin, error_headers, header_map
+from mmstream.core.deadletter import STACKTRACE_LIMIT, Origin, error_headers, header_map
 from schemas.decoder import UnknownSchemaId
 
 

@@ -8,12 +8,13 @@ import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata  # what faust_fixes asks for versions
 from pathlib import Path
 
 import pytest
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka import faust_fixes
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka import faust_fixes
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -44,9 +45,9 @@ def test_the_installed_versions_are_the_pinned_ones() -> None:
 def test_another_version_is_refused_naming_package_and_versions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = faust_fixes.metadata.version
+    real = metadata.version
     monkeypatch.setattr(
-        faust_fixes.metadata,
+        metadata,
         "version",
         lambda name: "0.16.0" if name == "faust-streaming" else real(name),
     )

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from mmstream.health import CheckResult, Health, HealthServer, Heartbeat, loop_responds, serve
-from mmstream.logging import register_secret
+from mmstream.core.health import CheckResult, Health, HealthServer, Heartbeat, loop_responds, serve
+from mmstream.core.logging import register_secret
 
 
 def get(url: str) -> tuple[int, str, str]:
@@ -57,10 +57,10 @@ def test_one_port_serves_metrics_health_and_readiness(server: str, health: Healt
     status, content_type, body = get(server + "/metrics")
     assert status == 200 and content_type.startswith("text/plain")
     assert "mmstream_test_things_total 3.0" in body
-    status, body = get_json(server + "/healthz")
+    status, health_body = get_json(server + "/healthz")
     assert status == 200
-    assert body["component"] == "connector-test" and body["status"] == "alive"
-    assert body["checks"]["event_loop"]["ok"] is True
+    assert health_body["component"] == "connector-test" and health_body["status"] == "alive"
+    assert health_body["checks"]["event_loop"]["ok"] is True
     assert get(server + "/nothing")[0] == 404
 
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from mmstream.logging import RedactingFormatter, redact, register_secret
+from mmstream.core.logging import RedactingFormatter, redact, register_secret
 
 
 def test_registered_secret_is_redacted_everywhere_in_a_line() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from connectors.runner import feed_settings
 from mmstream.cli.main import redacted_excepthook
-from mmstream.logging import RedactingFormatter, redact
-from mmstream.settings import RegistrySettings, kafka_passthrough, load_settings
+from mmstream.core.logging import RedactingFormatter, redact
+from mmstream.core.settings import RegistrySettings, kafka_passthrough, load_settings
 
 SOURCES: dict[str, tuple[str, str, Callable[[], object]]] = {
     # id: (environment variable, its value, the secret that must never be printed, reader)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget, consumer_config
-from mmstream.settings import (
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget, consumer_config
+from mmstream.core.settings import (
     KafkaSettings,
     RegistrySettings,
     StackSettings,

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import PROFILES, ClusterTarget, faust_settings, low_fetch_wait_consumer
-from mmstream.settings import KafkaSettings, load_settings
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import (
+    PROFILES,
+    ClusterTarget,
+    faust_settings,
+    low_fetch_wait_consumer,
+)
+from mmstream.core.settings import KafkaSettings, load_settings
 
 
 class Recording:

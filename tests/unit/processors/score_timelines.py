@@ -8,6 +8,7 @@ from typing import Any
 
 from processors.common import Output
 from processors.scores import logic
+from processors.scores.state import State, View
 from processors.settings import ProcessorSettings
 
 SETTINGS = ProcessorSettings(
@@ -51,7 +52,7 @@ class Replay:
         return [at for at, record in self.statuses if record["status"] == status]
 
 
-def view(record: Shown) -> dict[str, Any]:
+def view(record: Shown) -> View:
     at = T0 + record.at_ms
     return {
         "home": record.home,
@@ -70,14 +71,14 @@ def view(record: Shown) -> dict[str, Any]:
 
 def replay(
     records: list[Shown], settings: ProcessorSettings = SETTINGS, tail_ms: int = 20_000
-) -> tuple[logic.State, Replay]:
+) -> tuple[State, Replay]:
     state = logic.new_state("g1", "f1")
     result = Replay()
     ordered = sorted(records, key=lambda r: r.at_ms)
     end = (ordered[-1].at_ms if ordered else 0) + tail_ms
 
     def run(now: int) -> None:
-        outputs = logic.evaluate(state, T0 + now, settings)
+        outputs = logic.advance(state, T0 + now, settings)
         result.outputs += outputs
         for output in outputs:
             if output.topic_id == "scores_reconciled":

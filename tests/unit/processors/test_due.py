@@ -21,7 +21,7 @@ OPS = st.lists(
 def test_pop_due_returns_exactly_the_keys_whose_latest_due_time_has_come(
     ops: list[tuple[str, bytes, int | None]],
 ) -> None:
-    index, model = DueIndex(), {}
+    index, model = DueIndex(), dict[bytes, int]()
     for op, key, value in ops:
         if op == "schedule":
             index.schedule(key, value)

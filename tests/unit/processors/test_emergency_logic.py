@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from processors import signals
+from processors.common import Output
 from processors.emergency import logic
+from processors.emergency.state import State
 from processors.settings import ProcessorSettings
 
 SETTINGS = ProcessorSettings(
@@ -18,11 +20,11 @@ SETTINGS = ProcessorSettings(
 T0 = 1_771_149_600_000
 
 
-def apply(state: logic.State, value: dict[str, Any]) -> list[logic.Output]:
+def apply(state: State, value: dict[str, Any]) -> list[Output]:
     return logic.apply_signal(state, signals.decode(value), SETTINGS)
 
 
-def records(outputs: list[logic.Output], topic_id: str) -> list[dict[str, object]]:
+def records(outputs: list[Output], topic_id: str) -> list[dict[str, object]]:
     return [o.value for o in outputs if o.topic_id == topic_id]
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.hedge import logic
+from processors.hedge.state import State
 from processors.settings import ProcessorSettings
 
 SETTINGS = ProcessorSettings(hedge_deadline_s=5.0)
@@ -69,12 +70,12 @@ def bet(bet_id: int, at: int, stake: float, status: str, placed_at: int) -> dict
     }
 
 
-def fold(records: list[tuple[str, dict[str, Any]]], now: int) -> tuple[logic.State, list[Any]]:
-    state = logic.new_state(7)
+def fold(records: list[tuple[str, dict[str, Any]]], now: int) -> tuple[State, list[Any]]:
+    state: State = logic.new_state(7)
     outputs = []
     for topic_id, record in records:
         state = logic.step(state, topic_id, record)
-        outputs += logic.evaluate(state, now, SETTINGS)
+        outputs += logic.advance(state, now, SETTINGS)
     return state, outputs
 
 
@@ -108,6 +109,7 @@ def test_totals_equal_the_truth_under_any_interleaving(
 ) -> None:
     records, filled, hedged = history
     state, _outputs = fold(records, T0)
+    assert state["closed"] is False  # no settlement in these histories: the order stays open
     fill = logic.hedge_fill(state, SETTINGS)
     assert fill["filled_stake"] == filled
     assert abs(fill["hedged_stake"] - hedged) < 1e-9
@@ -150,13 +152,13 @@ def test_bet_before_fill_then_fill_is_hedged_and_latency_uses_event_time() -> No
 def test_unhedged_fill_alerts_after_the_deadline_and_resolves_when_hedged_late() -> None:
     state, outputs = fold([("orders", order(T0, 100.0, "FILLED", matched_at=T0))], T0 + 1000)
     assert not [o for o in outputs if o.topic_id == "risk_alerts"]
-    late = logic.evaluate(state, T0 + 5000, SETTINGS)
+    late = logic.advance(state, T0 + 5000, SETTINGS)
     alerts = [o.value for o in late if o.topic_id == "risk_alerts"]
     assert [(a["alert_type"], a["state"]) for a in alerts] == [("UNHEDGED_FILL", "OPEN")]
-    assert logic.evaluate(state, T0 + 9000, SETTINGS) == [], "transitions only, no repeats"
+    assert logic.advance(state, T0 + 9000, SETTINGS) == [], "transitions only, no repeats"
     state = logic.step(state, "bets", bet(1, T0 + 8000, 100.0, "matched", T0 + 8000))
     resolved = [
-        o.value for o in logic.evaluate(state, T0 + 9000, SETTINGS) if o.topic_id == "risk_alerts"
+        o.value for o in logic.advance(state, T0 + 9000, SETTINGS) if o.topic_id == "risk_alerts"
     ]
     assert [(a["alert_type"], a["state"]) for a in resolved] == [("UNHEDGED_FILL", "RESOLVED")]
 
@@ -185,7 +187,7 @@ def test_a_rejection_other_bets_already_cover_opens_and_resolves_at_once() -> No
         ("HEDGE_REJECTED", "OPEN"),
         ("HEDGE_REJECTED", "RESOLVED"),
     ], "the alert must not stay open until some later record or the order's expiry"
-    assert logic.evaluate(state, T0 + 500, SETTINGS) == []
+    assert logic.advance(state, T0 + 500, SETTINGS) == []
 
 
 def test_settled_hedged_orders_shrink_and_late_duplicates_stay_harmless() -> None:
@@ -199,7 +201,7 @@ def test_settled_hedged_orders_shrink_and_late_duplicates_stay_harmless() -> Non
     closed = logic.close_if_settled(state)
     assert closed["closed"] and len(closed) == 3
     again = logic.step(closed, "bets", records[1][1])
-    assert logic.evaluate(again, T0 + 6000, SETTINGS) == []
+    assert logic.advance(again, T0 + 6000, SETTINGS) == []
     assert logic.expired(again, T0 + 5100 + 601_000, SETTINGS)
 
 
@@ -218,9 +220,9 @@ def test_on_a_backlog_the_deadline_also_waits_in_wall_time() -> None:
     state = logic.step(
         logic.new_state(7), "orders", order(T0, 100.0, "FILLED", matched_at=T0), wall_ms=50_000
     )
-    early = logic.evaluate(state, T0 + 9000, SETTINGS, wall_ms=51_000)
+    early = logic.advance(state, T0 + 9000, SETTINGS, wall_ms=51_000)
     assert not [o for o in early if o.topic_id == "risk_alerts"]
-    late = logic.evaluate(state, T0 + 9000, SETTINGS, wall_ms=55_000)
+    late = logic.advance(state, T0 + 9000, SETTINGS, wall_ms=55_000)
     assert [o.value["state"] for o in late if o.topic_id == "risk_alerts"] == ["OPEN"]
 
 
@@ -231,22 +233,22 @@ def test_nothing_changes_before_the_state_is_next_due(
 ) -> None:
     """The deadline timer only looks at due orders: before `next_due`, evaluating the state
     again (at any stream time) gives nothing new and it has not expired."""
-    state = logic.new_state(7)
+    state: State = logic.new_state(7)
     now = T0
     for topic_id, record in history[0]:
         state = logic.step(state, topic_id, record)
-        logic.evaluate(state, now, SETTINGS)
+        logic.advance(state, now, SETTINGS)
     due = logic.next_due(state, SETTINGS)
     assert due is not None
     before = min(due - 1, now + offset)
-    assert logic.evaluate(state, before, SETTINGS) == []
+    assert logic.advance(state, before, SETTINGS) == []
     assert not logic.expired(state, before, SETTINGS)
 
 
 def test_an_unhedged_fill_is_due_at_its_deadline_then_at_its_expiry() -> None:
     state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, "FILLED", matched_at=T0))
     assert logic.next_due(state, SETTINGS) == T0 + 5000
-    logic.evaluate(state, T0 + 5000, SETTINGS)  # the alert opens
+    logic.advance(state, T0 + 5000, SETTINGS)  # the alert opens
     assert logic.next_due(state, SETTINGS) == T0 + int(SETTINGS.retention_s * 1000) + 1
 
 
@@ -256,7 +258,7 @@ def test_an_order_leaving_state_withdraws_its_unhedged_exposure() -> None:
     from processors import signals
 
     state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, matched_at=T0))
-    sent = logic.emergency_signals(state, logic.evaluate(state, T0, SETTINGS))
+    sent = logic.emergency_signals(state, logic.advance(state, T0, SETTINGS))
     [opened] = [signals.decode(o.value) for o in sent]
     assert opened == signals.Exposure(7, "f1", 100.0, T0)
     assert logic.emergency_signals(state, []) == [], "unchanged exposure is not sent again"
@@ -270,5 +272,5 @@ def test_an_order_leaving_state_withdraws_its_unhedged_exposure() -> None:
 def test_a_hedged_order_leaving_state_sends_nothing() -> None:
     state = logic.step(logic.new_state(7), "orders", order(T0, 100.0, matched_at=T0))
     state = logic.step(state, "bets", bet(1, T0 + 100, 100.0, "matched", T0 + 100))
-    logic.emergency_signals(state, logic.evaluate(state, T0 + 100, SETTINGS))
+    logic.emergency_signals(state, logic.advance(state, T0 + 100, SETTINGS))
     assert logic.leaving(state, T0 + 10**8) == []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from processors.scores import logic
+from processors.scores.state import State
 from tests.unit.processors.score_timelines import SETTINGS, T0, Shown, replay, view
 
 
@@ -17,8 +18,8 @@ def test_one_sided_then_catching_up_with_its_lag_then_agree_with_the_leader() ->
     _, run = replay(
         [Shown(0, "predexon", 1, 0), Shown(100, "mmapi", 0, 0), Shown(9_100, "mmapi", 1, 0)]
     )
-    catching = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
-    assert catching and all(r["lagging_provider"] == "mmapi" for r in catching)
+    caught = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
+    assert caught and all(r["lagging_provider"] == "mmapi" for r in caught)
     agree = run.statuses[-1][1]
     assert (agree["status"], agree["leader"], agree["lead_ms"]) == ("AGREE", "predexon", 9_100)
     assert run.alerts("SCORE_CONFLICT", "OPEN") == [] and run.signals() == []
@@ -121,10 +122,10 @@ def test_late_older_view_is_ignored_and_repeats_emit_nothing() -> None:
     state = logic.new_state("g1", "f1")
     logic.apply_view(state, "predexon", view(Shown(10_000, "predexon", 2, 0)), SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(10_100, "mmapi", 2, 0)), SETTINGS)
-    logic.evaluate(state, T0 + 10_100, SETTINGS)
+    logic.advance(state, T0 + 10_100, SETTINGS)
     logic.apply_view(state, "predexon", view(Shown(1_000, "predexon", 1, 0)), SETTINGS)
     assert state["views"]["predexon"]["home"] == 2
-    assert logic.evaluate(state, T0 + 20_000, SETTINGS) == []
+    assert logic.advance(state, T0 + 20_000, SETTINGS) == []
 
 
 def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
@@ -138,8 +139,9 @@ def test_a_state_written_by_the_previous_version_is_upgraded() -> None:
         "emitted": None,
         "last_received": T0,
     }
-    logic.apply_view(old, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
-    [record] = [o.value for o in logic.evaluate(old, T0 + 500, SETTINGS)]
+    upgraded = cast(State, old)
+    logic.apply_view(upgraded, "predexon", view(Shown(500, "predexon", 1, 0)), SETTINGS)
+    [record] = [o.value for o in logic.advance(upgraded, T0 + 500, SETTINGS)]
     assert record["status"] == "AGREE"
 
 
@@ -150,10 +152,10 @@ def test_a_withdrawal_judged_late_ends_its_signal_no_earlier_than_it_began() -> 
     for record in (Shown(0, "mmapi", 1, 0), Shown(700, "predexon", 1, 0)):
         logic.apply_view(state, record.provider, view(record), SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(20_000, "mmapi", 2, 0)), SETTINGS)
-    logic.evaluate(state, T0 + 20_000, SETTINGS)
+    logic.advance(state, T0 + 20_000, SETTINGS)
     logic.apply_view(state, "mmapi", view(Shown(25_000, "mmapi", 1, 0)), SETTINGS)
-    outputs = logic.evaluate(state, T0 + 26_500, SETTINGS)
-    outputs += logic.evaluate(state, T0 + 29_000, SETTINGS)
+    outputs = logic.advance(state, T0 + 26_500, SETTINGS)
+    outputs += logic.advance(state, T0 + 29_000, SETTINGS)
     sent = [o.value for o in outputs if o.topic_id == "signals"]
     assert [(s["active"], s["at"]) for s in sent] == [(True, T0 + 26_500), (False, T0 + 26_500)]
     resolved = [o.value for o in outputs if o.topic_id == "risk_alerts"][-1]

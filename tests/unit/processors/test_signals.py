@@ -8,7 +8,7 @@ from processors import signals
 
 
 def test_every_kind_round_trips_through_the_codec() -> None:
-    sent = [
+    sent: list[signals.Signal] = [
         signals.Exposure(7, "f1", 12.5, 1000),
         signals.Exposure(8, None, 0.0, 1001),
         signals.Rejection("bet:1", 1002),

@@ -19,7 +19,7 @@ LONGS = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.sampled_from([-(2**63), 2**63 - 1, 64, -65, 8191, 8192]),
 )
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
 
 
 def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -17,7 +17,7 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from mmstream.settings import TopicSettings
+from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
 from schemas.decoder import (
     DecodeError,

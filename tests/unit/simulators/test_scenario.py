@@ -61,7 +61,9 @@ def test_bets_sometimes_reach_the_socket_before_their_fill() -> None:
     first_bet: dict[int, int] = {}
     first_fill: dict[int, int] = {}
     for step in steps:
-        order_id = step.payload.get("orderId")
+        if step.channel not in ("bets", "orders"):
+            continue
+        order_id = int(step.payload["orderId"])
         if step.channel == "bets":
             first_bet.setdefault(order_id, step.t_ms)
         elif step.channel == "orders" and step.payload["matchedStake"]:

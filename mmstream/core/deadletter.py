@@ -9,6 +9,7 @@ Header values are UTF-8 text, as Connect writes them.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 PREFIX = "__connect.errors."
@@ -79,10 +80,19 @@ def error_headers(
     ]
 
 
-def header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
-    """The `__connect.errors.*` headers of a dead letter as text, by short name."""
-    return {
-        name[len(PREFIX) :]: (value or b"").decode("utf-8", errors="replace")
-        for name, value in headers or []
-        if name.startswith(PREFIX)
-    }
+HeaderValue = str | bytes | None
+
+
+def header_map(
+    headers: Sequence[tuple[str, HeaderValue]] | Mapping[str, HeaderValue] | None,
+) -> dict[str, str]:
+    """The `__connect.errors.*` headers of a dead letter (as a client returns them) as text, by
+    short name."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or []
+    return {name[len(PREFIX) :]: as_text(value) for name, value in pairs if name.startswith(PREFIX)}
+
+
+def as_text(value: HeaderValue) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value or ""

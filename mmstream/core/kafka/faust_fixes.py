@@ -14,7 +14,7 @@
 The first six are bugs of faust-streaming / aiokafka and are needed whatever the broker;
 `exact_changelog_ends` works around Tansu and is not installed on Apache Kafka; `low_fetch_wait`
 costs a hop hundreds of ms on both (Tansu sleeps in a fetch; aiokafka's one fetch in flight
-per broker leaves busy partitions out, `mmstream.kafka.config.WorkerTuning`). The tests that
+per broker leaves busy partitions out, `mmstream.core.kafka.config.WorkerTuning`). The tests that
 show each bug without its fix: `tests/integration/broker/test_faust_fixes.py`; `forget_moved_keys`:
 `tests/integration/processors/test_worker_join.py`. The patched
 functions copy code of the versions in `PINNED` (also in `constraints.txt` and
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 TANSU, KAFKA = "tansu", "kafka"
@@ -60,7 +60,8 @@ def check_pinned_versions() -> None:
             wrong.append(f"{package} {installed} is installed, the Faust fixes need {pinned}")
     if wrong:
         raise ConfigurationError(
-            "; ".join(wrong) + " (mmstream/kafka/faust_fixes.py copies their code: install with "
+            "; ".join(wrong)
+            + " (mmstream/core/kafka/faust_fixes.py copies their code: install with "
             "`pip install -c constraints.txt`, or re-check every fix before changing the pin)"
         )
 
@@ -109,7 +110,7 @@ def _replace(owner: Any, attribute: str, build: Callable[[Any], Any]) -> None:
 def _pause_streams_on_assign(target: ClusterTarget) -> None:
     from faust.transport.consumer import Consumer
 
-    from mmstream.kafka.faust_rebalance import pause_streams_on_assign
+    from mmstream.core.kafka.faust_rebalance import pause_streams_on_assign
 
     _replace(Consumer, "on_partitions_assigned", pause_streams_on_assign)
 
@@ -117,7 +118,7 @@ def _pause_streams_on_assign(target: ClusterTarget) -> None:
 def _position_before_resume(target: ClusterTarget) -> None:
     from faust.tables.recovery import Recovery
 
-    from mmstream.kafka import faust_rebalance
+    from mmstream.core.kafka import faust_rebalance
 
     _replace(Recovery, "_resume_streams", lambda _: faust_rebalance.resume_streams)
     _replace(Recovery, "on_recovery_completed", lambda _: faust_rebalance.on_recovery_completed)
@@ -126,7 +127,7 @@ def _position_before_resume(target: ClusterTarget) -> None:
 def _seek_uncommitted_to_beginning(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.faust_rebalance import seek_to_committed
+    from mmstream.core.kafka.faust_rebalance import seek_to_committed
 
     _replace(AIOKafkaConsumerThread, "seek_to_committed", lambda _: seek_to_committed)
 
@@ -134,7 +135,7 @@ def _seek_uncommitted_to_beginning(target: ClusterTarget) -> None:
 def _empty_active_means_none(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.faust_rebalance import fetch_only_active
+    from mmstream.core.kafka.faust_rebalance import fetch_only_active
 
     _replace(AIOKafkaConsumerThread, "_fetch_records", fetch_only_active)
 
@@ -142,7 +143,7 @@ def _empty_active_means_none(target: ClusterTarget) -> None:
 def _forget_moved_keys(target: ClusterTarget) -> None:
     from faust.tables.base import Collection
 
-    from mmstream.kafka.faust_rebalance import INDEX_WRITTEN_KEYS, remember_key_partitions
+    from mmstream.core.kafka.faust_rebalance import INDEX_WRITTEN_KEYS, remember_key_partitions
 
     _replace(Collection, "send_changelog", remember_key_partitions)
     INDEX_WRITTEN_KEYS["installed"] = True  # the agents' hot path indexes its writes too
@@ -151,7 +152,7 @@ def _forget_moved_keys(target: ClusterTarget) -> None:
 def _partition_keys_through_failover(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import Producer
 
-    from mmstream.kafka.faust_failover import key_partition_from_known_partitions
+    from mmstream.core.kafka.faust_failover import key_partition_from_known_partitions
 
     _replace(Producer, "key_partition", key_partition_from_known_partitions)
 
@@ -159,7 +160,7 @@ def _partition_keys_through_failover(target: ClusterTarget) -> None:
 def _exact_changelog_ends(target: ClusterTarget) -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    from mmstream.kafka.changelog_ends import exact_highwaters
+    from mmstream.core.kafka.changelog_ends import exact_highwaters
 
     _replace(AIOKafkaConsumerThread, "highwaters", lambda ends: exact_highwaters(ends, target))
 
@@ -167,7 +168,7 @@ def _exact_changelog_ends(target: ClusterTarget) -> None:
 def _low_fetch_wait(target: ClusterTarget) -> None:
     import aiokafka
 
-    from mmstream.kafka.config import low_fetch_wait_consumer
+    from mmstream.core.kafka.config import low_fetch_wait_consumer
 
     wait_ms = target.worker.fetch_max_wait_ms
     _replace(aiokafka, "AIOKafkaConsumer", lambda cls: low_fetch_wait_consumer(cls, wait_ms))

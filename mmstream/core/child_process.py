@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mmstream.errors import StackError
+from mmstream.core.errors import StackError
 
 log = logging.getLogger(__name__)
 

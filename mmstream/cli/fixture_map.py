@@ -19,7 +19,7 @@ def fixtures() -> None:
 def load(path: str) -> None:
     """Load a CSV (header fixtureId,game_id[,league,sport,title]) or JSON list of mappings."""
     setup_logging()
-    from processors.fixtures import load_fixture_file, publish_mappings
+    from mmstream.cli.fixture_map_loader import load_fixture_file, publish_mappings
 
     mappings = load_fixture_file(path)
     count = publish_mappings(mappings, source=path)

@@ -2,12 +2,18 @@
 
 One table describes every topic so that `mmstream topics`, the embedded stack, the connectors and
 the processors agree on partition counts (the hedge join needs `mmapi.orders` and `mmapi.bets`
-co-partitioned) and on which topics are compacted.
+co-partitioned) and on which topics are compacted. The processors' tables and internal topics
+take their partition counts from here too (`INTERNAL_PARTITIONS`), and a worker checks at
+start-up that the cluster's co-partitioned topics (`CO_PARTITIONED`) have the count declared here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# Keyed topics: the unit of scale-out (one worker per partition at most). Changing it means
+# recreating the keyed topics and the processors' changelogs with the new count.
+PARTITIONS = 4
 
 
 @dataclass(frozen=True)
@@ -19,7 +25,7 @@ class TopicSpec:
     key: str
     value_schema: str | None  # None: the original bytes of another topic (dead letters)
     written_by: str
-    partitions: int = 4
+    partitions: int = PARTITIONS
     config: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,7 +84,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         COMPACT,
     ),
     TopicSpec(
-        "hedge_fills", "hedge.fills", "orderId", "hedge_fill", "processors", 4, COMPACT_DELETE
+        "hedge_fills",
+        "hedge.fills",
+        "orderId",
+        "hedge_fill",
+        "processors",
+        PARTITIONS,
+        COMPACT_DELETE,
     ),
     TopicSpec(
         "risk_emergency", "risk.emergency", "scope", "risk_emergency", "processors", 1, COMPACT
@@ -90,9 +102,39 @@ TOPICS: tuple[TopicSpec, ...] = (
         "game",
         "score_reconciliation",
         "processors",
-        4,
+        PARTITIONS,
         COMPACT_DELETE,
     ),
 )
 
 TOPICS_BY_ID: dict[str, TopicSpec] = {t.id: t for t in TOPICS}
+
+
+def partitions(topic_id: str) -> int:
+    """The partition count declared for a pipeline topic."""
+    return TOPICS_BY_ID[topic_id].partitions
+
+
+@dataclass(frozen=True)
+class CoPartitioned:
+    """Topics one agent joins by key: partition n of each holds the same keys only when every
+    topic has the same count (and the agent's table, sized from it, has it too)."""
+
+    reader: str
+    topic_ids: tuple[str, ...]
+    table: str
+
+
+CO_PARTITIONED: tuple[CoPartitioned, ...] = (
+    CoPartitioned("the hedge join", ("orders", "bets"), "hedge-state"),
+)
+
+# The processors' tables and internal topics (names after the app id). A table keyed like its
+# source topics has their count; the emergency state is one key, the signals one ordered stream.
+INTERNAL_PARTITIONS: dict[str, int] = {
+    "hedge-state": partitions("orders"),
+    "score-views": PARTITIONS,
+    "score-state": PARTITIONS,  # fed by score-views, keyed alike (by game)
+    "emergency-state": 1,
+    "signals": 1,
+}

@@ -210,7 +210,7 @@ def low_fetch_wait_consumer(
     busy partition then wait behind a fetch of quiet ones, up to the whole 1.5 s.
     """
 
-    class TunedConsumer(consumer_class):
+    class TunedConsumer(consumer_class):  # type: ignore[misc]  # Faust's class, untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
             super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
-from mmstream.kafka.config import ClusterTarget, consumer_config
+from mmstream.core.kafka.config import ClusterTarget, consumer_config
 
 
 def exact_highwaters(reported_ends: Any, target: ClusterTarget) -> Any:

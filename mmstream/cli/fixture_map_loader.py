@@ -11,9 +11,9 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import producer_config
-from mmstream.runtime import Runtime, resolve_runtime
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import producer_config
+from mmstream.core.runtime import Runtime, resolve_runtime
 from schemas.serde import AvroSerde
 
 REQUIRED = ("fixtureId", "game_id")

@@ -21,9 +21,9 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mmstream.errors import ConfigurationError
-from mmstream.logging import register_secret
-from mmstream.topics import TOPICS, TOPICS_BY_ID
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.logging import register_secret
+from mmstream.core.topics import TOPICS, TOPICS_BY_ID
 
 KAFKA_PASSTHROUGH_PREFIX = "MMSTREAM_KAFKA_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

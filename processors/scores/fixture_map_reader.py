@@ -19,9 +19,9 @@ import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from mmstream.deadletter import STAGE_VALUE_CONVERTER, Origin
-from mmstream.errors import MmstreamError
-from mmstream.kafka.config import consumer_config
+from mmstream.core.deadletter import STAGE_VALUE_CONVERTER, Origin
+from mmstream.core.errors import MmstreamError
+from mmstream.core.kafka.config import consumer_config
 from processors.app import Pipeline
 from processors.failures import die
 from schemas.decoder import DecodeError

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmstream.errors import ConfigurationError
-from mmstream.kafka.config import ClusterTarget
-from mmstream.settings import (
+from mmstream.core.errors import ConfigurationError
+from mmstream.core.kafka.config import ClusterTarget
+from mmstream.core.settings import (
     KafkaSettings,
     RegistrySettings,
     StackSettings,
@@ -15,7 +15,7 @@ from mmstream.settings import (
     kafka_passthrough,
     load_settings,
 )
-from mmstream.stack import read_stack_file
+from mmstream.core.stackfile import read_stack_file
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ Faust creates them with `topic_replication_factor`, 1 unless set: on a 3-node cl
 changelog partition then lives on one broker, and killing that broker stalls every worker's
 table recovery until it returns (measured: `tests/integration/cluster/test_broker_kill.py`), and
 loses the state for good with the broker's disk. The pipeline's own topics are created with the
-cluster's default (`replication_factor=-1`, `mmstream.kafka.admin`); Faust's take the same, read
-from the brokers' `default.replication.factor` at start-up.
+cluster's default (`replication_factor=-1`, `mmstream.core.kafka.admin`); Faust's take the same,
+read from the brokers' `default.replication.factor` at start-up.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from mmstream.kafka.admin import ADMIN_TIMEOUT_S, admin_client
-from mmstream.kafka.config import ClusterTarget
+from mmstream.core.kafka.admin import ADMIN_TIMEOUT_S, admin_client
+from mmstream.core.kafka.config import ClusterTarget
 
 log = logging.getLogger(__name__)
 MOST_REPLICAS = 3  # when the brokers' setting cannot be read: 3, or fewer brokers

@@ -1,0 +1,140 @@
+"""Topic administration: create the pipeline's topics (idempotently), describe them, and check
+that the topics joined by key are co-partitioned on the cluster."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from mmstream.core.errors import ConfigurationError, MmstreamError
+from mmstream.core.kafka.config import ClusterTarget, admin_config
+from mmstream.core.settings import TopicSettings
+from mmstream.core.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
+
+log = logging.getLogger(__name__)
+ADMIN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    exists: bool
+
+
+def admin_client(target: ClusterTarget) -> AdminClient:
+    return AdminClient(admin_config(target))
+
+
+def create_topics(
+    target: ClusterTarget, names: TopicSettings, replication_factor: int = -1
+) -> list[str]:
+    """Create every pipeline topic that does not exist yet; return the names created."""
+    admin = admin_client(target)
+    new = [
+        NewTopic(
+            names.name(spec.id),
+            num_partitions=spec.partitions,
+            replication_factor=replication_factor,
+            config=dict(spec.config),
+        )
+        for spec in TOPICS
+    ]
+    created: list[str] = []
+    for name, future in admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S).items():
+        try:
+            future.result(ADMIN_TIMEOUT_S)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise MmstreamError(f"could not create topic {name}: {exc.args[0].str()}") from None
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created
+
+
+def delete_topics(target: ClusterTarget, topic_names: list[str]) -> None:
+    admin = admin_client(target)
+    for future in admin.delete_topics(topic_names, request_timeout=ADMIN_TIMEOUT_S).values():
+        try:
+            future.result(ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+
+
+def topic_exists(target: ClusterTarget, name: str) -> bool:
+    """Whether the cluster has the topic. Lists every topic rather than asking for this one:
+    a metadata request naming a topic creates it on brokers that auto-create topics."""
+    topic = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S).topics.get(name)
+    return topic is not None and topic.error is None
+
+
+def describe_topics(target: ClusterTarget, names: TopicSettings) -> list[TopicState]:
+    metadata = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S)
+    states = []
+    for spec in TOPICS:
+        name = names.name(spec.id)
+        topic = metadata.topics.get(name)
+        exists = topic is not None and topic.error is None
+        states.append(TopicState(name, len(topic.partitions) if topic and exists else 0, exists))
+    return states
+
+
+def partition_counts(target: ClusterTarget, topic_names: list[str]) -> dict[str, int]:
+    """The partition count of each named topic the cluster has (absent ones are left out)."""
+    metadata = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S)
+    counts = {}
+    for name in topic_names:
+        topic = metadata.topics.get(name)
+        if topic is not None and topic.error is None:
+            counts[name] = len(topic.partitions)
+    return counts
+
+
+def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
+    """Stop start-up when topics an agent joins by key do not all have the partition count its
+    table is sized with (`mmstream.core.topics`): records of one key would meet in different
+    partitions, on different workers, and the join would silently miss. A topic that does not
+    exist yet is left to whoever creates it (`mmstream topics`, `mmstream up`: from the table)."""
+    for group in CO_PARTITIONED:
+        ids = {names.name(topic_id): topic_id for topic_id in group.topic_ids}
+        counts = partition_counts(target, list(ids))
+        expected = INTERNAL_PARTITIONS[group.table]
+        if all(count == expected for count in counts.values()):
+            continue
+        found = ", ".join(
+            f"{name} (MMSTREAM_TOPIC_{ids[name].upper()}) has {count}"
+            for name, count in counts.items()
+        )
+        raise ConfigurationError(
+            f"{group.reader} joins {' and '.join(ids)} by key: they need equal partition counts, "
+            f"the count of its table {group.table} ({expected}, from mmstream/core/topics.py), "
+            f"but {found}; recreate the topics with {expected} partitions"
+        )
+
+
+def check_internal_partitions(target: ClusterTarget, app_id: str) -> None:
+    """Stop start-up when a worker's internal topic or table changelog already exists with
+    another partition count than `mmstream.core.topics.INTERNAL_PARTITIONS` gives it (created
+    before the count changed): Faust would use it as it is, and a table's keys would no longer
+    sit in the partition numbers of their source records."""
+    expected = {
+        f"{app_id}-{name}{suffix}": count
+        for name, count in INTERNAL_PARTITIONS.items()
+        for suffix in ("", "-changelog")
+    }
+    counts = partition_counts(target, list(expected))
+    wrong = {name: count for name, count in counts.items() if count != expected[name]}
+    if wrong:
+        found = ", ".join(
+            f"{name} has {count} (needs {expected[name]})" for name, count in wrong.items()
+        )
+        raise ConfigurationError(
+            f"internal topics of app id {app_id} (MMSTREAM_PROCESSOR_APP_ID) have other partition "
+            f"counts than mmstream/core/topics.py gives them: {found}; recreate them, or start "
+            "under a new app id (a table then recovers nothing)"
+        )
