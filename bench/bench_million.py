@@ -1,9 +1,12 @@
 """Memory over one million messages / events, in up to three runs.
 
-1. Whole pipeline (`mmstream up`, simulated feeds): 1,000,000 messages offered at 1,000 msg/s
-   for 1,000 s, `pipeline`. The MM API connector's peak RSS, records into Kafka and
-   reconnects. The worker of that run falls behind on the embedded broker, whose fetch
-   cost grows with every batch kept (README, Known limitations), so it does not see a million.
+1. Whole pipeline (`mmstream up --exit-when-done`, simulated feeds), `pipeline`: one million
+   messages offered at 1,000 msg/s for 1,000 s (`pipeline SECONDS` for a shorter run). The
+   RSS of the simulators, both connectors and the worker every 100 s (flat or not) and at
+   their peak; the messages the simulators sent, the records the connectors published, the
+   worker's consumer lag at its last scrape (0 = every record reached the agents) and whether
+   `up` ended as "scenario sent and processed". On the embedded Tansu the worker falls
+   behind, its fetch cost growing with every batch kept (README, Known limitations).
 2. The worker alone, `worker`: one million raw events (400k orders, 400k bets, 200k scores,
    event times spread as at 1,000 events/s over 1,000 s) written beforehand in large batches,
    then drained by one worker: its peak RSS and its table sizes during and after the drain.
@@ -13,13 +16,16 @@
 All with retention shortened (orders idle 60 s leave the table, settled ones after 30 s,
 instead of an hour) so that bounded state shows within the run.
 
-Usage: bench/bench_million.py [pipeline|worker|steady ...] [ORDERS]
-       (default: all three, about 40 minutes; 400000 orders = one million events)
+Usage: bench/bench_million.py [pipeline|worker|steady ...] [ORDERS | SECONDS]
+       (default: all three, about 40 minutes; 400000 orders = one million events; for
+       `pipeline` the number is the run's length in seconds at 1,000 msg/s)
+Both brokers: bench/both_brokers.py bench_million.py pipeline
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Producer
 
 from bench.bench_agents import agent_counts, bet, order, prepare_topics, score, start_worker
-from bench.bench_pipeline import run as run_pipeline
-from bench.common import embedded_stack, listing, peak_rss_mb, table
+from bench.bench_pipeline import children, environ
+from bench.common import embedded_stack, listing, peak_rss_mb, stop_child, table
 from mmstream.core.kafka.config import ClusterTarget, producer_config
 from mmstream.core.settings import TopicSettings
-from mmstream.view.sources import scrape
+from mmstream.view.sources import scrape, total
 from schemas.serde import AvroSerde
 
 ORDERS = 400_000  # + as many bets + half as many scores = 1,000,000 events
@@ -45,9 +51,118 @@ DEADLINE_S = 3600.0
 STEADY_RATE = 2_000.0  # events/s: within one worker's ~2.7k, so it keeps up
 
 
-def whole_pipeline() -> list[tuple[str, str]]:
-    os.environ.update(RETENTION)
-    return run_pipeline(1000.0, 1000.0)
+PIPELINE_RATE = 1000.0
+PIPELINE_S = 1000.0
+SAMPLE_EVERY_S = 100.0  # the RSS timeline's step
+# the processes followed, and where each says its metrics port is (None: it has none)
+ROLES = {
+    "simulate": None,
+    "connect mmapi": "MMAPI_METRICS_PORT",
+    "connect predexon": "PREDEXON_METRICS_PORT",
+    "process": "MMSTREAM_PROCESSOR_METRICS_PORT",
+}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PipelineWatch:
+    """RSS of each process of `up` (a timeline and the peak), connectors' records published,
+    the worker's consumer lag and records in, from their metrics."""
+
+    def __init__(self) -> None:
+        self.timeline: dict[str, list[float]] = {role: [] for role in ROLES}
+        self.peaks: dict[str, float] = {}
+        self.published: dict[str, float] = {}
+        self.lag: float | None = None
+        self.records_in: dict[str, float] = {}
+
+    def sample(self, parent: int, timeline: bool) -> None:
+        for pid, cmdline in children(parent).items():
+            role = next((r for r in ROLES if f"mmstream.cli {r}" in cmdline), None)
+            if role is None:
+                continue
+            try:
+                self.peaks[role] = max(self.peaks.get(role, 0.0), peak_rss_mb(pid))
+                if timeline:
+                    self.timeline[role].append(rss_mb(pid))
+                variable = ROLES[role]
+                if variable is None:
+                    continue
+                port = environ(pid).get(variable)
+                samples = scrape(f"http://127.0.0.1:{port}/metrics") or {}
+            except (OSError, ValueError):
+                continue
+            if role.startswith("connect") and samples:
+                self.published[role] = total(samples, "mmstream_connector_records_published_total")
+            elif role == "process" and samples:
+                lags = samples.get("mmstream_processor_consumer_lag", [])
+                if lags:
+                    self.lag = sum(value for _, value in lags)
+                for labels, value in samples.get("mmstream_processor_records_in_total", []):
+                    self.records_in[labels["agent"]] = value
+
+
+def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
+    watch = PipelineWatch()
+    with tempfile.TemporaryDirectory() as data_dir:
+        env.update({**RETENTION, "MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
+        output = Path(data_dir) / "up.out"
+        with output.open("wb") as sink:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "mmstream.cli", "up", "--no-view", "--exit-when-done",
+                 "--rate", str(PIPELINE_RATE), "--duration", str(seconds), "--seed", "11",
+                 "--summary-interval", "60"],
+                env=env, stdout=sink, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            began = time.monotonic()
+            next_point = began + SAMPLE_EVERY_S
+            try:
+                while up.poll() is None:
+                    point = time.monotonic() >= next_point
+                    if point:
+                        next_point += SAMPLE_EVERY_S
+                    watch.sample(up.pid, point)
+                    time.sleep(2.0)
+            finally:
+                stop_child(up)
+        took = time.monotonic() - began
+        done = Path(data_dir) / "simulators" / "info.done"
+        sent = done.read_text().strip() if done.exists() else "not finished"
+        lines = output.read_text(errors="replace").splitlines()
+    ending = next((line for line in reversed(lines) if line.startswith("mmstream up:")), "?")
+    rows = [
+        (
+            f"offered {PIPELINE_RATE:,.0f} msg/s for {seconds:,.0f} s",
+            f"exit code {up.returncode} after {took:,.0f} s",
+        ),
+        ("  up's last word", ending.split(";")[0]),
+        ("  messages the simulators sent", sent),
+        (
+            "  records published: MM API / Predexon connector",
+            f"{watch.published.get('connect mmapi', 0):,.0f}"
+            f" / {watch.published.get('connect predexon', 0):,.0f}",
+        ),
+        ("  records in per agent", listing(watch.records_in)),
+        (
+            "  worker's consumer lag at its last scrape",
+            "not measured" if watch.lag is None else f"{watch.lag:,.0f}",
+        ),
+    ]
+    for role in ROLES:
+        steps = ", ".join(f"{v:.0f}" for v in watch.timeline[role])
+        rows.append(
+            (
+                f"  RSS {role} (MiB): every {SAMPLE_EVERY_S:.0f} s / peak",
+                f"{steps or '-'} / {watch.peaks.get(role, 0):.0f}",
+            )
+        )
+    return rows
 
 
 class Writer:
@@ -162,7 +277,7 @@ if __name__ == "__main__":
     sizes = [int(a) for a in sys.argv[1:] if a.isdigit()]
     rows: list[tuple[str, str]] = []
     if "pipeline" in parts:
-        rows += whole_pipeline()
+        rows += whole_pipeline(float(sizes[0]) if sizes and parts == ["pipeline"] else PIPELINE_S)
     if "worker" in parts:
         rows += worker_run(sizes[0] if sizes else ORDERS, None)
     if "steady" in parts:

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     show_default=True,
     help="Messages per second.",
 )
-@click.option("--duration", default=600.0, show_default=True, help="Scenario length (s).")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Scenario length (s); 0 = no end (generated as it plays; no ground truth file).",
+)
 @click.option("--mmapi-port", default=0, type=int, help="0 = a free port.")
 @click.option("--predexon-port", default=0, type=int, help="0 = a free port.")
 @click.option("--out-dir", default="var/simulators", show_default=True, type=click.Path())
@@ -71,7 +77,7 @@ def simulate(
     config = ScenarioConfig(
         seed=seed,
         rate=rate,
-        duration_s=duration,
+        duration_s=duration or None,
         start_ms=None if live_clock else ScenarioConfig().start_ms,
         faults=faults,
         heartbeat_interval_s=heartbeat_interval,

@@ -61,6 +61,9 @@ def up(
 ) -> None:
     """Start the embedded broker and registry (unless MMSTREAM_BOOTSTRAP_SERVERS is set), the
     simulators (unless MMAPI_API_KEY / PREDEXON_API_KEY are set), both connectors and a worker."""
+    if exit_when_done and duration is None:
+        # without --duration the scenario has no end: nothing would ever be done
+        raise click.UsageError("--exit-when-done needs --duration (the scenario's length)")
     override_env("MMSTREAM_", embedded_broker=broker)
     settings = setup_logging()
     from mmstream.core.settings import writable_dir

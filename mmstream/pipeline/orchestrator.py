@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,6 @@ class UpOptions:
     seed: int = 7
     rate: float = 50.0
     duration_s: float | None = None
-    scenario_s: float = 3600.0
     live_view: bool = True
     summary_interval_s: float = 5.0
     exit_when_done: bool = False
@@ -72,6 +72,9 @@ class Orchestrator:
         self.reader: DerivedReader | None = None
         self.console = Console(stderr=False)
         self.stop_reason = "stopped"
+        # called with the board (under its lock) each time the view refreshes: what a test
+        # of the demo waits on
+        self.watchers: list[Callable[[Dashboard], None]] = []
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -161,9 +164,10 @@ class Orchestrator:
         info_path = self.plan.simulator_info
         info_path.unlink(missing_ok=True)
         info_path.with_suffix(".done").unlink(missing_ok=True)
-        scenario_s = self.options.duration_s or self.options.scenario_s
+        # with --duration the scenario is that long (its ground truth is written); without,
+        # it has no end and is generated as it plays
         await self.supervisor.start(
-            self.plan.simulators(self.options.seed, self.options.rate, scenario_s)
+            self.plan.simulators(self.options.seed, self.options.rate, self.options.duration_s)
         )
         deadline = time.monotonic() + SIMULATOR_START_DEADLINE_S
         while not info_path.exists():
@@ -194,6 +198,9 @@ class Orchestrator:
                 now = time.monotonic()
                 await asyncio.to_thread(self._scrape, urls, now - last_scrape)
                 last_scrape = now
+                with self.lock:
+                    for watcher in self.watchers:
+                        watcher(self.board)
                 if live is not None:
                     with self.lock:
                         live.update(render(self.board))

@@ -77,7 +77,8 @@ class Plan:
     def simulator_info(self) -> Path:
         return self.simulator_dir / "info.json"
 
-    def simulators(self, seed: int, rate: float, duration_s: float) -> ChildSpec:
+    def simulators(self, seed: int, rate: float, duration_s: float | None) -> ChildSpec:
+        """The simulators' child; `duration_s` None = a scenario with no end."""
         argv = [
             *MMSTREAM,
             "simulate",
@@ -86,7 +87,7 @@ class Plan:
             "--rate",
             str(rate),
             "--duration",
-            str(duration_s),
+            str(duration_s or 0),
             "--out-dir",
             str(self.simulator_dir),
             "--info-file",

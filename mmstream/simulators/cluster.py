@@ -23,15 +23,17 @@ from typing import Any
 from aiohttp import web
 
 from mmstream.core.child_process import free_port
-from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
-from mmstream.simulators.ground_truth import GroundTruth
+from mmstream.simulators.config import ScenarioConfig
+from mmstream.simulators.games import FIXTURE_ROUNDS, fixture_rows
+from mmstream.simulators.ground_truth import GameTruth, GroundTruth
 from mmstream.simulators.mmapi_server import MmapiServer
 from mmstream.simulators.predexon_server import PredexonServer
-from mmstream.simulators.scenario import build_scenario
-from mmstream.simulators.timeline import Step, render
+from mmstream.simulators.scenario import Scenario, new_truth, scenario_truth
+from mmstream.simulators.timeline import Step, iso, render
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+PRUNE_EVERY_MS = 1000  # how often (scenario time) the REST history drops its oldest rows
 
 
 @dataclass
@@ -64,7 +66,13 @@ class SimulatorCluster:
         self.counters: Counter[str] = Counter()
         self.mmapi = MmapiServer(config, self.counters)
         self.predexon = PredexonServer(config, self.counters)
-        self.steps, self.truth = build_scenario(config)
+        if config.end_ms is None and config.faults.restarts:
+            raise ValueError("faults.restarts are spread over the scenario: it needs an end")
+        # a bounded scenario's truth is filled as it plays (written when it has been sent);
+        # one with no end keeps none, only its fixture map
+        self._played = new_truth(config) if config.end_ms is not None else None
+        self._generated: tuple[int, GroundTruth] | None = None  # (anchor, truth), on demand
+        self._steps: list[Step] | None = None
         self.mmapi_site = Site(self._app(self.mmapi.routes()), mmapi_port or free_port())
         self.predexon_site = Site(self._app(self.predexon.routes()), predexon_port or free_port())
         self.finished = asyncio.Event()
@@ -113,8 +121,41 @@ class SimulatorCluster:
     def ground_truth_path(self) -> Path:
         return self.out_dir / "ground_truth.json"
 
+    @property
+    def truth(self) -> GroundTruth:
+        """The bounded scenario's ground truth: the player's once it has sent everything,
+        before that the same generated apart (without holding its steps)."""
+        if self._played is None:
+            raise ValueError("a scenario with no end has no ground truth")
+        if self.finished.is_set():
+            return self._played
+        if self._generated is None or self._generated[0] != self.anchor_ms:
+            generated = scenario_truth(self.config)
+            self._anchor(generated)
+            self._generated = (self.anchor_ms, generated)
+        return self._generated[1]
+
     def ground_truth(self) -> GroundTruth:
         return self.truth
+
+    @property
+    def steps(self) -> list[Step]:
+        """The whole timeline of a bounded scenario, generated again and held (tests only:
+        the player generates its own as it plays)."""
+        if self._steps is None:
+            if self.config.end_ms is None:
+                raise ValueError("a scenario with no end cannot be listed")
+            self._steps = list(Scenario(self.config))
+        return self._steps
+
+    def games(self) -> list[GameTruth]:
+        """The fixture map's games: every game the scenario can play (those of as many rounds
+        as fit in it, or of the first `FIXTURE_ROUNDS` when it has no end), known before it
+        plays."""
+        end = self.config.end_ms
+        shortest_game_ms = int(self.config.game_s * 1000 * 0.8)
+        rounds = FIXTURE_ROUNDS if end is None else 1 + end // max(1, shortest_game_ms)
+        return fixture_rows(self.config, rounds)
 
     def accepted_past_s(self) -> int:
         """How far back a connector must accept times (`<FEED>_TIME_WINDOW_PAST_S`) for this
@@ -132,8 +173,11 @@ class SimulatorCluster:
             "predexon_rest_url": self.predexon_rest_url,
             "predexon_api_key": self.predexon_api_key,
             "fixture_map": str(self.fixture_map_path),
-            "ground_truth": str(self.ground_truth_path),
-            "messages": len(self.steps),
+            "ground_truth": None if self._played is None else str(self.ground_truth_path),
+            # what the rate offers: the exact count is known once sent (`ground_truth`)
+            "offered_messages": None
+            if self.config.duration_s is None
+            else round(self.config.rate * self.config.duration_s),
             "duration_s": self.config.duration_s,
         }
 
@@ -148,10 +192,6 @@ class SimulatorCluster:
         self.anchor_ms = (
             self.config.start_ms if self.config.start_ms is not None else int(time.time() * 1000)
         )
-        self.truth.start_ms = self.anchor_ms
-        self.truth.end_ms = self.anchor_ms + int(self.config.duration_s * 1000)
-        self._shift_truth()
-        self.truth.write(self.ground_truth_path)
         if autoplay:
             self.play()
 
@@ -161,11 +201,7 @@ class SimulatorCluster:
         if self._player is not None:
             return
         if self.config.start_ms is None:
-            now = int(time.time() * 1000)
-            self.truth.shift_times(now - self.anchor_ms)
-            self.anchor_ms = self.truth.start_ms = now
-            self.truth.end_ms = now + int(self.config.duration_s * 1000)
-            self.truth.write(self.ground_truth_path)
+            self.anchor_ms = int(time.time() * 1000)
         self._player = asyncio.create_task(self._play(), name="scenario-player")
 
     async def play_when_subscribed(self) -> None:
@@ -206,11 +242,16 @@ class SimulatorCluster:
 
     # --- the player ----------------------------------------------------------------------------
 
+    def timeline(self) -> Scenario:
+        """The scenario the player plays: generated as it goes, filling the truth."""
+        return Scenario(self.config, self._played)
+
     async def _play(self) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         restarts = self._restart_times()
-        for step in self.steps:
+        next_prune = PRUNE_EVERY_MS
+        for step in self.timeline():
             while restarts and step.t_ms >= restarts[0]:
                 restarts.pop(0)
                 await self.restart_servers(self.config.faults.restart_downtime_s)
@@ -218,12 +259,23 @@ class SimulatorCluster:
             if delay > 0.001:
                 await asyncio.sleep(delay)
             self._send(step)
+            if step.t_ms >= next_prune:
+                next_prune = step.t_ms + PRUNE_EVERY_MS
+                self._prune_history(step.t_ms)
+        self.write_truth()
         self.finished.set()
         log.info("scenario finished: %d messages sent", self.sent)
 
+    def _prune_history(self, t_ms: int) -> None:
+        """Forget REST rows not updated within `rest_history_s` (memory stays bounded)."""
+        cutoff = iso(self.anchor_ms, t_ms - int(self.config.rest_history_s * 1000))
+        self.mmapi.orders.forget_before(cutoff)
+        self.mmapi.bets.forget_before(cutoff)
+        self.predexon.forget_ended_before(cutoff)
+
     def _restart_times(self) -> list[int]:
         count = self.config.faults.restarts
-        span = int(self.config.duration_s * 1000)
+        span = self.config.end_ms or 0
         return [span * (i + 1) // (count + 1) for i in range(count)]
 
     def _send(self, step: Step) -> None:
@@ -244,12 +296,17 @@ class SimulatorCluster:
 
     # --- files ---------------------------------------------------------------------------------
 
-    def _shift_truth(self) -> None:
-        """Ground-truth times were built on the default anchor; move them to the real one."""
-        shift = self.anchor_ms - DEFAULT_START_MS
-        if shift == 0 or self.config.start_ms is not None:
-            return
-        self.truth.shift_times(shift)
+    def write_truth(self) -> None:
+        """Write a bounded scenario's truth, filled as it played (once everything is sent)."""
+        if self._played is not None:
+            self._anchor(self._played)
+            self._played.write(self.ground_truth_path)
+
+    def _anchor(self, truth: GroundTruth) -> None:
+        """Move a truth generated on the scenario's own anchor to the one it plays on."""
+        truth.shift_times(self.anchor_ms - truth.start_ms)
+        truth.start_ms = self.anchor_ms
+        truth.end_ms = self.anchor_ms + (self.config.end_ms or 0)
 
     def _write_files(self) -> None:
         rows = [
@@ -259,7 +316,7 @@ class SimulatorCluster:
                 "league": g.league,
                 "sport": g.sport,
             }
-            for g in self.truth.games.values()
+            for g in self.games()
         ]
         self.fixture_map_path.write_text(json.dumps(rows, indent=1))
         with (self.out_dir / "fixture_map.csv").open("w", newline="") as handle:

@@ -34,9 +34,11 @@ class ScenarioConfig:
 
     seed: int = 7
     rate: float = 50.0  # messages per second, both feeds together (approximate)
-    duration_s: float = 60.0  # scenario length; the timeline is finite
+    duration_s: float | None = 60.0  # scenario length; None = no end (generated as it plays)
     start_ms: int | None = DEFAULT_START_MS  # virtual clock anchor; None = wall clock at start
-    games: int = 6
+    games: int = 6  # games played at once; each is followed by another until the end
+    game_s: float = 300.0  # a game's length (±20 %) when the scenario is longer than that
+    emergency_every_s: float = 300.0  # without an end: one emergency window per this period
     unhedged_p: float = 0.08  # a fill that gets no hedge bet
     rejected_p: float = 0.06  # a hedge bet that the bookmaker rejects (replaced or not)
     split_p: float = 0.15  # a fill hedged by several bets
@@ -53,6 +55,12 @@ class ScenarioConfig:
     predexon_ping_interval_s: float = 20.0
     max_connections_per_key: int = 5
     rest_rate_limit_per_min: int = 2000
+    rest_history_s: float = 300.0  # REST lists rows updated within this (a bounded history)
+
+    @property
+    def end_ms(self) -> int | None:
+        """The scenario's last moment (ms after its start), or None when it has no end."""
+        return None if self.duration_s is None else int(self.duration_s * 1000)
 
     @property
     def default_api_key(self) -> str:

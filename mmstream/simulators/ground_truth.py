@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class BetTruth:
     bet_id: int
     stake: float
@@ -16,7 +16,7 @@ class BetTruth:
     bookmaker: str
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderTruth:
     order_id: int
     client: str
@@ -58,6 +58,14 @@ class GameTruth:
     stale: list[Window] = field(default_factory=list)
 
 
+class Forgotten(dict[Any, Any]):
+    """A mapping that keeps nothing: the truth of a scenario whose history is not held (one
+    with no end, or the player's copy of one whose truth was written beforehand)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+
 @dataclass
 class GroundTruth:
     seed: int
@@ -68,6 +76,13 @@ class GroundTruth:
     games: dict[str, GameTruth] = field(default_factory=dict)
     emergency_windows: list[Window] = field(default_factory=list)
     messages: dict[str, int] = field(default_factory=dict)  # per feed/channel, before faults
+
+    @classmethod
+    def forgetful(cls, truth: GroundTruth) -> GroundTruth:
+        """`truth` made to keep no orders nor games: bounded memory however long it plays."""
+        truth.orders = Forgotten()
+        truth.games = Forgotten()
+        return truth
 
     def client_orders(self, client: str | None = None) -> list[OrderTruth]:
         wanted = client or self.default_client
@@ -86,11 +101,18 @@ class GroundTruth:
             if order.last_fill_ms is not None:
                 order.last_fill_ms += shift_ms
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
-
     def write(self, path: Path) -> None:
-        path.write_text(self.to_json())
+        """Write the truth as one JSON object, an order at a time: a copy of a million-message
+        scenario's whole truth at once would double the simulator's memory at its end."""
+        head = {k: getattr(self, k) for k in ("seed", "start_ms", "end_ms", "default_client")}
+        with path.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(head)[:-1] + ',\n "orders": {')
+            for number, (order_id, order) in enumerate(self.orders.items()):
+                out.write(f'{"," if number else ""}\n  "{order_id}": {json.dumps(asdict(order))}')
+            games = {k: asdict(v) for k, v in self.games.items()}
+            windows = [asdict(w) for w in self.emergency_windows]
+            out.write(f'}},\n "games": {json.dumps(games)},\n "emergency_windows": ')
+            out.write(f'{json.dumps(windows)},\n "messages": {json.dumps(self.messages)}}}\n')
 
     @classmethod
     def read(cls, path: Path) -> GroundTruth:

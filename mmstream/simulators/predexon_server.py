@@ -86,6 +86,14 @@ class PredexonServer:
                     }
                     connection.send(json.dumps(message))
 
+    def forget_ended_before(self, cutoff: str) -> None:
+        """Drop the states of games that ended before `cutoff` (ISO text): REST lists the
+        games of the recent past, not every game ever played."""
+        for game_id in [
+            g for g, state in self.states.items() if state["ended"] and state["updated_at"] < cutoff
+        ]:
+            del self.states[game_id]
+
     # --- WebSocket -----------------------------------------------------------------------------
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:

@@ -63,6 +63,13 @@ class TimeOrderedRows:
         self.rows[row_id] = row
         insort(self.order, (row["updatedAt"], row_id))
 
+    def forget_before(self, cutoff: str) -> None:
+        """Drop the rows last updated before `cutoff` (ISO text): a bounded history."""
+        stop = bisect_left(self.order, (cutoff,))
+        for _, row_id in self.order[:stop]:
+            del self.rows[row_id]
+        del self.order[:stop]
+
     def between(self, since: str | None, until: str | None) -> Iterator[dict[str, Any]]:
         """Rows with `since` <= updatedAt <= `until` (ISO text, sortable), oldest first."""
         start = 0 if since is None else bisect_left(self.order, (since,))

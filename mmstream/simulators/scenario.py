@@ -1,18 +1,33 @@
-"""The scenario engine: a finite, deterministic timeline of both feeds' messages from a seed.
+"""The scenario engine: a deterministic timeline of both feeds' messages from a seed,
+generated as it plays.
 
-Pure: no I/O and no clock. `build_scenario(config)` returns the steps (sorted by due time) and
-the ground truth of the same world, so tests can hold the pipeline's outputs against it.
-The games are `games.py`; this module adds the emergency windows and the orders' lives.
+Pure: no I/O and no clock. `Scenario(config, truth)` is an iterator of steps in due-time order;
+it holds only what is still to be sent of the orders and games under way (the builder's
+heap), so a scenario with no end (`duration_s=None`) plays in bounded memory. A step is
+released once no order, game or emergency still to be generated can come before it. The truth
+of a bounded scenario fills `truth` as it is generated; `build_scenario(config)` returns both
+whole (tests), `scenario_truth(config)` the truth alone. The games are `games.py`; this module
+adds the emergency windows and the orders' lives.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import random
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mmstream.simulators.builder import Builder
 from mmstream.simulators.config import DEFAULT_START_MS, ScenarioConfig
-from mmstream.simulators.games import make_games, play_games
+from mmstream.simulators.games import (
+    CHANGE_EVERY_MS,
+    CHANGES_PER_GAME,
+    Slot,
+    make_slots,
+    play_next_game,
+    scenario_span_ms,
+)
 from mmstream.simulators.ground_truth import BetTruth, GroundTruth, OrderTruth, Window
 from mmstream.simulators.timeline import At, Step
 
@@ -21,67 +36,147 @@ OTHER_CLIENT = "desk-beta"
 EXCHANGES = ("polymarket", "kalshi", "novig.us", "sx.bet", "polymarket-us")
 BOOKMAKERS = ("vertex", "pinnacle", "betfair", "matchbook")
 MESSAGES_PER_ORDER = 9.0  # INSERT, fills, bets and their updates, account changes, settlement
+ORDER_ARRIVALS_SHARE = 0.8  # a bounded scenario's orders arrive in its first 80 %
+
+
+def new_truth(config: ScenarioConfig) -> GroundTruth:
+    start_ms = config.start_ms if config.start_ms is not None else DEFAULT_START_MS
+    end_ms = config.end_ms
+    return GroundTruth(
+        config.seed, start_ms, start_ms + (end_ms if end_ms is not None else 0), DEFAULT_CLIENT
+    )
 
 
 def build_scenario(config: ScenarioConfig) -> tuple[list[Step], GroundTruth]:
-    rng = random.Random(config.seed)
-    builder = Builder(config, rng)
-    end_ms = int(config.duration_s * 1000)
-    start_ms = config.start_ms if config.start_ms is not None else DEFAULT_START_MS
-    truth = GroundTruth(config.seed, start_ms, start_ms + end_ms, DEFAULT_CLIENT)
+    """The whole timeline and its truth, held in memory (a bounded scenario: tests)."""
+    truth = new_truth(config)
+    return list(Scenario(config, truth)), truth
 
-    games = make_games(builder, truth)
-    score_messages = play_games(builder, games, truth)
-    emergencies(builder, truth)
-    budget = max(1.0, config.rate * config.duration_s - score_messages)
-    n_orders = max(1, int(budget / MESSAGES_PER_ORDER))
-    arrival_span = max(1, int(end_ms * 0.8))
-    for _ in range(n_orders):
-        client = OTHER_CLIENT if rng.random() < config.other_client_share else DEFAULT_CLIENT
-        game = rng.choice(games)
-        order_lifecycle(builder, truth, client, game.truth.fixture_id, rng.randrange(arrival_span))
 
-    steps = sorted(builder.steps, key=lambda s: (s.t_ms, s.seq))
-    sequences: dict[str, int] = {}
-    for step in steps:
+def scenario_truth(config: ScenarioConfig) -> GroundTruth:
+    """The truth of a bounded scenario, generated without holding its steps."""
+    truth = new_truth(config)
+    for _ in Scenario(config, truth):
+        pass
+    return truth
+
+
+def score_messages_per_s(config: ScenarioConfig) -> float:
+    """About how many score messages the games send per second, both feeds together."""
+    game_ms = min(scenario_span_ms(config), int(config.game_s * 1000))
+    changes = max(CHANGES_PER_GAME, game_ms // CHANGE_EVERY_MS)
+    return config.games * 2 * (changes + 2) / max(1.0, game_ms / 1000)
+
+
+class Scenario:
+    """The timeline as an iterator: orders arrive as a Poisson process at the rate left by
+    the games, games follow each other in their slots, emergencies come at fixed times."""
+
+    def __init__(self, config: ScenarioConfig, truth: GroundTruth | None = None) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.builder = Builder(config, self.rng)
+        self.truth = truth if truth is not None else GroundTruth.forgetful(new_truth(config))
+        self.slots: list[Slot] = make_slots(self.builder)
+        end = config.end_ms
+        share = ORDER_ARRIVALS_SHARE if end is not None else 1.0
+        order_rate = (config.rate - score_messages_per_s(config)) / MESSAGES_PER_ORDER / share
+        self.order_gap_ms = 1000 / max(order_rate, 1e-3)  # mean time between two orders
+        self.last_arrival_ms = int(end * share) if end is not None else None
+        self.next_order_ms = self.rng.expovariate(1 / self.order_gap_ms)  # the first arrival
+        self.next_emergency = 0  # the number of the next emergency window
+        self.sequences: dict[str, int] = {}  # Predexon's per-game sequence, in send order
+
+    def __iter__(self) -> Iterator[Step]:
+        while True:
+            at, generate = self._next_source()
+            for step in self.builder.due(at):
+                yield self._released(step)
+            if generate is None:
+                return
+            generate()
+
+    def _next_source(self) -> tuple[float, Callable[[], None] | None]:
+        """The earliest thing still to generate, and when it starts (inf: nothing left)."""
+        candidates: list[tuple[float, Callable[[], None]]] = []
+        if self.last_arrival_ms is None or self.next_order_ms < self.last_arrival_ms:
+            candidates.append((self.next_order_ms, self._next_order))
+        for slot in self.slots:
+            if not slot.done:
+                candidates.append((slot.next_start, functools.partial(self._next_game, slot)))
+        window = emergency_window(self.config, self.next_emergency)
+        if window is not None:
+            candidates.append((window[0], self._next_window))
+        if not candidates:
+            return math.inf, None
+        return min(candidates, key=lambda c: c[0])
+
+    def _next_order(self) -> None:
+        t0 = int(self.next_order_ms)
+        self.next_order_ms += self.rng.expovariate(1 / self.order_gap_ms)
+        rng = self.rng
+        client = OTHER_CLIENT if rng.random() < self.config.other_client_share else DEFAULT_CLIENT
+        fixture_id = rng.choice(self.slots).fixture_id
+        order_lifecycle(self.builder, self.truth, client, fixture_id, t0)
+
+    def _next_game(self, slot: Slot) -> None:
+        play_next_game(self.builder, slot, self.truth)
+
+    def _next_window(self) -> None:
+        window = emergency_window(self.config, self.next_emergency)
+        assert window is not None
+        self.next_emergency += 1
+        emergency(self.builder, self.truth, *window)
+
+    def _released(self, step: Step) -> Step:
         if step.feed == "predexon":  # Predexon's sequence grows in the order events are sent
             game_id = step.payload["game_id"]
-            sequences[game_id] = sequences.get(game_id, 0) + 1
-            step.payload["sequence"] = sequences[game_id]
+            self.sequences[game_id] = self.sequences.get(game_id, 0) + 1
+            step.payload["sequence"] = self.sequences[game_id]
+            if step.payload["ended"]:
+                del self.sequences[game_id]  # a game's final is its last state
         name = f"{step.feed}.{step.channel}"
-        truth.messages[name] = truth.messages.get(name, 0) + 1
-    return steps, truth
+        self.truth.messages[name] = self.truth.messages.get(name, 0) + 1
+        return step
 
 
 # --- emergency ---------------------------------------------------------------------------------
 
 
-def emergencies(builder: Builder, truth: GroundTruth) -> None:
-    end_ms = int(builder.config.duration_s * 1000)
-    count = builder.config.emergency_windows
-    for number in range(count):
-        slot = end_ms // (count + 1)
-        a = slot * (number + 1) - slot // 4
-        b = a + max(1000, slot // 3)
-        builder.emit(
-            a,
-            "mmapi",
-            "emergency",
-            "UPDATE",
-            {"emergency": True, "reason": "Manual trigger", "triggeredAt": At(a)},
-            {"emergency": False},
-        )
-        builder.emit(
-            b,
-            "mmapi",
-            "emergency",
-            "UPDATE",
-            {"emergency": False, "reason": "Manual release", "triggeredAt": At(b)},
-            {"emergency": True, "reason": "Manual trigger"},
-        )
-        truth.emergency_windows.append(
-            Window(truth.start_ms + a, truth.start_ms + b, "Manual trigger")
-        )
+def emergency_window(config: ScenarioConfig, number: int) -> tuple[int, int] | None:
+    """Emergency window `number` (start, end ms): `emergency_windows` spread evenly over a
+    bounded scenario; without an end, one every `emergency_every_s`."""
+    end_ms = config.end_ms
+    if end_ms is None:
+        period = int(config.emergency_every_s * 1000)
+        a = period * (number + 1) - period // 4
+        return a, a + max(1000, period // 10)
+    count = config.emergency_windows
+    if number >= count:
+        return None
+    slot = end_ms // (count + 1)
+    a = slot * (number + 1) - slot // 4
+    return a, a + max(1000, slot // 3)
+
+
+def emergency(builder: Builder, truth: GroundTruth, a: int, b: int) -> None:
+    builder.emit(
+        a,
+        "mmapi",
+        "emergency",
+        "UPDATE",
+        {"emergency": True, "reason": "Manual trigger", "triggeredAt": At(a)},
+        {"emergency": False},
+    )
+    builder.emit(
+        b,
+        "mmapi",
+        "emergency",
+        "UPDATE",
+        {"emergency": False, "reason": "Manual release", "triggeredAt": At(b)},
+        {"emergency": True, "reason": "Manual trigger"},
+    )
+    truth.emergency_windows.append(Window(truth.start_ms + a, truth.start_ms + b, "Manual trigger"))
 
 
 # --- orders, fills, hedges, accounts -----------------------------------------------------------
@@ -244,9 +339,9 @@ def place_bet(
 
 
 def settle_bet(builder: Builder, client: str, bet: BetTruth, t: int, order_result: str) -> None:
+    current = builder.bets.pop(bet.bet_id)
     if bet.status == "rejected":
         return
-    current = builder.bets[bet.bet_id]
     won = order_result == "LOST"  # the hedge wins when the exchange position loses
     after = {
         **current,

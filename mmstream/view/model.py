@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 LATEST_FILLS = 8
+LATEST_GAMES = 50  # games kept (a scenario with no end plays new ones round after round)
+
+
+class Latest:
+    """The latest record per key, each key once, newest first; the oldest leave past `limit`."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.records: OrderedDict[str, dict[str, Any]] = OrderedDict()  # oldest first
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        self.records.pop(key, None)
+        self.records[key] = record
+        while self.limit is not None and len(self.records) > self.limit:
+            self.records.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self.records.pop(key, None)
+
+    def newest_first(self, count: int | None = None) -> list[dict[str, Any]]:
+        newest = list(reversed(self.records.values()))
+        return newest if count is None else newest[:count]
+
+    def keys(self) -> list[str]:
+        """Newest first."""
+        return list(reversed(self.records))
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 @dataclass
@@ -42,12 +71,13 @@ class Dashboard:
 
     feeds: dict[str, FeedStatus] = field(default_factory=dict)
     agents: dict[str, AgentStatus] = field(default_factory=dict)
-    latest_fills: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LATEST_FILLS))
+    latest_fills: Latest = field(default_factory=lambda: Latest(LATEST_FILLS))  # by order
     fills_seen: int = 0
-    open_alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hedged_fills_seen: int = 0  # of which status HEDGED
+    open_alerts: Latest = field(default_factory=Latest)
     alerts_seen: int = 0
     emergency: dict[str, dict[str, Any]] = field(default_factory=dict)
-    games: dict[str, dict[str, Any]] = field(default_factory=dict)
+    games: Latest = field(default_factory=lambda: Latest(LATEST_GAMES))
 
     def apply_record(self, topic_id: str, key: str | None, value: dict[str, Any] | None) -> None:
         """Fold one derived-topic record into the view."""
@@ -55,25 +85,26 @@ class Dashboard:
             return
         if topic_id == "hedge_fills":
             self.fills_seen += 1
-            self.latest_fills.appendleft(value)
+            self.hedged_fills_seen += int(value.get("status") == "HEDGED")
+            self.latest_fills.put(str(value.get("order_id") or key), value)
         elif topic_id == "risk_alerts":
             self.alerts_seen += 1
             alert_id = str(value.get("alert_id") or key)
             if str(value.get("state", "")).upper() in {"RESOLVED", "CLEARED"}:
-                self.open_alerts.pop(alert_id, None)
+                self.open_alerts.pop(alert_id)
             else:
-                self.open_alerts[alert_id] = value
+                self.open_alerts.put(alert_id, value)
         elif topic_id == "risk_emergency":
             self.emergency[str(value.get("scope") or key)] = value
         elif topic_id == "scores_reconciled":
-            self.games[str(value.get("game_id") or key)] = value
+            self.games.put(str(value.get("game_id") or key), value)
 
     def in_emergency(self) -> list[str]:
         return sorted(scope for scope, v in self.emergency.items() if v.get("active"))
 
     def game_status_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for game in self.games.values():
+        for game in self.games.newest_first():
             status = str(game.get("status", "?"))
             counts[status] = counts.get(status, 0) + 1
         return counts
@@ -81,7 +112,8 @@ class Dashboard:
     def summary_line(self) -> str:
         """One line for non-interactive runs (no TTY)."""
         feeds = " ".join(
-            f"{f.name}={f.state}:{f.messages_per_s:.0f}/s,dlq={f.dlq_total:.0f}"
+            f"{f.name}={f.state}:{f.messages_per_s:.0f}/s,n={f.messages_total:.0f},"
+            f"dlq={f.dlq_total:.0f}"
             for f in self.feeds.values()
         )
         agents = " ".join(
@@ -95,5 +127,6 @@ class Dashboard:
         emergency = ",".join(self.in_emergency()) or "none"
         return (
             f"feeds[{feeds}] agents[{agents}] fills={self.fills_seen} "
+            f"hedged={self.hedged_fills_seen} "
             f"alerts_open={len(self.open_alerts)} emergency={emergency} games[{games}]"
         )

@@ -85,6 +85,15 @@ def records_table(title: str, columns: list[tuple[str, str]], rows: list[dict[st
     return table
 
 
+def with_lag(game: dict[str, Any]) -> dict[str, Any]:
+    """A reconciled game with the lag to show: the trailing provider's while it catches up,
+    none when both agree; unknown (-) otherwise."""
+    lag = game.get("lag_ms")
+    if lag is None and game.get("status") == "AGREE":
+        lag = 0
+    return {**game, "shown_lag_ms": lag}
+
+
 def render(board: Dashboard) -> RenderableType:
     emergency = ", ".join(board.in_emergency()) or "none"
     header = Text.assemble(
@@ -107,12 +116,12 @@ def render(board: Dashboard) -> RenderableType:
                 ("ratio", "hedge_ratio"),
                 ("latency ms", "hedge_latency_ms"),
             ],
-            list(board.latest_fills),
+            board.latest_fills.newest_first(),
         ),
         records_table(
             "Open alerts",
             [("alert", "alert_type"), ("subject", "subject"), ("message", "message")],
-            list(board.open_alerts.values())[-10:],
+            board.open_alerts.newest_first(10),
         ),
         records_table(
             "Games",
@@ -122,7 +131,8 @@ def render(board: Dashboard) -> RenderableType:
                 ("MM API", "mmapi_score"),
                 ("Predexon", "predexon_score"),
                 ("leader", "leader"),
+                ("lag ms", "shown_lag_ms"),
             ],
-            sorted(board.games.values(), key=lambda g: str(g.get("game_id")))[:12],
+            [with_lag(game) for game in board.games.newest_first(12)],
         ),
     )

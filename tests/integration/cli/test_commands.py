@@ -192,6 +192,7 @@ def test_every_bad_setting_exits_2_naming_it(
         (["simulate", "--faults", "{not json"], "--faults"),
         (["simulate", "--faults", '{"no_such_fault": 1}'], "--faults"),
         (["up", "--no-view", "--rate", "-5"], "--rate"),
+        (["up", "--no-view", "--exit-when-done"], "--exit-when-done needs --duration"),
     ],
 )
 def test_a_bad_argument_exits_2_naming_it(args: list[str], named: str, tmp_path: Path) -> None:

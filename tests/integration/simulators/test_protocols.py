@@ -238,9 +238,11 @@ async def test_predexon_rest_paginates_every_game(simulators_factory: Any) -> No
 async def test_same_seed_gives_the_same_stream(simulators_factory: Any) -> None:
     streams = []
     for _ in range(2):
-        sims = await simulators_factory(quick_config(duration_s=2))
+        # played once subscribed: a subscription racing the first messages is not the point
+        sims = await simulators_factory(quick_config(duration_s=2), autoplay=False)
         ws = await subscribe(sims.mmapi_ws_url, sims.mmapi_api_key)
         await recv_json(ws)
+        sims.play()
         await sims.wait_finished(10)
         streams.append([m for m in await drain(ws, 0.5) if m["type"] == "broadcast"])
         await ws.close()

@@ -35,3 +35,20 @@ def test_a_listing_is_the_latest_row_per_id_in_the_range_oldest_first(
     )
     assert list(rows.between(since, until)) == expected
     assert len(rows.order) == len(latest), "one index entry per id, however often it changed"
+
+
+@given(updates, times)
+def test_forgetting_drops_exactly_the_rows_last_updated_before_the_cutoff(
+    changes: list[tuple[int, str]], cutoff: str
+) -> None:
+    rows = TimeOrderedRows("orderId")
+    latest: dict[int, str] = {}
+    for order_id, updated in changes:
+        rows.put({"orderId": order_id, "updatedAt": updated})
+        latest[order_id] = updated
+    rows.forget_before(cutoff)
+    kept = {order_id for order_id, updated in latest.items() if updated >= cutoff}
+    assert set(rows.rows) == kept
+    assert [row["orderId"] for row in rows.between(None, None)] == [
+        order_id for _, order_id in sorted((latest[o], o) for o in kept)
+    ]

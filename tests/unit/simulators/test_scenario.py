@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
+from pathlib import Path
 
 from mmstream.simulators.config import FaultConfig, ScenarioConfig
 from mmstream.simulators.faults import FaultPlan
-from mmstream.simulators.scenario import DEFAULT_CLIENT, build_scenario
+from mmstream.simulators.ground_truth import GroundTruth
+from mmstream.simulators.scenario import DEFAULT_CLIENT, Scenario, build_scenario
 from mmstream.simulators.timeline import render
 
 CONFIG = ScenarioConfig(seed=11, rate=100, duration_s=30)
@@ -149,3 +152,55 @@ def test_the_reconciliation_reads_the_scenario_as_its_ground_truth_says() -> Non
         catching = [r for _, r in run.statuses if r["status"] == "CATCHING_UP"]
         assert any(r["lagging_provider"] == "predexon" for r in catching)
         assert run.statuses[-1][1]["status"] == "AGREE"
+
+
+def test_a_scenario_with_no_end_plays_on_in_a_bounded_window() -> None:
+    """No end: games follow each other round after round, orders keep arriving, emergencies
+    come every period, and only the steps of the orders and games under way are held."""
+    config = ScenarioConfig(
+        seed=3, rate=50, duration_s=None, game_s=30, emergency_every_s=100, games=4
+    )
+    scenario = Scenario(config)
+    steps = []
+    most_pending = 0
+    for step in scenario:
+        steps.append(step)
+        most_pending = max(most_pending, len(scenario.builder.pending))
+        if step.t_ms > 400_000:
+            break
+    times = [s.t_ms for s in steps]
+    assert times == sorted(times)
+    assert 0.6 * 50 * 400 <= len(steps) <= 1.2 * 50 * 400
+    # an order lives ~25 s; a game's whole schedule is made at its start: 30 s of scores
+    assert most_pending < 50 * 60, most_pending
+    games = {s.payload["game_id"] for s in steps if s.channel == "sports_live"}
+    assert len(games) >= 4 * 400 // 40, "a new game in each slot after each game"
+    late = [s for s in steps if s.t_ms > 350_000]
+    assert {s.channel for s in late} >= {"orders", "bets", "scores", "sports_live"}
+    raised = [s.t_ms for s in steps if s.channel == "emergency" and s.payload["emergency"]]
+    assert raised == [75_000, 175_000, 275_000, 375_000]
+    sequences: dict[str, list[int]] = {}
+    for step in steps:
+        if step.feed == "predexon":
+            sequences.setdefault(step.payload["game_id"], []).append(step.payload["sequence"])
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in sequences.values())
+    again = [render(s.payload, 0) for s, _ in zip(Scenario(config), range(3000), strict=False)]
+    assert again == [render(s.payload, 0) for s in steps[:3000]], "the same seed, the same play"
+
+
+def test_a_bounded_scenario_longer_than_a_game_plays_several_rounds_within_its_end() -> None:
+    config = ScenarioConfig(seed=4, rate=20, duration_s=200, game_s=40, games=2)
+    steps, truth = build_scenario(config)
+    assert len(truth.games) >= 2 * 200 // 60
+    assert all(s.t_ms <= 200_000 for s in steps)
+    finals = {s.payload["game_id"] for s in steps if s.feed == "predexon" and s.payload["ended"]}
+    assert finals == set(truth.games), "every game started is shown ending on both feeds"
+    assert sum(truth.messages.values()) == len(steps)
+
+
+def test_the_ground_truth_file_reads_back_as_written(tmp_path: Path) -> None:
+    _, truth = build_scenario(ScenarioConfig(seed=5, rate=40, duration_s=20, conflicts=2))
+    path = tmp_path / "ground_truth.json"
+    truth.write(path)
+    assert GroundTruth.read(path) == truth
+    assert json.loads(path.read_text())["orders"], "one JSON object, orders included"

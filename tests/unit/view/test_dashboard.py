@@ -13,7 +13,7 @@ def test_alerts_open_and_resolve_by_id() -> None:
     board.apply_record("risk_alerts", "a1", {"alert_id": "a1", "state": "OPEN"})
     board.apply_record("risk_alerts", "a2", {"alert_id": "a2", "state": "OPEN"})
     board.apply_record("risk_alerts", "a1", {"alert_id": "a1", "state": "RESOLVED"})
-    assert list(board.open_alerts) == ["a2"]
+    assert board.open_alerts.keys() == ["a2"]
     assert board.alerts_seen == 3
 
 
@@ -22,8 +22,39 @@ def test_latest_fills_are_bounded_newest_first() -> None:
     for order in range(LATEST_FILLS + 5):
         board.apply_record("hedge_fills", str(order), {"order_id": order, "status": "HEDGED"})
     assert len(board.latest_fills) == LATEST_FILLS
-    assert board.latest_fills[0]["order_id"] == LATEST_FILLS + 4
-    assert board.fills_seen == LATEST_FILLS + 5
+    assert board.latest_fills.newest_first()[0]["order_id"] == LATEST_FILLS + 4
+    assert board.fills_seen == board.hedged_fills_seen == LATEST_FILLS + 5
+
+
+def test_an_order_or_game_updated_again_shows_once_and_moves_first() -> None:
+    board = Dashboard()
+    for order, status in ((1, "UNHEDGED"), (2, "HEDGED"), (1, "HEDGED")):
+        board.apply_record("hedge_fills", str(order), {"order_id": order, "status": status})
+    assert [f["order_id"] for f in board.latest_fills.newest_first()] == [1, 2]
+    assert board.latest_fills.newest_first()[0]["status"] == "HEDGED"
+    for game, status in (("g1", "ONE_SIDED"), ("g2", "AGREE"), ("g1", "CATCHING_UP")):
+        board.apply_record("scores_reconciled", game, {"game_id": game, "status": status})
+    assert board.games.keys() == ["g1", "g2"]
+    assert board.game_status_counts() == {"CATCHING_UP": 1, "AGREE": 1}
+
+
+def test_the_games_table_shows_each_game_once_newest_first_with_its_lag() -> None:
+    board = Dashboard()
+    board.apply_record(
+        "scores_reconciled", "g1", {"game_id": "g-one", "status": "CATCHING_UP", "lag_ms": 2875}
+    )
+    board.apply_record("scores_reconciled", "g2", {"game_id": "g-two", "status": "AGREE"})
+    board.apply_record("scores_reconciled", "g3", {"game_id": "g-six", "status": "CONFLICT"})
+    board.apply_record(
+        "scores_reconciled", "g1", {"game_id": "g-one", "status": "CATCHING_UP", "lag_ms": 3120}
+    )
+    console = Console(width=160, record=True)
+    console.print(render(board))
+    games = console.export_text().split("Games", 1)[1]
+    rows = [line for line in games.splitlines() if "g-" in line]
+    assert [row.split()[1] for row in rows] == ["g-one", "g-six", "g-two"]
+    assert "3120" in rows[0] and "2875" not in games, "the latest lag, once"
+    assert rows[2].split()[-2] == "0", "agreeing providers: no lag"
 
 
 def test_emergency_scopes_and_summary_line() -> None:
@@ -36,7 +67,7 @@ def test_emergency_scopes_and_summary_line() -> None:
     assert board.in_emergency() == ["mmapi"]
     line = board.summary_line()
     assert "emergency=mmapi" in line
-    assert "mmapi=streaming:12/s" in line
+    assert "mmapi=streaming:12/s,n=0," in line
     assert "AGREE:1" in line and "CONFLICT:1" in line
 
 
