@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,10 +19,47 @@ from mmstream.core.errors import StackError
 log = logging.getLogger(__name__)
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORTS = 12_000  # how many ports below the ephemeral range a listener is picked from
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A free loopback port for a listener that a child process binds later.
+
+    Chosen below the kernel's ephemeral range, not with `bind(0)`: a port from `bind(0)` is an
+    ephemeral one, which any outgoing connection (a Kafka client's, say) may take as its local
+    port between this check and the child's bind — and keep while the connection lives (seen in
+    CI: a connector restarted five times on a metrics port in use, then given up). Never the
+    same port twice in one process, so that ports picked together differ.
+    """
+    low, high = listener_range()
+    for _ in range(200):
+        port = random.randint(low, high)
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def listener_range() -> tuple[int, int]:
+    try:
+        ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768  # Linux's default
+    high = max(ephemeral_low - 1, 2048)
+    return max(1024, high - LISTEN_PORTS), high
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class ChildProcess:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.server import ServerConnection, serve
 
+from mmstream.core.child_process import free_port
 from mmstream.core.deadletter import header_map
 from mmstream.core.settings import TopicSettings
 from tests.fixtures.kafka import TestCluster
@@ -139,12 +139,6 @@ class HostileProvider:
             self.delivered += 1
         self.done.set()
         await ws.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,10 +10,10 @@ batch mechanism raises in that key's per-key step, after its records were folded
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 from typing import Any
 
+from mmstream.core.child_process import free_port
 from mmstream.core.deadletter import header_map
 from mmstream.core.settings import TopicSettings
 from mmstream.view.sources import scrape
@@ -26,12 +26,6 @@ from tests.integration.processors.test_worker_restart import FIRST, bet, ends_of
 
 ORDERS = list(range(3000, 3010))
 FAULTY = 3004
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dead_letter_count(url: str, agent: str, reason: str) -> float:
