@@ -28,7 +28,7 @@ from typing import Any, Final
 from faust.types import EventT, TableT
 
 from mmstream.core.deadletter import STAGE_TASK_PUT
-from mmstream.core.kafka.faust_rebalance import changelog_partition, index_written_key
+from mmstream.core.kafka.faust_rebalance import index_direct_write
 from processors.common import Output
 from processors.failures import MECHANISM_ERRORS, PROCESSING_ERROR, FailurePath, InjectedFault
 from processors.outputs import Encoded
@@ -69,10 +69,10 @@ class StateTable:
         when its partition moves to another worker."""
         if state is None:
             self.store.pop(key, None)
-            index_written_key(self.table, key, None)
+            index_direct_write(self.table, key, deleted=True)
         else:
             self.store[key] = state
-            index_written_key(self.table, key, changelog_partition(self.table, key))
+            index_direct_write(self.table, key, deleted=False)
         self.changed[key] = state
 
     def write_changelog(self) -> None:

@@ -203,6 +203,14 @@ def index_written_key(table: Any, key: Any, partition: int | None) -> None:
         known[key] = partition
 
 
+def index_direct_write(table: Any, key: bytes, deleted: bool) -> None:
+    """`index_written_key` for a write that goes around `send_changelog` (the agents' hot
+    path): the key's changelog partition is computed only while the fix is installed."""
+    if not INDEX_WRITTEN_KEYS["installed"]:
+        return
+    index_written_key(table, key, None if deleted else changelog_partition(table, key))
+
+
 def changelog_partition(table: Any, key_bytes: bytes) -> int:
     """The partition a changelog record of `key_bytes` goes to: murmur2 over the table's
     partitions, as aiokafka's default partitioner and librdkafka's `murmur2_random` place it."""
