@@ -68,7 +68,7 @@ def project_modules() -> dict[str, Path]:
     modules = {}
     for source in SOURCES:
         for path in sorted((ROOT / source).rglob("*.py")):
-            if ".venv" not in path.parts:
+            if not any(part.startswith(".") for part in path.relative_to(ROOT).parts):
                 modules[module_name(path)] = path
     return modules
 
