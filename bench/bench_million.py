@@ -2,10 +2,13 @@
 
 1. Whole pipeline (`mmstream up --exit-when-done`, simulated feeds), `pipeline`: one million
    messages offered at 1,000 msg/s for 1,000 s (`pipeline SECONDS` for a shorter run). The
-   RSS of the simulators, both connectors and the worker every 100 s (flat or not) and at
-   their peak; the messages the simulators sent, the records the connectors published, the
-   worker's consumer lag at its last scrape (0 = every record reached the agents) and whether
-   `up` ended as "scenario sent and processed". On the embedded Tansu the worker falls
+   RSS of the simulators, both connectors and the worker every 100 s (a tenth of a shorter
+   run) and at their peak; the messages the simulators sent, the records the connectors
+   published. After the feed ends, `up` waits up to DRAIN_LIMIT_S for the worker to catch up:
+   the bench reports when the worker's consumer lag reached 0 (the drain time) with the raw
+   records its consumer group committed against those in the raw topics (read from the
+   broker: equal = every record reached the agents), the worker's RSS then, and whether `up`
+   ended as "scenario sent and processed". On the embedded Tansu the worker falls
    behind, its fetch cost growing with every batch kept (README, Known limitations).
 2. The worker alone, `worker`: one million raw events (400k orders, 400k bets, 200k scores,
    event times spread as at 1,000 events/s over 1,000 s) written beforehand in large batches,
@@ -24,6 +27,7 @@ Both brokers: bench/both_brokers.py bench_million.py pipeline
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -33,14 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.bench_agents import agent_counts, bet, order, prepare_topics, score, start_worker
 from bench.bench_pipeline import children, environ
 from bench.common import embedded_stack, listing, peak_rss_mb, stop_child, table
 from mmstream.core.kafka.config import ClusterTarget, producer_config
-from mmstream.core.settings import TopicSettings
+from mmstream.core.settings import TopicSettings, load_settings
+from mmstream.core.stackfile import read_stack_file
 from mmstream.view.sources import scrape, total
+from processors.settings import ProcessorSettings
 from schemas.serde import AvroSerde
 
 ORDERS = 400_000  # + as many bets + half as many scores = 1,000,000 events
@@ -70,6 +76,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+RAW_TOPICS = ("orders", "bets", "accounts", "scores", "emergency", "sports_live")
+DRAIN_LIMIT_S = 1800.0  # after the feed's end: how long the worker may take to catch up
+WORKER = "process"
+
+
 class PipelineWatch:
     """RSS of each process of `up` (a timeline and the peak), connectors' records published,
     the worker's consumer lag and records in, from their metrics."""
@@ -77,6 +88,7 @@ class PipelineWatch:
     def __init__(self) -> None:
         self.timeline: dict[str, list[float]] = {role: [] for role in ROLES}
         self.peaks: dict[str, float] = {}
+        self.last_rss: dict[str, float] = {}
         self.published: dict[str, float] = {}
         self.lag: float | None = None
         self.records_in: dict[str, float] = {}
@@ -88,8 +100,9 @@ class PipelineWatch:
                 continue
             try:
                 self.peaks[role] = max(self.peaks.get(role, 0.0), peak_rss_mb(pid))
+                self.last_rss[role] = rss_mb(pid)
                 if timeline:
-                    self.timeline[role].append(rss_mb(pid))
+                    self.timeline[role].append(self.last_rss[role])
                 variable = ROLES[role]
                 if variable is None:
                     continue
@@ -99,7 +112,7 @@ class PipelineWatch:
                 continue
             if role.startswith("connect") and samples:
                 self.published[role] = total(samples, "mmstream_connector_records_published_total")
-            elif role == "process" and samples:
+            elif role == WORKER and samples:
                 lags = samples.get("mmstream_processor_consumer_lag", [])
                 if lags:
                     self.lag = sum(value for _, value in lags)
@@ -107,35 +120,100 @@ class PipelineWatch:
                     self.records_in[labels["agent"]] = value
 
 
+def raw_offsets(data_dir: str) -> dict[str, tuple[int, int | None]]:
+    """Per raw topic, read from the broker: (records in it, records the worker's consumer
+    group has committed as processed; None where it committed nothing)."""
+    info = read_stack_file(data_dir) or {}
+    consumer = Consumer(
+        {
+            "bootstrap.servers": info["bootstrap_servers"],
+            "group.id": load_settings(ProcessorSettings).app_id,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        names = TopicSettings()
+        metadata = consumer.list_topics(timeout=10)
+        counts: dict[str, tuple[int, int | None]] = {}
+        for topic_id in RAW_TOPICS:
+            topic = names.name(topic_id)
+            tps = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+            ends = sum(consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in tps)
+            committed = [tp.offset for tp in consumer.committed(tps, timeout=10)]
+            done = sum(o for o in committed if o >= 0) if any(o >= 0 for o in committed) else None
+            counts[topic_id] = (ends, done)
+        return counts
+    finally:
+        consumer.close()
+
+
+def offsets_row(counts: dict[str, tuple[int, int | None]]) -> str:
+    read = {t: c for t, c in counts.items() if c[1] is not None}
+    unread = sorted(t for t, c in counts.items() if c[1] is None and c[0])
+    raw, done = sum(c[0] for c in read.values()), sum(c[1] or 0 for c in read.values())
+    return f"{done:,} of {raw:,}" + (f" (no commit on {', '.join(unread)})" if unread else "")
+
+
+def rss_row(timeline: list[float], peak: float, after: float | None) -> str:
+    if not timeline:
+        return "-"
+    steps = ", ".join(f"{v:.0f}" for v in timeline)
+    drained = "-" if after is None else f"{after:.0f}"
+    ends = f"first {timeline[0]:.0f}, peak {peak:.0f}, last {timeline[-1]:.0f}"
+    return f"{steps}; {ends}, after the drain {drained}"
+
+
 def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
     watch = PipelineWatch()
+    step_s = min(SAMPLE_EVERY_S, max(10.0, seconds / 10))
+    feed_end: float | None = None
+    drained: float | None = None
+    counts: dict[str, tuple[int, int | None]] = {}
+    worker_after: float | None = None
     with tempfile.TemporaryDirectory() as data_dir:
         env.update({**RETENTION, "MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
         output = Path(data_dir) / "up.out"
+        done_file = Path(data_dir) / "simulators" / "info.done"
         with output.open("wb") as sink:
             up = subprocess.Popen(
                 [sys.executable, "-m", "mmstream.cli", "up", "--no-view", "--exit-when-done",
                  "--rate", str(PIPELINE_RATE), "--duration", str(seconds), "--seed", "11",
-                 "--summary-interval", "60"],
+                 "--summary-interval", "60", "--drain-limit", str(DRAIN_LIMIT_S)],
                 env=env, stdout=sink, stderr=subprocess.STDOUT,
             )  # fmt: skip
             began = time.monotonic()
-            next_point = began + SAMPLE_EVERY_S
+            next_point = began
             try:
                 while up.poll() is None:
                     point = time.monotonic() >= next_point
                     if point:
-                        next_point += SAMPLE_EVERY_S
+                        next_point += step_s
                     watch.sample(up.pid, point)
+                    if feed_end is None and done_file.exists():
+                        feed_end = time.monotonic()
+                    if feed_end is not None and drained is None and watch.lag == 0:
+                        with contextlib.suppress(Exception):  # up may be stopping the broker
+                            counts = raw_offsets(data_dir)
+                            read = [c for c in counts.values() if c[1] is not None]
+                            if read and all(
+                                done >= end for end, done in read
+                            ):  # (Tansu: ends short)
+                                drained = time.monotonic()
+                                worker_after = watch.last_rss.get(WORKER)
                     time.sleep(2.0)
             finally:
                 stop_child(up)
         took = time.monotonic() - began
-        done = Path(data_dir) / "simulators" / "info.done"
-        sent = done.read_text().strip() if done.exists() else "not finished"
+        sent = done_file.read_text().strip() if done_file.exists() else "not finished"
         lines = output.read_text(errors="replace").splitlines()
     ending = next((line for line in reversed(lines) if line.startswith("mmstream up:")), "?")
+    feed_s = "-" if feed_end is None else f"{feed_end - began:,.0f} s"
+    drain_s = (
+        f"not drained within {DRAIN_LIMIT_S:,.0f} s"
+        if drained is None or feed_end is None
+        else f"{drained - feed_end:,.0f} s"
+    )
     rows = [
         (
             f"offered {PIPELINE_RATE:,.0f} msg/s for {seconds:,.0f} s",
@@ -143,11 +221,13 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
         ),
         ("  up's last word", ending.split(";")[0]),
         ("  messages the simulators sent", sent),
+        ("  feed ended after / worker's lag 0 after the end", f"{feed_s} / {drain_s}"),
         (
             "  records published: MM API / Predexon connector",
             f"{watch.published.get('connect mmapi', 0):,.0f}"
             f" / {watch.published.get('connect predexon', 0):,.0f}",
         ),
+        ("  raw records committed by the worker, of those in its topics", offsets_row(counts)),
         ("  records in per agent", listing(watch.records_in)),
         (
             "  worker's consumer lag at its last scrape",
@@ -155,11 +235,14 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
         ),
     ]
     for role in ROLES:
-        steps = ", ".join(f"{v:.0f}" for v in watch.timeline[role])
         rows.append(
             (
-                f"  RSS {role} (MiB): every {SAMPLE_EVERY_S:.0f} s / peak",
-                f"{steps or '-'} / {watch.peaks.get(role, 0):.0f}",
+                f"  RSS {role} (MiB) every {step_s:.0f} s",
+                rss_row(
+                    watch.timeline[role],
+                    watch.peaks.get(role, 0),
+                    worker_after if role == WORKER else None,
+                ),
             )
         )
     return rows

@@ -50,6 +50,14 @@ from mmstream.cli.common import exit_codes, override_env, setup_logging
     is_flag=True,
     help="Stop once the simulated scenario is sent and its outputs have settled.",
 )
+@click.option(
+    "--drain-limit",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="With --exit-when-done: seconds after the scenario's end (and the settle time) to "
+    'wait for the worker to catch up before stopping anyway ("duration reached"); '
+    "default 120.",
+)
 def up(
     duration: float | None,
     rate: float,
@@ -57,6 +65,7 @@ def up(
     live_view: bool | None,
     summary_interval: float,
     exit_when_done: bool,
+    drain_limit: float | None,
     broker: str | None,
 ) -> None:
     """Start the embedded broker and registry (unless MMSTREAM_BOOTSTRAP_SERVERS is set), the
@@ -80,5 +89,6 @@ def up(
         live_view=sys.stdout.isatty() if live_view is None else live_view,
         summary_interval_s=summary_interval,
         exit_when_done=exit_when_done,
+        **({} if drain_limit is None else {"drain_limit_s": drain_limit}),
     )
     sys.exit(asyncio.run(Orchestrator(options).run()))

@@ -52,6 +52,7 @@ class UpOptions:
     summary_interval_s: float = 5.0
     exit_when_done: bool = False
     settle_s: float = 8.0
+    drain_limit_s: float = EXIT_WHEN_DONE_MARGIN_S  # with exit_when_done: the safety net
 
 
 class Orchestrator:
@@ -226,7 +227,7 @@ class Orchestrator:
         and the run ends when its outputs settle; the limit is then only a safety net."""
         assert self.options.duration_s is not None
         if self.options.exit_when_done:
-            return self.options.duration_s + self.options.settle_s + EXIT_WHEN_DONE_MARGIN_S
+            return self.options.duration_s + self.options.settle_s + self.options.drain_limit_s
         return self.options.duration_s
 
     def _scrape(self, urls: dict[str, str], elapsed_s: float) -> None:
