@@ -19,7 +19,7 @@
 All with retention shortened (orders idle 60 s leave the table, settled ones after 30 s,
 instead of an hour) so that bounded state shows within the run.
 
-Usage: bench/bench_million.py [pipeline|worker|steady ...] [ORDERS | SECONDS]
+Usage: bench/bench_million.py [pipeline|worker|steady ...] [ORDERS | SECONDS [DRAIN_LIMIT_S]]
        (default: all three, about 40 minutes; 400000 orders = one million events; for
        `pipeline` the number is the run's length in seconds at 1,000 msg/s)
 Both brokers: bench/both_brokers.py bench_million.py pipeline
@@ -27,7 +27,6 @@ Both brokers: bench/both_brokers.py bench_million.py pipeline
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -92,6 +91,8 @@ class PipelineWatch:
         self.published: dict[str, float] = {}
         self.lag: float | None = None
         self.records_in: dict[str, float] = {}
+        self.keys: dict[str, float] = {}
+        self.max_keys: dict[str, float] = {}
 
     def sample(self, parent: int, timeline: bool) -> None:
         for pid, cmdline in children(parent).items():
@@ -118,6 +119,10 @@ class PipelineWatch:
                     self.lag = sum(value for _, value in lags)
                 for labels, value in samples.get("mmstream_processor_records_in_total", []):
                     self.records_in[labels["agent"]] = value
+                for labels, value in samples.get("mmstream_processor_table_keys", []):
+                    table = labels["table"]
+                    self.keys[table] = value
+                    self.max_keys[table] = max(self.max_keys.get(table, 0.0), value)
 
 
 def raw_offsets(data_dir: str) -> dict[str, tuple[int, int | None]]:
@@ -163,7 +168,7 @@ def rss_row(timeline: list[float], peak: float, after: float | None) -> str:
     return f"{steps}; {ends}, after the drain {drained}"
 
 
-def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
+def whole_pipeline(seconds: float, drain_limit_s: float = DRAIN_LIMIT_S) -> list[tuple[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MMAPI_", "PREDEXON_"))}
     watch = PipelineWatch()
     step_s = min(SAMPLE_EVERY_S, max(10.0, seconds / 10))
@@ -171,6 +176,8 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
     drained: float | None = None
     counts: dict[str, tuple[int, int | None]] = {}
     worker_after: float | None = None
+    offsets_error = ""
+
     with tempfile.TemporaryDirectory() as data_dir:
         env.update({**RETENTION, "MMSTREAM_DATA_DIR": data_dir, "MMSTREAM_LOG_LEVEL": "WARNING"})
         output = Path(data_dir) / "up.out"
@@ -179,11 +186,11 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
             up = subprocess.Popen(
                 [sys.executable, "-m", "mmstream.cli", "up", "--no-view", "--exit-when-done",
                  "--rate", str(PIPELINE_RATE), "--duration", str(seconds), "--seed", "11",
-                 "--summary-interval", "60", "--drain-limit", str(DRAIN_LIMIT_S)],
+                 "--summary-interval", "60", "--drain-limit", str(drain_limit_s)],
                 env=env, stdout=sink, stderr=subprocess.STDOUT,
             )  # fmt: skip
             began = time.monotonic()
-            next_point = began
+            next_point = began + step_s  # the first point after start-up
             try:
                 while up.poll() is None:
                     point = time.monotonic() >= next_point
@@ -192,15 +199,16 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
                     watch.sample(up.pid, point)
                     if feed_end is None and done_file.exists():
                         feed_end = time.monotonic()
-                    if feed_end is not None and drained is None and watch.lag == 0:
-                        with contextlib.suppress(Exception):  # up may be stopping the broker
+                    if feed_end is not None and drained is None:
+                        try:
                             counts = raw_offsets(data_dir)
-                            read = [c for c in counts.values() if c[1] is not None]
-                            if read and all(
-                                done >= end for end, done in read
-                            ):  # (Tansu: ends short)
-                                drained = time.monotonic()
-                                worker_after = watch.last_rss.get(WORKER)
+                        except Exception as error:  # up may be stopping the broker
+                            offsets_error = f"; last error reading offsets: {error!r}"
+                        read = [c for c in counts.values() if c[1] is not None]
+                        # committed >= end: Tansu reports short ends (BROKERS.md)
+                        if read and all((done or 0) >= end for end, done in read):
+                            drained = time.monotonic()
+                            worker_after = watch.last_rss.get(WORKER)
                     time.sleep(2.0)
             finally:
                 stop_child(up)
@@ -210,7 +218,7 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
     ending = next((line for line in reversed(lines) if line.startswith("mmstream up:")), "?")
     feed_s = "-" if feed_end is None else f"{feed_end - began:,.0f} s"
     drain_s = (
-        f"not drained within {DRAIN_LIMIT_S:,.0f} s"
+        f"not drained within {drain_limit_s:,.0f} s{offsets_error}"
         if drained is None or feed_end is None
         else f"{drained - feed_end:,.0f} s"
     )
@@ -229,6 +237,10 @@ def whole_pipeline(seconds: float) -> list[tuple[str, str]]:
         ),
         ("  raw records committed by the worker, of those in its topics", offsets_row(counts)),
         ("  records in per agent", listing(watch.records_in)),
+        (
+            "  worker table keys: most / at the end",
+            f"{listing(watch.max_keys)} / {listing(watch.keys)}",
+        ),
         (
             "  worker's consumer lag at its last scrape",
             "not measured" if watch.lag is None else f"{watch.lag:,.0f}",
@@ -360,7 +372,8 @@ if __name__ == "__main__":
     sizes = [int(a) for a in sys.argv[1:] if a.isdigit()]
     rows: list[tuple[str, str]] = []
     if "pipeline" in parts:
-        rows += whole_pipeline(float(sizes[0]) if sizes and parts == ["pipeline"] else PIPELINE_S)
+        seconds = float(sizes[0]) if sizes and parts == ["pipeline"] else PIPELINE_S
+        rows += whole_pipeline(seconds, float(sizes[1]) if len(sizes) > 1 else DRAIN_LIMIT_S)
     if "worker" in parts:
         rows += worker_run(sizes[0] if sizes else ORDERS, None)
     if "steady" in parts:
