@@ -1,34 +1,28 @@
-"""The derived topics of a `mmstream up` run checked against its scenario's ground truth."""
+"""The derived topics of a `mmstream up` run checked against its scenario's ground truth, once
+every process that writes them has exited."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import TopicPartition
-
 from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, decoder_for, from_beginning
+from tests.helpers.kafka import decoder_for, read_to_end
 
 
 def read_all(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
-    """Every record of the topic: at least up to each partition's reported end offset (a read
-    that stopped at a quiet moment on a busy machine missed some), then until quiet."""
+    """Every record of the topic (at least one), up to each partition's end offset: called once
+    the run's processes have exited, so that is everything they wrote, duplicates included."""
     name = topics.name(topic_id)
     decoder = decoder_for(cluster.registry_url, topics)
 
     def decode(data: bytes) -> Any:
         return decoder(data, name)
 
-    probe = from_beginning(cluster.target, name)
-    try:
-        partitions = probe.list_topics(name, timeout=10).topics[name].partitions
-        ends = [probe.get_watermark_offsets(TopicPartition(name, p), 10) for p in partitions]
-    finally:
-        probe.close()
-    count = max(1, sum(high - low for low, high in ends))
-    return [v for _, v, _ in consume(cluster.target, name, count, 60, decode, quiet_s=1.5)]
+    records = [v for _, v, _ in read_to_end(cluster.target, name, decode)]
+    assert records, f"{name}: no record"
+    return records
 
 
 def assert_derived_equal_truth(
