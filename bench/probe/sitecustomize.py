@@ -45,7 +45,7 @@ def install(path: str) -> None:
                 for items in record.values():
                     items.clear()
 
-    Pipeline.batches = batches  # type: ignore[method-assign, assignment]
+    Pipeline.batches = batches  # type: ignore[method-assign]
 
 
 if PROBE_FILE and "process" in sys.argv:
