@@ -186,14 +186,14 @@ class KafkaSink:
             self.failed += 1
             log.error("delivery failed (%s); the record is kept and will be sent again", error)
             return
-        with self._lock:
+        with self._lock:  # also the tallies': a BufferError polls on the event loop's thread
             record = self._pending.pop(record_id, None)
-        if record is not None:
-            self.metrics.delivered(record.topic, 1)
-            if record.event_time_ms:
-                self.metrics.lag_of_feed.observe(
-                    max(0.0, time.time() - record.event_time_ms / 1000)
-                )
+            if record is not None:
+                self.metrics.delivered(record.topic, 1)
+                if record.event_time_ms:
+                    self.metrics.lag_of_feed.observe(
+                        max(0.0, time.time() - record.event_time_ms / 1000)
+                    )
         # wake a waiting `publish` only (a wake-up per delivery would cost the loop a syscall)
         if (
             not self._room.is_set()
