@@ -43,6 +43,8 @@ class Walker(Protocol):
         owned: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
 
+    def record_function(self, schema: Schema) -> Callable[..., Any]: ...
+
     def unknowns(
         self,
         extra_field: dict[str, Any] | None,
@@ -119,12 +121,18 @@ def _fast_path(walker: Walker, src: _Source, schema: Schema) -> tuple[str, str] 
 
 
 def walker_record(walker: Walker, schema: Schema) -> Callable[..., Any]:
-    """The nested record's converter: compiled too (the walker keeps one per schema)."""
+    """The nested record's converter: compiled too, looked up on its first call (not while
+    the enclosing one compiles: a schema may refer to itself) and then called directly."""
+    resolved: list[Callable[..., Any]] = []
 
     def nested(
         value: Any, path: str, sink: dict[str, str] | None, owned: dict[str, Any] | None
     ) -> Any:
-        return walker.record(schema, value, path, sink, owned)
+        if owned:
+            return walker.record(schema, value, path, sink, owned)
+        if not resolved:
+            resolved.append(walker.record_function(schema))
+        return resolved[0](value, path, sink, None)
 
     return nested
 
