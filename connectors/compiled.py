@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from connectors.edge import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, EdgeLimits, time_ms
+from connectors.edge import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, EdgeLimits, iso_ms, time_ms
 from connectors.errors import RejectedInput
 
 Schema = Any
@@ -179,7 +179,9 @@ def compile_record(
             condition, expression = fast
             times = times or "lo <=" in condition
             emit(1, f"elif {condition}: {target} = {expression.format(dot_name=dot_name)}")
-            if "lo <=" in condition:  # ISO 8601 text
+            if "lo <=" in condition:  # ISO 8601 text: the window already computed, else walk
+                iso = "type(v) is str and lo <= (t := iso_ms(v) or MIN) <= hi"
+                emit(1, f"elif {iso}: {target} = t")
                 emit(1, f"elif type(v) is str: {target} = time_ms(v, path + {dot_name}, limits)")
         if kind in ("double", "float"):
             emit(1, f"elif type(v) is int and {LONG_MIN} <= v <= {LONG_MAX}: {target} = float(v)")
@@ -201,6 +203,8 @@ def compile_record(
         "convert": walker.convert,
         "unknowns": walker.unknowns,
         "time_ms": time_ms,
+        "iso_ms": iso_ms,
+        "MIN": LONG_MIN - 1,  # outside every window: an unreadable time takes the walk
         "limits": walker.limits,
         **src.constants,
     }
