@@ -29,8 +29,9 @@ $(KAFKA_STAMP): deploy/kafka/pom.xml
 demo: $(STAMP)
 	$(BIN)/mmstream up
 
-# lint and types once, then the whole suite on Tansu and every broker test again on a local Apache Kafka
-# (tests/tiers.sh: without Java the Kafka tier is skipped and says so; CI=true makes that fatal)
+# lint and types once, then the whole suite on Tansu and every broker test again on a local Apache
+# Kafka (tests/tiers.sh; MMSTREAM_TEST_TIERS=parallel runs the two at the same time, as .ci/run does;
+# without Java the Kafka tier is skipped and says so; CI=true makes that fatal)
 test: $(STAMP) lint typecheck
 	PYTEST_ARGS="$(PYTEST_ARGS)" tests/tiers.sh
 

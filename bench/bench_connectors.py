@@ -259,16 +259,21 @@ def baselines(
     """What the same stages cost before they were compiled, over the same frames."""
     timed("before: edge walk of every document", lambda: [walk(b) for b in bodies])
     if feed == "mmapi":
-        walked = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
-        for records in walked.values():  # no compiled converter: Converter.record walks
-            records.converter.compiled = lambda *_: None  # type: ignore[method-assign]
-        timed(
-            "before: convert walking the schema",
-            lambda: [
-                walked[b["channel"]].build(b["event"], b["payload"], b.get("old"), dict(ENVELOPE))
-                for b in bodies
-            ],
-        )
+        compiled = Converter.compiled
+        Converter.compiled = lambda *_: None  # type: ignore[method-assign]
+        try:  # no compiled converter anywhere: Converter.record walks
+            walked = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
+            timed(
+                "before: convert walking the schema",
+                lambda: [
+                    walked[b["channel"]].build(
+                        b["event"], b["payload"], b.get("old"), dict(ENVELOPE)
+                    )
+                    for b in bodies
+                ],
+            )
+        finally:
+            Converter.compiled = compiled  # type: ignore[method-assign]
         timed(
             "before: fingerprint as canonical JSON",
             lambda: [fingerprint(b["payload"], b.get("old")) for b in bodies],

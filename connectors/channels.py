@@ -54,6 +54,8 @@ class ChangeRecords:
         self.converter = Converter(schema, limits)
         self.payload_schema = field_schema(schema, "payload")
         self.old_schema = field_schema(schema, "old")
+        self._payload = self.converter.record_function(self.payload_schema)
+        self._old = self.converter.record_function(self.old_schema)
         names = [f["name"] for f in schema["fields"]]
         first, last = names.index(COMPARED[0]), names.index(COMPARED[-1]) + 1
         if tuple(names[first:last]) != COMPARED:
@@ -74,12 +76,12 @@ class ChangeRecords:
             if alias in payload and name not in payload:
                 payload = {**payload, name: payload[alias]}
         payload_extra: dict[str, str] = {}
-        typed = self.converter.record(self.payload_schema, payload, "payload", payload_extra)
+        typed = self._payload(payload, "payload", payload_extra, None)
         value = change_record(envelope, str(event), typed, payload_extra, extra)
         if old is not None:
             if not isinstance(old, dict):
                 raise RejectedInput("old: expected an object", self.channel.topic_id)
-            value["old"] = self.converter.record(self.old_schema, old, "old", value["old_extra"])
+            value["old"] = self._old(old, "old", value["old_extra"], None)
             value["changed_fields"] = list(old)
         return value
 

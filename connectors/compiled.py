@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from connectors.edge import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, EdgeLimits, time_ms
+from connectors.edge import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, EdgeLimits, iso_ms, time_ms
 from connectors.errors import RejectedInput
 
 Schema = Any
@@ -42,6 +42,8 @@ class Walker(Protocol):
         sink: dict[str, str] | None = None,
         owned: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
+
+    def record_function(self, schema: Schema) -> Callable[..., Any]: ...
 
     def unknowns(
         self,
@@ -119,12 +121,18 @@ def _fast_path(walker: Walker, src: _Source, schema: Schema) -> tuple[str, str] 
 
 
 def walker_record(walker: Walker, schema: Schema) -> Callable[..., Any]:
-    """The nested record's converter: compiled too (the walker keeps one per schema)."""
+    """The nested record's converter: compiled too, looked up on its first call (not while
+    the enclosing one compiles: a schema may refer to itself) and then called directly."""
+    resolved: list[Callable[..., Any]] = []
 
     def nested(
         value: Any, path: str, sink: dict[str, str] | None, owned: dict[str, Any] | None
     ) -> Any:
-        return walker.record(schema, value, path, sink, owned)
+        if owned:
+            return walker.record(schema, value, path, sink, owned)
+        if not resolved:
+            resolved.append(walker.record_function(schema))
+        return resolved[0](value, path, sink, None)
 
     return nested
 
@@ -171,7 +179,9 @@ def compile_record(
             condition, expression = fast
             times = times or "lo <=" in condition
             emit(1, f"elif {condition}: {target} = {expression.format(dot_name=dot_name)}")
-            if "lo <=" in condition:  # ISO 8601 text
+            if "lo <=" in condition:  # ISO 8601 text: the window already computed, else walk
+                iso = "type(v) is str and lo <= (t := iso_ms(v) or MIN) <= hi"
+                emit(1, f"elif {iso}: {target} = t")
                 emit(1, f"elif type(v) is str: {target} = time_ms(v, path + {dot_name}, limits)")
         if kind in ("double", "float"):
             emit(1, f"elif type(v) is int and {LONG_MIN} <= v <= {LONG_MAX}: {target} = float(v)")
@@ -193,6 +203,8 @@ def compile_record(
         "convert": walker.convert,
         "unknowns": walker.unknowns,
         "time_ms": time_ms,
+        "iso_ms": iso_ms,
+        "MIN": LONG_MIN - 1,  # outside every window: an unreadable time takes the walk
         "limits": walker.limits,
         **src.constants,
     }

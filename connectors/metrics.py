@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mmstream.core.health import CheckResult, Health, HealthServer
@@ -15,6 +16,73 @@ from mmstream.core.health import serve as serve_health
 
 SESSION_STATES = ("connecting", "subscribed", "streaming", "backing_off", "stopped")
 READY_STATE = "streaming"  # subscribed, and any REST resync done
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Tally:
+    """Counts of one labelled counter kept as plain ints where they happen (a prometheus
+    child's `inc` takes a lock: with several per record it was a tenth of a connector's CPU),
+    added to the counter when the registry is collected (`FlushFirst`). One thread writes a
+    tally; the collecting thread only reads it."""
+
+    def __init__(self, counter: Counter, feed: str) -> None:
+        self.counter = counter
+        self.feed = feed
+        self.counts: dict[str, int] = {}
+        self._flushed: dict[str, int] = {}
+
+    def add(self, label: str, count: int = 1) -> None:
+        counts = self.counts
+        counts[label] = counts.get(label, 0) + count
+
+    def flush(self) -> None:
+        for label, count in list(self.counts.items()):  # a copy: the writer may add a label
+            delta = count - self._flushed.get(label, 0)
+            if delta:
+                self.counter.labels(self.feed, label).inc(delta)
+                self._flushed[label] = count
+
+
+class FlushFirst(Collector):
+    """Registered before every other metric: brings the tallies into their counters at the
+    start of each collection (a scrape), so a scrape reads them up to date."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self._lock = threading.Lock()  # two scrapes at once must not add a delta twice
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            self._flush()
+        return iter(())
+
+
+class LagHistogram(Collector):
+    """`mmstream_connector_end_to_end_lag_seconds{feed}`: counted in plain ints as records are
+    acknowledged (one thread, the producer's poller), exposed as a histogram at scrape time."""
+
+    name = "mmstream_connector_end_to_end_lag_seconds"
+
+    def __init__(self, feed: str, buckets: tuple[float, ...] = LAG_BUCKETS) -> None:
+        self.feed = feed
+        self.bounds = buckets
+        self.counts = [0] * (len(buckets) + 1)  # the last one: above every bound (+Inf)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds, seconds)] += 1  # le: value <= bound
+        self.total += seconds
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            self.name, "Provider event time to Kafka acknowledgement", labels=["feed"]
+        )
+        counts, cumulative, buckets = list(self.counts), 0, []
+        for bound, count in zip([*self.bounds, float("inf")], counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), cumulative))
+        family.add_metric([self.feed], buckets, self.total)
+        yield family
 
 
 class LastMessageAge(Collector):
@@ -43,6 +111,7 @@ class ConnectorMetrics:
         self.feed = feed
         self.registry = CollectorRegistry()
         r = self.registry
+        r.register(FlushFirst(self.flush))
         self.received = Counter(
             "mmstream_connector_messages_received",
             "Feed messages received",
@@ -109,19 +178,13 @@ class ConnectorMetrics:
             ["feed"],
             registry=r,
         )
-        self.lag = Histogram(
-            "mmstream_connector_end_to_end_lag_seconds",
-            "Provider event time to Kafka acknowledgement",
-            ["feed"],
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
+        self.lag_of_feed = LagHistogram(feed)
+        r.register(self.lag_of_feed)
         self.ages = LastMessageAge(feed)
         r.register(self.ages)
-        self._received: dict[str, Any] = {}
-        self._frames: dict[str, Any] = {}
-        self._published: dict[str, Any] = {}
-        self.lag_of_feed = self.lag.labels(feed)
+        self._received = Tally(self.received, feed)
+        self._frames = Tally(self.frames, feed)
+        self._published = Tally(self.published, feed)
         self.in_flight_of_feed = self.in_flight.labels(feed)
         self.state = "connecting"
         self.set_state("connecting")
@@ -139,25 +202,23 @@ class ConnectorMetrics:
         for candidate in SESSION_STATES:
             self.session_state.labels(self.feed, candidate).set(1 if candidate == state else 0)
 
-    def message(self, channel: str) -> None:
-        child = self._received.get(channel)
-        if child is None:
-            child = self._received[channel] = self.received.labels(self.feed, channel)
-        child.inc()
-        self.ages.last_seen[channel] = time.time()
+    def flush(self) -> None:
+        """Bring the per-record tallies into their counters (at each collection)."""
+        for tally in (self._received, self._frames, self._published):
+            tally.flush()
+
+    def message(self, channel: str, at: float | None = None) -> None:
+        """A message received on `channel` (event loop thread), at `at` (epoch s) or now."""
+        self._received.add(channel)
+        self.ages.last_seen[channel] = time.time() if at is None else at
 
     def frame(self, outcome: str) -> None:
-        """Count a frame's outcome (the labelled child looked up once: this runs per frame)."""
-        child = self._frames.get(outcome)
-        if child is None:
-            child = self._frames[outcome] = self.frames.labels(self.feed, outcome)
-        child.inc()
+        """Count a frame's outcome (event loop thread)."""
+        self._frames.add(outcome)
 
     def delivered(self, topic: str, count: int) -> None:
-        child = self._published.get(topic)
-        if child is None:
-            child = self._published[topic] = self.published.labels(self.feed, topic)
-        child.inc(count)
+        """Records of `topic` acknowledged by Kafka (the producer's poller thread)."""
+        self._published.add(topic, count)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> HealthServer:
         """`/metrics`, `/healthz` and `/readyz` on `port`."""

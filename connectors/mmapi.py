@@ -98,7 +98,7 @@ class MmapiProtocol(FeedProtocol):
             await ws.send('{"type": "ping"}')
 
     async def handle(self, raw: str | bytes, session: Connection) -> Outcome:
-        return await self.publisher.frame(raw, session, lambda: self._frame(raw, session))
+        return await self.publisher.frame(raw, session, self._frame(raw, session))
 
     async def _frame(self, raw: str | bytes, session: Connection) -> Outcome:
         received = now_ms()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +106,9 @@ class Publisher:
         self, topic_id: str, key: str, value: dict[str, Any], event_time_ms: int | None
     ) -> None:
         """Queue one raw record; `RecordTooLarge` if Kafka would refuse it."""
-        await self.sink.publish(topic_id, key, value, event_time_ms)
+        await self.record_bytes(
+            topic_id, key, self.sink.serde.encode(topic_id, value), event_time_ms
+        )
 
     def encode(self, topic_id: str, value: dict[str, Any]) -> tuple[bytes, list[int]]:
         """A record's bytes and where each top-level field begins (to digest a run of them)."""
@@ -115,16 +117,19 @@ class Publisher:
     async def record_bytes(
         self, topic_id: str, key: str, data: bytes, event_time_ms: int | None
     ) -> None:
-        """Queue one raw record already encoded; `RecordTooLarge` if Kafka would refuse it."""
-        await self.sink.publish_bytes(topic_id, key, data, event_time_ms)
+        """Queue one raw record already encoded; `RecordTooLarge` if Kafka would refuse it.
+        Awaits only while the sink has no room (backpressure)."""
+        if not self.sink.offer(topic_id, key, data, event_time_ms):
+            await self.sink.publish_bytes(topic_id, key, data, event_time_ms)
 
     async def frame(
         self,
         raw: str | bytes,
         session: Connection | None,
-        handler: Callable[[], Awaitable[Outcome]],
+        handler: Awaitable[Outcome],
     ) -> Outcome:
-        """Run `handler` on one frame and give the frame exactly one outcome, counted.
+        """Await `handler` (the feed's handling of one frame, not yet started) and give the
+        frame exactly one outcome, counted.
 
         Bad input (`RejectedInput`, raised anywhere) is dead-lettered; a session action (a
         provider error frame) is a control outcome and ends the session as it asks; any other
@@ -132,7 +137,7 @@ class Publisher:
         ending the process.
         """
         try:
-            outcome = await handler()
+            outcome = await handler
         except RejectedInput as exc:
             await self.reject(raw, exc, session)
             outcome = Outcome.DEAD_LETTERED

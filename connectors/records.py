@@ -12,8 +12,10 @@ raises `RejectedInput` with the field's path: the message goes to the DLQ.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from connectors.compiled import CompiledRecord, compile_record, extra_map
@@ -21,6 +23,7 @@ from connectors.edge import EdgeLimits, integer, is_valid_text, time_ms
 from connectors.errors import RejectedInput
 
 Schema = Any  # a parsed .avsc (dicts, lists, strings)
+NO_NAMES: frozenset[str] = frozenset()
 
 
 def change_record(
@@ -117,11 +120,19 @@ class Converter:
         `owned` holds the values of fields the connector fills itself (`envelope`): a provider
         field of that name is kept as an unknown one.
         """
-        compiled = self.compiled(schema, frozenset(owned or ()))
+        compiled = self.compiled(schema, frozenset(owned) if owned else NO_NAMES)
         if compiled is not None:
             converted: dict[str, Any] = compiled(value, path, sink, owned)
             return converted
         return self.walk_record(schema, value, path, sink, owned)
+
+    def record_function(self, schema: Schema) -> Callable[..., dict[str, Any]]:
+        """`record` for `schema` with no owned fields, as a function `(value, path, sink,
+        None)` looked up once: the compiled converter, else the walk."""
+        compiled = self.compiled(schema, NO_NAMES)
+        if compiled is not None:
+            return compiled
+        return functools.partial(self.walk_record, schema)
 
     def compiled(self, schema: Schema, owned: frozenset[str]) -> CompiledRecord | None:
         """The record's converter compiled once (`connectors.compiled`), None if it cannot be."""

@@ -129,6 +129,21 @@ class KafkaSink:
             topic_id, key, self.serde.encode(topic_id, value), event_time_ms, headers
         )
 
+    def offer(
+        self,
+        topic_id: str,
+        key: str | None,
+        data: bytes,
+        event_time_ms: int | None = None,
+        headers: Headers | None = None,
+    ) -> bool:
+        """Queue one record's bytes now if there is room, without awaiting (the per-record
+        path); False, with nothing queued, when the caller must `await publish_bytes`."""
+        if len(self._pending) >= self.max_in_flight or self._fatal is not None:
+            return False
+        self._queue(self._record(topic_id, key, data, event_time_ms, headers))
+        return True
+
     async def publish_bytes(
         self,
         topic_id: str,
@@ -138,6 +153,23 @@ class KafkaSink:
         headers: Headers | None = None,
     ) -> None:
         """Queue one record's bytes as they are (a dead letter's original bytes)."""
+        record = self._record(topic_id, key, data, event_time_ms, headers)
+        while len(self._pending) >= self.max_in_flight:
+            self._room.clear()  # before the re-check: a delivery after it sees the flag down
+            if len(self._pending) < self.max_in_flight:
+                break
+            await self._room.wait()
+        self._queue(record)
+
+    def _record(
+        self,
+        topic_id: str,
+        key: str | None,
+        data: bytes,
+        event_time_ms: int | None,
+        headers: Headers | None,
+    ) -> Pending:
+        """The record to queue; `RecordTooLarge` if Kafka would refuse it."""
         encoded_key = key.encode() if key is not None else None
         size = record_size(encoded_key, data, headers)
         if size > self.max_message_bytes:
@@ -146,14 +178,11 @@ class KafkaSink:
                 f"({self.max_message_bytes})",
                 topic_id,
             )
-        while len(self._pending) >= self.max_in_flight:
-            self._room.clear()  # before the re-check: a delivery after it sees the flag down
-            if len(self._pending) < self.max_in_flight:
-                break
-            await self._room.wait()
+        return Pending(self._names[topic_id], encoded_key, data, headers, event_time_ms)
+
+    def _queue(self, record: Pending) -> None:
         if self._fatal is not None:
             self._recreate_producer()
-        record = Pending(self._names[topic_id], encoded_key, data, headers, event_time_ms)
         record_id, self._next_id = self._next_id, self._next_id + 1
         self._produce(record_id, record)
 
@@ -186,14 +215,14 @@ class KafkaSink:
             self.failed += 1
             log.error("delivery failed (%s); the record is kept and will be sent again", error)
             return
-        with self._lock:
+        with self._lock:  # also the tallies': a BufferError polls on the event loop's thread
             record = self._pending.pop(record_id, None)
-        if record is not None:
-            self.metrics.delivered(record.topic, 1)
-            if record.event_time_ms:
-                self.metrics.lag_of_feed.observe(
-                    max(0.0, time.time() - record.event_time_ms / 1000)
-                )
+            if record is not None:
+                self.metrics.delivered(record.topic, 1)
+                if record.event_time_ms:
+                    self.metrics.lag_of_feed.observe(
+                        max(0.0, time.time() - record.event_time_ms / 1000)
+                    )
         # wake a waiting `publish` only (a wake-up per delivery would cost the loop a syscall)
         if (
             not self._room.is_set()

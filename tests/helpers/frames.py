@@ -4,6 +4,7 @@ in-memory registry, so every record is read back with a stock `AvroDeserializer`
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,10 +108,22 @@ def dead_letter_view(
     }
 
 
-def harness(feed: str, **settings: Any) -> Harness:
+@functools.cache
+def registered(feed: str) -> tuple[SchemaRegistryClient, AvroSerde]:
+    """One in-memory registry holding every schema, and its serde, per feed, shared by the
+    harnesses: building them (a TLS context, the compiled encoders) took longer than a fuzz
+    example itself, and neither keeps anything of the records that pass through (the encoders
+    and the writer schemas read back are caches)."""
     registry = SchemaRegistryClient.new_client({"url": f"mock://{feed}-{time.monotonic_ns()}"})
     serde = AvroSerde(registry, TOPICS)
     serde.register_all()
+    return registry, serde
+
+
+def harness(feed: str, **settings: Any) -> Harness:
+    """A fresh protocol, publisher, sink, producer and metrics: nothing of a previous harness's
+    frames is seen."""
+    registry, serde = registered(feed)
     metrics = ConnectorMetrics(feed)
     producers: list[KeepingProducer] = []
 

@@ -103,6 +103,56 @@ def consume(
     return records
 
 
+TANSU_QUIET_S = 1.5  # Tansu's end offsets fall short after a multi-record batch
+
+
+def read_to_end(
+    target: ClusterTarget,
+    topic: str,
+    decode: Callable[[bytes], Any] | None = None,
+    deadline_s: float = 60.0,
+) -> list[tuple[str | None, Any, Message]]:
+    """Every record of `topic` up to each partition's end offset as the broker reports it now,
+    or fail after `deadline_s`. Once the topic's writers have exited that is all it will ever
+    hold, so on Apache Kafka duplicates are seen without waiting out a quiet period
+    (`consume(quiet_s=...)`). Tansu reports the last batch's base offset + 1 as the end
+    (BROKERS.md): there the read goes on past it until no record came for `TANSU_QUIET_S`."""
+    consumer = from_beginning(target, topic)
+    records: list[tuple[str | None, Any, Message]] = []
+    try:
+        ends: dict[int, int] = {}
+        for tp in consumer.assignment():
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), 10)
+            if high > low:
+                ends[tp.partition] = high
+        end = time.monotonic() + deadline_s
+        quiet_s = TANSU_QUIET_S if target.embedded else 0.0
+        last = time.monotonic()
+        while ends or time.monotonic() - last < quiet_s:
+            assert time.monotonic() < end, (
+                f"{topic}: not read up to the end offsets {ends} in {deadline_s}s "
+                f"({len(records)} records)"
+            )
+            message = consumer.poll(0.1)
+            if message is None or message.error():
+                continue
+            last = time.monotonic()
+            key, value = message.key(), message.value()
+            records.append(
+                (
+                    key.decode() if key is not None else None,
+                    decode(value) if decode and value is not None else value,
+                    message,
+                )
+            )
+            partition, offset = message.partition() or 0, message.offset() or 0
+            if offset + 1 >= ends.get(partition, offset + 2):
+                del ends[partition]
+    finally:
+        consumer.close()
+    return records
+
+
 def produce(
     target: ClusterTarget, topic: str, records: Sequence[tuple[str | None, bytes]], **config: Any
 ) -> None:

@@ -4,6 +4,7 @@ that the topics joined by key are co-partitioned on the cluster."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -16,6 +17,8 @@ from mmstream.core.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
 
 log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S = 30.0
+METADATA_RETRY_S = 0.2
+UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,29 @@ def describe_topics(target: ClusterTarget, names: TopicSettings) -> list[TopicSt
 
 
 def partition_counts(target: ClusterTarget, topic_names: list[str]) -> dict[str, int]:
-    """The partition count of each named topic the cluster has (absent ones are left out)."""
-    metadata = admin_client(target).list_topics(timeout=ADMIN_TIMEOUT_S)
-    counts = {}
-    for name in topic_names:
-        topic = metadata.topics.get(name)
-        if topic is not None and topic.error is None:
-            counts[name] = len(topic.partitions)
-    return counts
+    """The partition count of each named topic the cluster has (absent ones are left out).
+    A topic listed with an error (just created: no leader yet) is asked again until it shows its
+    partitions, so that a check never passes by leaving it out; still failing after
+    `ADMIN_TIMEOUT_S`, it is an error naming the topic."""
+    admin = admin_client(target)
+    deadline = time.monotonic() + ADMIN_TIMEOUT_S
+    while True:
+        metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+        counts, failing = {}, {}
+        for name in topic_names:
+            topic = metadata.topics.get(name)
+            if topic is None or (topic.error is not None and topic.error.code() == UNKNOWN_TOPIC):
+                continue
+            if topic.error is not None:
+                failing[name] = topic.error.str()
+            else:
+                counts[name] = len(topic.partitions)
+        if not failing:
+            return counts
+        if time.monotonic() >= deadline:
+            found = ", ".join(f"{name}: {error}" for name, error in failing.items())
+            raise MmstreamError(f"topics listed with an error for {ADMIN_TIMEOUT_S:.0f} s: {found}")
+        time.sleep(METADATA_RETRY_S)
 
 
 def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:

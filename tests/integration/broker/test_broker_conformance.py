@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
@@ -302,10 +309,28 @@ def consume_one(consumer: Consumer, timeout_s: float = 30) -> Any:
     raise AssertionError(f"no record within {timeout_s:.0f}s")
 
 
+def end_offset(consumer: Consumer, tp: TopicPartition, deadline_s: float = 30.0) -> int:
+    """The partition's end offset, once a leader answers for it: right after a restart the node
+    is up before it leads its partitions again (NOT_LEADER_FOR_PARTITION, seen under load)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as exc:
+            retriable = exc.args[0].code() in (
+                KafkaError.NOT_LEADER_FOR_PARTITION,
+                KafkaError.LEADER_NOT_AVAILABLE,
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+            )
+            if not retriable or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
 def read_all(target: ClusterTarget, topic: str) -> list[tuple[str, str]]:
     """Every record of partition 0 up to its end now, read by a fresh reader."""
     consumer = Consumer(consumer_config(target, f"fresh-{uuid.uuid4()}"))
-    _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    high = end_offset(consumer, TopicPartition(topic, 0))
     consumer.assign([TopicPartition(topic, 0, 0)])
     records: list[tuple[str, str]] = []
     deadline = time.monotonic() + 30

@@ -28,7 +28,7 @@ from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, decoder_for
+from tests.helpers.kafka import consume, decoder_for, read_to_end
 from tests.helpers.processes import Child
 from tests.helpers.truth import assert_derived_equal_truth
 from tests.integration.pipeline.test_end_to_end import DEADLINE_S, PROCESSOR_SETTINGS
@@ -59,14 +59,12 @@ def app_topics(admin: AdminClient, app_id: str) -> list[str]:
 
 
 def read_raw(cluster: TestCluster, topics: TopicSettings, topic_id: str) -> list[Any]:
+    """Every record of a raw topic (at least one), once its writers (the connectors) exited."""
     name = topics.name(topic_id)
     decode = decoder_for(cluster.registry_url, topics)
-    return [
-        v
-        for _, v, _ in consume(
-            cluster.target, name, 1, 60, lambda data: decode(data, name), quiet_s=1.5
-        )
-    ]
+    records = [v for _, v, _ in read_to_end(cluster.target, name, lambda data: decode(data, name))]
+    assert records, f"{name}: no record"
+    return records
 
 
 def check_raw_against_truth(raw: dict[str, list[Any]], truth: GroundTruth) -> None:
@@ -121,6 +119,8 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
         for name in ("connector-mmapi=0", "connector-predexon=0", "worker=0"):
             assert name in up.output, f"{name} missing: {up.output[-1500:]}"
         run_s = time.monotonic() - killed
+        # every writer of the derived topics stopped: they are read up to their end offsets
+        assert await second.stop() == 0, second.output[-3000:]
         truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
 
         raw_records = {t: read_raw(cluster, topics, t) for t in RAW}
@@ -130,7 +130,6 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
             assert duplicated == 0, f"{topic_id}: {duplicated} raw records written twice"
         check_raw_against_truth(raw_records, truth)
         assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
-        assert await second.stop() == 0, second.output[-3000:]
         names = [*topics.names().values(), *app_topics(admin, app_id)]
         if victim is None:  # every topic, Faust's changelogs too, on three in-sync replicas
             assert not await asyncio.to_thread(short_isr, admin, names)

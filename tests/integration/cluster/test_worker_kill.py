@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 import uuid
@@ -44,20 +45,20 @@ pytestmark = pytest.mark.cluster3
 ORDERS = list(range(3000, 3040))
 
 
-EOS_FAILS = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "measured 2026-12-01 (faust-streaming 0.15.3, Kafka 4.1.1): with two exactly_once "
-        "workers the rebalance fences the transactional producers (ProducerFenced, 'No "
-        "transaction producer found', 'Can't send messages while not in transaction'; "
-        "faust-streaming/faust#323) and a read_committed reader saw 1 of 40 hedges in 90 s, "
-        "before any kill. strict: noticed at once if it starts to hold"
-    ),
+# Exactly-once is a measurement here, not a guarantee the project gives (README, "Processing
+# guarantee"): measured 2026-12-01 (faust-streaming 0.15.3, Kafka 4.1.1), with two exactly_once
+# workers the rebalance fenced the transactional producers (ProducerFenced, 'No transaction
+# producer found'; faust-streaming/faust#323) and a read_committed reader saw 1 of 40 hedges in
+# 90 s, before any kill - and on another run, at load 13, it held. An outcome that flips with
+# the load cannot gate CI either way; MMSTREAM_TEST_EXACTLY_ONCE=1 runs the measurement.
+EOS_MEASUREMENT = pytest.mark.skipif(
+    os.environ.get("MMSTREAM_TEST_EXACTLY_ONCE") != "1",
+    reason="exactly_once is measured, not supported (README); MMSTREAM_TEST_EXACTLY_ONCE=1 runs it",
 )
 
 
 @pytest.mark.parametrize(
-    "guarantee", ["at_least_once", pytest.param("exactly_once", marks=EOS_FAILS)]
+    "guarantee", ["at_least_once", pytest.param("exactly_once", marks=EOS_MEASUREMENT)]
 )
 async def test_a_killed_workers_partitions_move_and_no_hedge_is_lost_or_counted_twice(
     cluster3: tuple[TestCluster, KafkaCluster],

@@ -131,5 +131,11 @@ async def test_a_killed_connector_is_restarted_and_closes_its_gap(
     # then what the processors derived from them. Not the score-conflict windows: MM API scores
     # have no REST history, so a conflict that began or ended during the outage cannot be seen
     # (README, known limitations); the final scores arrive with the next broadcasts.
-    assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, DEADLINE_S)
+    late = {r["payload"]["orderId"] for r in orders if r["envelope"]["origin"] == "BACKFILL"}
+    late_fills: dict[int, set[int]] = {}
+    for record in orders:
+        payload = record["payload"]
+        if payload["orderId"] in late and payload["matchedAt"] is not None:
+            late_fills.setdefault(payload["orderId"], set()).add(payload["matchedAt"])
+    assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, DEADLINE_S, late_fills)
     assert_final_scores_equal_truth(cluster, topics, truth)

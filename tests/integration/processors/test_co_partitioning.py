@@ -4,6 +4,7 @@ or whose internal topics and changelogs were created with another count than `to
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,17 @@ def created(target: ClusterTarget, counts: dict[str, int]) -> Iterator[None]:
     new = [NewTopic(name, count, replication) for name, count in counts.items()]
     for future in admin.create_topics(new, request_timeout=ADMIN_TIMEOUT_S).values():
         future.result(ADMIN_TIMEOUT_S)
+    # Kafka acknowledges a creation before its metadata shows the partitions (led, no error);
+    # until then the check under test leaves the topic out as absent and passes (seen under load)
+    deadline = time.monotonic() + 30
+    while not all(
+        (topic := admin.list_topics(name, timeout=10).topics.get(name)) is not None
+        and topic.error is None
+        and len(topic.partitions) == count
+        for name, count in counts.items()
+    ):
+        assert time.monotonic() < deadline, f"{list(counts)}: not all shown with their partitions"
+        time.sleep(0.1)
     yield
     for future in admin.delete_topics(list(counts), request_timeout=ADMIN_TIMEOUT_S).values():
         future.result(ADMIN_TIMEOUT_S)

@@ -28,7 +28,7 @@ from mmstream.core.settings import TopicSettings
 from mmstream.simulators import GroundTruth
 from schemas.serde import AvroSerde
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, consume_until, produce
+from tests.helpers.kafka import consume_until, produce, read_to_end
 from tests.helpers.processes import Child
 from tests.helpers.truth import assert_derived_equal_truth
 
@@ -144,7 +144,8 @@ async def test_poison_records_are_dead_lettered_and_every_agent_goes_on(
     assert code == 0, up.output[-3000:]
     assert "scenario sent and processed" in up.output
 
-    dead = consume(cluster.target, topics.name("processors_dlq"), len(expected), 30, quiet_s=1.0)
+    # `up` exited: every topic is read up to its end offsets (nothing more is coming)
+    dead = read_to_end(cluster.target, topics.name("processors_dlq"), deadline_s=30)
     by_origin: dict[tuple[str, str | None], tuple[Any, dict[str, str]]] = {}
     for dead_key, value, message in dead:
         headers = header_map(cast(list[tuple[str, bytes | None]], message.headers()))
@@ -153,7 +154,7 @@ async def test_poison_records_are_dead_lettered_and_every_agent_goes_on(
     sources = {
         (name, key): message
         for name in {topic for topic, _ in expected}
-        for key, _, message in consume(cluster.target, name, 1, 30, quiet_s=1.0)
+        for key, _, message in read_to_end(cluster.target, name, deadline_s=30)
     }
     for origin, (value, exc_class, agent) in expected.items():
         dead_value, headers = by_origin[origin]
@@ -175,5 +176,7 @@ async def test_poison_records_are_dead_lettered_and_every_agent_goes_on(
         assert f"dlq={count}" in summary.split(f"{agent}=")[1].split(" ")[0], (agent, summary)
     truth = GroundTruth.read(tmp_path / "simulators" / "ground_truth.json")
     assert_derived_equal_truth(cluster, topics, truth, 4)
-    fills = consume(cluster.target, topics.name("hedge_fills"), 1, 30, quiet_s=1.0)
-    assert all(key != str(FAULTY_ORDER_ID) for key, _, _ in fills), "the faulty order was skipped"
+    fills = read_to_end(cluster.target, topics.name("hedge_fills"), deadline_s=30)
+    assert fills and all(key != str(FAULTY_ORDER_ID) for key, _, _ in fills), (
+        "the faulty order was skipped"
+    )

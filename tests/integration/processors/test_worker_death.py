@@ -36,7 +36,7 @@ from connectors.records import change_record
 from mmstream.core.settings import TopicSettings
 from schemas import load_schema_dict
 from tests.fixtures.kafka import TestCluster
-from tests.helpers.kafka import consume, consume_until, decoder_for, produce
+from tests.helpers.kafka import consume_until, decoder_for, produce, read_to_end
 from tests.helpers.processes import Child, wait_for
 from tests.integration.processors.test_dead_letters import UP_SETTINGS
 
@@ -178,7 +178,7 @@ async def test_a_worker_whose_agent_dies_exits_non_zero_and_up_restarts_it(
         produce(cluster.target, topics.name("orders"), [(str(ORDER_ID), older_order(older_id))])
         met = next(
             TopicPartition(m.topic() or "", m.partition() or 0, m.offset() or 0)
-            for key, _, m in consume(cluster.target, topics.name("orders"), 1, 30, quiet_s=1.0)
+            for key, _, m in read_to_end(cluster.target, topics.name("orders"), deadline_s=30)
             if key == str(ORDER_ID)
         )
         await wait_for(lambda: "worker exited with 70" in up.output, 90, "the worker's exit")
@@ -211,22 +211,19 @@ def assert_no_fill_lost(cluster: TestCluster, topics: TopicSettings) -> None:
     """Every order the raw topic shows filled has its latest fill in `hedge.fills`: nothing
     read before, during or after the worker's death was lost. (Checked against the input that
     reached Kafka rather than the scenario: a connector slow to connect under load misses the
-    scenario's first seconds, which is not this test's subject.)"""
+    scenario's first seconds, which is not this test's subject.) Called once `up` exited: both
+    topics are read up to their end offsets."""
     decode = decoder_for(cluster.registry_url, topics)
     orders, fills = topics.name("orders"), topics.name("hedge_fills")
     matched: dict[int, float] = {}
-    for _, value, _ in consume(
-        cluster.target, orders, 1, 30, lambda b: decode(b, orders), quiet_s=1.5
-    ):
+    for _, value, _ in read_to_end(cluster.target, orders, lambda b: decode(b, orders), 30):
         payload = value["payload"]
         if payload.get("matchedStake"):
             order_id = payload["orderId"]
             matched[order_id] = max(matched.get(order_id, 0.0), payload["matchedStake"])
     latest = {
         value["order_id"]: value
-        for _, value, _ in consume(
-            cluster.target, fills, 1, 30, lambda b: decode(b, fills), quiet_s=1.5
-        )
+        for _, value, _ in read_to_end(cluster.target, fills, lambda b: decode(b, fills), 30)
     }
     assert len(matched) > 20, matched
     wrong = {o: (m, latest.get(o, {}).get("filled_stake")) for o, m in matched.items()}
