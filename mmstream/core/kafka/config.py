@@ -8,9 +8,9 @@ guarantees the pipeline needs and a profile:
   wait (BROKERS.md: group join and fetch wait are slow with client defaults on Tansu), and the
   Tansu-only Faust work-arounds;
 - `kafka-local` (`local_kafka=True`): the local Apache Kafka of `mmstream up --broker kafka` and
-  the Kafka test tier — the short group timeouts only (a killed consumer is evicted after 2 s,
-  a second joiner waits one 0.5 s heartbeat); Kafka wakes a fetch on new data, so the librdkafka
-  consumers keep their fetch wait;
+  the Kafka test tier — the short group timeouts only (a killed librdkafka consumer is evicted
+  after 2 s, a killed worker after 10 s, a second joiner waits one 0.5 s heartbeat); Kafka
+  wakes a fetch on new data, so the librdkafka consumers keep their fetch wait;
 - `default`: an external cluster — the client defaults and the user's settings.
 
 Latency (README "Latency"): on every profile the worker's Faust consumer waits at most a few ms
@@ -158,6 +158,16 @@ LOCAL_FAUST_PROFILE: dict[str, Any] = {
     "broker_heartbeat_interval": 0.1,
     "broker_rebalance_timeout": 2.0,
 }
+# On the local Kafka a worker's session is longer than Tansu's: Kafka's JoinGroup does not wait
+# on it (a restarted worker's rebalance is bounded by the 2 s rebalance timeout), while a
+# worker starved of CPU on a loaded machine missed 2 s sessions, was expelled 9 times in 6
+# minutes and replayed its changelog at each rejoin: the 1M run stalled (bench_million). A
+# SIGKILLed worker's partitions now move after ~10 s instead of ~2 s.
+LOCAL_KAFKA_FAUST_PROFILE: dict[str, Any] = {
+    **LOCAL_FAUST_PROFILE,
+    "broker_session_timeout": 10.0,
+    "broker_heartbeat_interval": 0.5,
+}
 EMBEDDED_FAUST_FETCH_WAIT_MS = WORKER_TUNING["tansu"].fetch_max_wait_ms
 
 
@@ -176,8 +186,10 @@ def faust_settings(target: ClusterTarget) -> dict[str, Any]:
     credentials = faust_credentials(target.client_properties)
     if credentials is not None:
         settings["broker_credentials"] = credentials
-    if target.embedded or target.local_kafka:
+    if target.embedded:
         settings.update(LOCAL_FAUST_PROFILE)
+    elif target.local_kafka:
+        settings.update(LOCAL_KAFKA_FAUST_PROFILE)
     return settings
 
 
