@@ -17,8 +17,9 @@ What the per-record path guaranteed and still holds, per chunk instead of per re
 - records fetched while the flow is stopped or of an older consumer generation are dropped, as
   `Consumer.getmany` drops them: their partition is read again from the last commit;
 - per-partition order: a partition's chunks are queued, taken and acked in fetch order;
-- back-pressure: the drain waits while a queue holds `max_records` (Faust's
-  `stream_buffer_maxsize`), or until the flow stops (rebalance);
+- flow control and back-pressure: as the conductor, the drain waits while the app's flow
+  control is suspended, and while a queue holds `max_records` (Faust's
+  `stream_buffer_maxsize`), unless the flow stops (rebalance);
 - a chunk taken by the agent is tracked in `Consumer.unacked` (so a rebalance's `wait_empty`
   waits for the agent's batch) and acked in bulk through the consumer's own bookkeeping
   (`_acked`, `_acked_index`, `_n_acked`), from which Faust computes the offsets it commits;
@@ -236,6 +237,8 @@ async def fetch_once(consumer: Any, intake: Intake) -> None:
         app.monitor.track_tp_end_offset(tp, consumer.highwater(tp))
         fresh = await read_forward(consumer, TP(tp.topic, tp.partition), batch)
         if fresh:
+            if not app.flow_control.is_active():  # as Conductor.on_message: wait, not drop
+                await consumer.wait_first(app.flow_control.acquire(), consumer.suspend_flow.wait())
             while not queue.room.is_set() and consumer.flow_active:
                 await consumer.wait_first(queue.room.wait(), consumer.suspend_flow.wait())
             if not consumer.flow_active or app.consumer_generation_id != generation:
