@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,15 +206,27 @@ def cpu_seconds(pid: int) -> float:
 
 
 def watch_drains(
-    url: str, pid: int, targets: dict[str, int], done: set[str] | None = None
+    url: str,
+    pid: int,
+    targets: dict[str, int],
+    done: set[str] | None = None,
+    write: Callable[[], None] | None = None,
 ) -> dict[str, Drain]:
-    """Each agent's drain of the backlog (but those `done` before): its records from its first
-    to its last one, and the worker's CPU time over that span (the worker's: the share of the
-    agents downstream, running at the same time, is in it)."""
+    """Each agent's drain of a backlog (but those `done` before), written by `write` once the
+    counts before it are known (or written already): its records from the last scrape before
+    its first one (the first one if written already) to its last one, and the worker's CPU
+    time over that span (the worker's: the share of the agents downstream, running at the
+    same time, is in it)."""
     done = done or set()
     base = agent_counts(url)  # what each agent counted before this backlog
     goals = {a: goal + base.get(a, 0.0) for a, goal in targets.items()}
-    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) it first counted
+    previous = (time.monotonic(), cpu_seconds(pid))  # the last scrape: when, worker CPU
+    if write is not None:
+        write()
+    # a backlog written before: from the first scrape that counts (the last one before it
+    # may be seconds earlier, the worker still starting)
+    start_at_first = write is None
+    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) just before it counted
     last: dict[str, tuple[float, float, float]] = {}  # agent -> (count, when, cpu) last grew
     deadline = time.monotonic() + 600
     settle: float | None = None  # after the targets: the downstream agents finish
@@ -224,11 +237,12 @@ def watch_drains(
             if agent in done or count <= base.get(agent, 0.0):
                 continue
             if agent not in first:
-                first[agent] = (now, cpu)
+                first[agent] = (now, cpu) if start_at_first else previous
             if count > last.get(agent, (0.0, 0.0, 0.0))[0]:
                 last[agent] = (count, now, cpu)
         if settle is None and all(counts.get(a, 0) >= goal for a, goal in goals.items()):
             settle = time.monotonic() + 3.0
+        previous = (now, cpu)
         time.sleep(SCRAPE_INTERVAL_S)
     return {
         agent: Drain(count - base.get(agent, 0.0), when - first[agent][0], cpu - first[agent][1])
@@ -300,15 +314,38 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
         drains = watch_drains(url, worker.pid, {"hedge": 2 * n})
         # the emergency agent's own backlog comes later: what it got here are the join's signals
         drains.pop("emergency", None)
-        # the score updates once the hedge join is done: each drain has the worker to itself
-        for i, value in enumerate(scores):
-            producer.produce(topics.name("scores"), key=f"fx{i % 50}".encode(), value=value)
-        producer.flush(60)
-        drains.update(watch_drains(url, worker.pid, {"score-router": n // 2}, set(drains)))
-        for value in accounts:  # the emergency agent's own input, once the scores are done
-            producer.produce(topics.name("accounts"), key=b"desk", value=value)
-        producer.flush(60)
-        drains.update(watch_drains(url, worker.pid, {"emergency": n // 2}, set(drains)))
+
+        # the score updates once the hedge join is done, then the account updates (the
+        # emergency agent's own input): each drain has the worker to itself
+        def write(topic_id: str, records: list[tuple[bytes, bytes]]) -> Callable[[], None]:
+            def produce() -> None:
+                for key, value in records:
+                    producer.produce(topics.name(topic_id), key=key, value=value)
+                producer.flush(60)
+
+            return produce
+
+        score_records = [(f"fx{i % 50}".encode(), v) for i, v in enumerate(scores)]
+        drains.update(
+            watch_drains(
+                url,
+                worker.pid,
+                {"score-router": n // 2},
+                set(drains),
+                write("scores", score_records),
+            )
+        )
+        drains.pop("emergency", None)  # again: the router's activity signals
+        account_records = [(b"desk", v) for v in accounts]
+        drains.update(
+            watch_drains(
+                url,
+                worker.pid,
+                {"emergency": n // 2},
+                set(drains),
+                write("accounts", account_records),
+            )
+        )
         load["after backlog"] = os.getloadavg()[0]
         backlog_rows = [rate_row("baseline: bare Faust agent + table, orders + bets", bare)]
         if quix is not None:
