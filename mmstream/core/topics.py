@@ -125,9 +125,12 @@ class CoPartitioned:
     table: str
 
 
-CO_PARTITIONED: tuple[CoPartitioned, ...] = (
-    CoPartitioned("the hedge join", ("orders", "bets"), "hedge-state"),
-)
+HEDGE_JOIN = CoPartitioned("the hedge join", ("orders", "bets"), "hedge-state")
+# One key (one state for the whole feed): every topic folded into it must have one partition,
+# so that one worker reads them all (Faust's assignor gives partition 0 of every 1-partition
+# topic to one member). The agents' signals reach it through the 1-partition signals topic.
+EMERGENCY_STATE = CoPartitioned("the emergency agent", ("emergency",), "emergency-state")
+CO_PARTITIONED: tuple[CoPartitioned, ...] = (HEDGE_JOIN, EMERGENCY_STATE)
 
 # The processors' tables and internal topics (names after the app id). A table keyed like its
 # source topics has their count; the emergency state is one key, the signals one ordered stream.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mmstream.core.topics import EMERGENCY_STATE
 from processors.app import Pipeline, record_time
 from processors.common import Output
 from processors.emergency import logic
-from processors.signals import Activity, decode_record
+from processors.signals import Activity, activity, decode_record
 
 AGENT = "emergency"
 STATE_KEY = b"state"
@@ -18,7 +19,7 @@ def register(p: Pipeline) -> None:
     settings = p.settings
     table = p.state_table("emergency-state")
     started = int(time.time() * 1000)
-    flags = p.input("emergency", "accounts")
+    flags = p.input(*EMERGENCY_STATE.topic_ids)
     flag_runner = p.runner(AGENT, table)
     signal_runner = p.runner(AGENT, table)
 
@@ -47,6 +48,21 @@ def register(p: Pipeline) -> None:
                 state, payload.get("emergency"), payload.get("reason"), changed_at
             )
         return state, outputs
+
+    @p.failures.agent(p.input("accounts"), f"{settings.app_id}-emergency-accounts", AGENT)
+    async def account_activity(stream: Any) -> None:
+        """Account changes tell the emergency state only that the MM API feed is alive: they
+        reach it as an activity signal. `mmapi.accounts` has several partitions, and the
+        emergency state one: read into the state directly, each worker holding some of its
+        partitions would fold them into a state of its own (two writers of one key)."""
+        async for events in p.batches(stream):
+            p.metrics.records_in.labels(AGENT).inc(len(events))
+            newest = 0
+            for event in p.failures.decoded(AGENT, events):
+                with p.failures.guard(AGENT, event):
+                    newest = max(newest, record_time(event.value))
+            if newest:
+                p.send(AGENT, [activity("mmapi", newest)])
 
     @p.failures.agent(p.outputs["signals"], f"{settings.app_id}-emergency-signals", AGENT)
     async def emergency_signals(stream: Any) -> None:

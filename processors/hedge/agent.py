@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from processors import signals
 from processors.app import Pipeline, record_time
 from processors.batch import KEEP
 from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
+from processors.signals import activity
 
 AGENT = "hedge"
 DEADLINE_TICK_S = 0.1
@@ -103,7 +103,3 @@ def register(p: Pipeline) -> None:
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-def activity(feed: str, event_ms: int) -> Output:
-    return signals.output(signals.Activity(feed, event_ms, wall_ms()))

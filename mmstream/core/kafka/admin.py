@@ -96,10 +96,10 @@ def partition_counts(target: ClusterTarget, topic_names: list[str]) -> dict[str,
 
 
 def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
-    """Stop start-up when topics an agent joins by key do not all have the partition count its
-    table is sized with (`mmstream.core.topics`): records of one key would meet in different
-    partitions, on different workers, and the join would silently miss. A topic that does not
-    exist yet is left to whoever creates it (`mmstream topics`, `mmstream up`: from the table)."""
+    """Stop start-up when topics an agent folds into one table do not all have the partition
+    count the table is sized with (`mmstream.core.topics`): records of one key would meet in
+    different partitions, on different workers, and the join would silently miss. A topic that
+    does not exist yet is left to whoever creates it (`mmstream topics`, `mmstream up`)."""
     for group in CO_PARTITIONED:
         ids = {names.name(topic_id): topic_id for topic_id in group.topic_ids}
         counts = partition_counts(target, list(ids))
@@ -111,8 +111,8 @@ def check_co_partitioning(target: ClusterTarget, names: TopicSettings) -> None:
             for name, count in counts.items()
         )
         raise ConfigurationError(
-            f"{group.reader} joins {' and '.join(ids)} by key: they need equal partition counts, "
-            f"the count of its table {group.table} ({expected}, from mmstream/core/topics.py), "
+            f"{group.reader} reads {' and '.join(ids)} into its table {group.table} by key: "
+            f"they need the table's partition count ({expected}, from mmstream/core/topics.py), "
             f"but {found}; recreate the topics with {expected} partitions"
         )
 

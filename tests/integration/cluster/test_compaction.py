@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from mmstream.core.kafka.admin import create_topics, delete_topics
@@ -38,6 +38,23 @@ FAST_CLEANING = {
 UPDATES = {"fixture_map": (20, 15), "risk_emergency": (2, 40)}  # keys, updates per key
 
 
+def describe_when_every_broker_knows(admin: AdminClient, topic: str) -> dict[str, ConfigEntry]:
+    """A topic's configs, asked again while the broker asked has not yet replayed the topic's
+    creation from the metadata log: KRaft brokers learn of a new topic independently, and one
+    restarted by the broker-kill tests can trail the controller by a few seconds."""
+    deadline = time.monotonic() + 30
+    while True:
+        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+        try:
+            config: dict[str, ConfigEntry] = next(iter(described.values())).result(30)
+            return config
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            assert time.monotonic() < deadline, f"a broker still does not know {topic} after 30 s"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("topic_id", sorted(UPDATES))
 def test_a_fresh_reader_sees_one_record_per_key(
     cluster3: tuple[TestCluster, KafkaCluster], topic_id: str
@@ -56,8 +73,7 @@ def test_a_fresh_reader_sees_one_record_per_key(
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
         for future in admin.incremental_alter_configs([resource]).values():
             future.result(30)
-        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
-        config = next(iter(described.values())).result(30)
+        config = describe_when_every_broker_knows(admin, topic)
         assert config["cleanup.policy"].value == "compact", "the pipeline's own topic config"
 
         keys, updates = UPDATES[topic_id]

@@ -84,7 +84,10 @@ def test_the_pipeline_topics_pass_the_check(
 def test_the_check_names_unequal_topics(
     kafka_target: ClusterTarget, unequal: TopicSettings
 ) -> None:
-    with pytest.raises(ConfigurationError, match=r"hedge join joins .*orders.* and .*bets"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"hedge join reads .*orders.* and .*bets.* into its table hedge-state",
+    ):
         check_co_partitioning(kafka_target, unequal)
 
 
