@@ -9,9 +9,10 @@
      with changelog, one Avro output per input;
    - one `mmstream process` worker draining it (the hedge join), then N/2 score updates
      written once it is done (the score router, downstream the reconciliation), then N/2
-     account updates (the emergency agent's own input): events/s through each agent, in
-     wall time and per CPU-second of the worker (on a shared machine the CPU figure is the
-     steadier one), and each agent's ratio to the baseline (the goal of issue #17: >= 2.5x).
+     emergency flags of the feed, on and off in turn (the emergency agent's own input):
+     events/s through each agent, in wall time and per CPU-second of the worker (on a shared
+     machine the CPU figure is the steadier one), and each agent's ratio to the baseline
+     (the goal of issue #17: >= 2.5x).
 2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
    record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
 
@@ -108,21 +109,10 @@ def score(fixture: int, now: int) -> dict[str, Any]:
     )
 
 
-def account(i: int, now: int) -> dict[str, Any]:
+def emergency_flag(i: int, now: int) -> dict[str, Any]:
+    """The feed's emergency flag, on and off in turn (each one a transition)."""
     return change(
-        "UPDATE",
-        now,
-        {
-            "accountId": f"desk:venue{i % 50}",
-            "client": "desk",
-            "venue": f"venue{i % 50}",
-            "balance": 1000.0 + i,
-            "available": 500.0,
-            "exposure": 100.0,
-            "currency": "USD",
-            "status": "ACTIVE",
-            "updatedAt": now,
-        },
+        "UPDATE", now + i, {"emergency": i % 2 == 0, "reason": "bench", "triggeredAt": now + i}
     )
 
 
@@ -293,7 +283,7 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
             producer.poll(0)
         producer.flush(60)
         scores = [serde.encode("scores", score(i % 50, now)) for i in range(0, n, 2)]
-        accounts = [serde.encode("accounts", account(i, now)) for i in range(0, n, 2)]
+        flags = [serde.encode("emergency", emergency_flag(i, now)) for i in range(0, n, 2)]
         load = {"before": os.getloadavg()[0]}
         bootstrap, expected = target.bootstrap_servers, str(2 * n)
         bare_args = [bootstrap, target.profile, stack.registry_url, expected, *inputs]
@@ -315,7 +305,7 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
         # the emergency agent's own backlog comes later: what it got here are the join's signals
         drains.pop("emergency", None)
 
-        # the score updates once the hedge join is done, then the account updates (the
+        # the score updates once the hedge join is done, then the feed's emergency flags (the
         # emergency agent's own input): each drain has the worker to itself
         def write(topic_id: str, records: list[tuple[bytes, bytes]]) -> Callable[[], None]:
             def produce() -> None:
@@ -336,14 +326,14 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
             )
         )
         drains.pop("emergency", None)  # again: the router's activity signals
-        account_records = [(b"desk", v) for v in accounts]
+        flag_records = [(b"emergency", v) for v in flags]
         drains.update(
             watch_drains(
                 url,
                 worker.pid,
                 {"emergency": n // 2},
                 set(drains),
-                write("accounts", account_records),
+                write("emergency", flag_records),
             )
         )
         load["after backlog"] = os.getloadavg()[0]
@@ -408,7 +398,8 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
             [
                 (
                     "backlog",
-                    f"{n:,} orders + {n:,} bets, then {n // 2:,} scores, then {n // 2:,} accounts",
+                    f"{n:,} orders + {n:,} bets, then {n // 2:,} scores, "
+                    f"then {n // 2:,} emergency flags",
                 ),
                 *backlog_rows,
                 (
