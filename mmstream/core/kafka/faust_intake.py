@@ -24,6 +24,10 @@ What the per-record path guaranteed and still holds, per chunk instead of per re
   waits for the agent's batch) and acked in bulk through the consumer's own bookkeeping
   (`_acked`, `_acked_index`, `_n_acked`), from which Faust computes the offsets it commits;
   a chunk never acked (the agent died) is never committed.
+
+`drain_messages` copies the loop of faust-streaming 0.15.3 and reads the consumer's own
+bookkeeping: like the fixes of `faust_fixes.py`, it holds only for the pinned versions, which
+`install_faust_fixes` checks before the app exists (`processors/app.py` installs both).
 """
 
 from __future__ import annotations
