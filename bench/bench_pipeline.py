@@ -9,9 +9,12 @@ connector that falls behind shows up too) to the moment a reader gets it, split 
 (bench/pipeline_latency.py). The worker starts after the connectors and first drains what they
 published meanwhile: only records whose event time is WARMUP_S (default 5, env BENCH_WARMUP_S)
 after the first derived record seen within 1 s of its event count (none if that never happens).
-Beside it, in the same run from the steady window on, a bare confluent-kafka produce → consume
-round trip at the same rate on the same broker. Every second: peak RSS (VmHWM) of the MM API
-connector and of the worker, the worker's table sizes, each process's CPU time.
+Beside it, in the same run once the pipeline has stopped, a bare confluent-kafka produce → consume
+round trip at the same rate on a fresh broker of the same kind, alone (BASELINE_S, warmed up
+first): run during the steady window, as before, it added a second 1,000 msg/s stream to the
+broker and ~0.3 of the 2 cores to the load the pipeline was measured under (BENCH_BASELINE=beside
+still does that). Every second: peak RSS (VmHWM) of the MM API connector and of the worker, the
+worker's table sizes, each process's CPU time; the broker's CPU per message of both.
 
 Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
 Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
@@ -33,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import listing, peak_rss_mb, stop_child, table
+from bench.common import embedded_stack, listing, peak_rss_mb, stop_child, table
 from bench.pipeline_latency import Baseline, Follower, latency_rows, summary
 from mmstream.core.kafka.config import ClusterTarget
 from mmstream.core.settings import TopicSettings
@@ -41,6 +44,9 @@ from mmstream.view.sources import scrape, total
 
 PROBE_DIR = Path(__file__).resolve().parent / "probe"
 WARMUP_S = float(os.environ.get("BENCH_WARMUP_S", "5"))
+BASELINE_BESIDE = os.environ.get("BENCH_BASELINE", "alone") == "beside"
+# the lone baseline: a warm-up (the fresh broker's JIT, the group join), then the measured part
+BASELINE_WARMUP_S, BASELINE_S = 10.0, 30.0
 
 # the processes whose memory and metrics are followed, and where each says its metrics port is
 METRICS_PORT_VARIABLE = {
@@ -168,7 +174,7 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             baseline_from = started_at + seconds / 2
             if steady_from is not None:
                 baseline_from = min(baseline_from, steady_from / 1000)
-            if not started and time.time() >= baseline_from:
+            if BASELINE_BESIDE and not started and time.time() >= baseline_from:
                 baseline.start()
                 started = True
             if time.time() >= ends_at:
@@ -180,6 +186,12 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             baseline.join(15)
         follower.join(10)
         worker_rows = probe_rows(probe_file, -math.inf if steady_from is None else steady_from)
+    broker_cpu = cpu_by_role(cpu).get("broker", math.nan)
+    published = connector.get("records_published_total", 0)
+    if BASELINE_BESIDE:
+        baseline_latencies, baseline_row = baseline.latencies, "beside the pipeline"
+    else:
+        baseline_latencies, baseline_row = lone_baseline(rate)
     inputs = records_in.get("hedge", 0) + records_in.get("score-router", 0)
     connector_mb, worker_mb = peaks.get("connect mmapi", math.nan), peaks.get("process", math.nan)
     return [
@@ -199,12 +211,51 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
             "  broker / load average at the start, at the end",
             f"{profile} / {load_start} -> {load()}",
         ),
-        *latency_rows(follower.observed, steady_from or math.inf, baseline.latencies),
+        *latency_rows(follower.observed, steady_from or math.inf, baseline_latencies),
+        ("    the bare baseline ran", baseline_row),
         *worker_rows,
         ("  CPU seconds over the run (2 cores shared)", listing(cpu_by_role(cpu))),
+        (
+            "  broker CPU per MM API record published (all its traffic)",
+            f"{broker_cpu / max(published, 1) * 1e6:,.0f} µs",
+        ),
         ("  peak RSS: MM API connector / worker", f"{connector_mb:.0f} / {worker_mb:.0f} MiB"),
         ("  worker table keys at the end", listing(tables)),
     ]
+
+
+def lone_baseline(rate: float) -> tuple[list[float], str]:
+    """The bare round trip at `rate` on a fresh broker of the same kind with nothing else on
+    it: its latencies after a warm-up, and where / at what broker CPU per message it ran."""
+    load_start = load()
+    with embedded_stack() as stack:
+        profile = "kafka-local" if stack.broker_kind == "kafka" else "tansu"
+        baseline = Baseline(ClusterTarget.with_profile(stack.bootstrap_servers, profile), rate)
+        baseline.start()
+        time.sleep(BASELINE_WARMUP_S)
+        brokers = broker_pids()
+        cpu_start, skip, sent_start = broker_cpu(brokers), len(baseline.latencies), baseline.sent
+        time.sleep(BASELINE_S)
+        cpu_used, sent = broker_cpu(brokers) - cpu_start, baseline.sent - sent_start
+        baseline.stopping.set()
+        baseline.join(15)
+    return baseline.latencies[skip:], (
+        f"alone after the pipeline, {BASELINE_S:.0f} s on a fresh broker (after"
+        f" {BASELINE_WARMUP_S:.0f} s of warm-up): broker CPU {cpu_used / max(sent, 1) * 1e6:,.0f}"
+        f" µs per message; load {load_start} -> {load()}"
+    )
+
+
+def broker_pids() -> list[int]:
+    return [pid for pid, cmd in children(os.getpid()).items() if cpu_role(cmd) == "broker"]
+
+
+def broker_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
 
 
 def cpu_by_role(cpu: dict[int, tuple[str, float]]) -> dict[str, float]:

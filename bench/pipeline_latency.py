@@ -246,6 +246,6 @@ def latency_rows(
     rows += [(f"    {a} -> {label}", summary(span(fills, a, b))) for a, b, label in STAGES]
     rows += [
         ("  scores.reconciled: event -> seen by a reader", summary(span(scores, "event", "seen"))),
-        ("  bare baseline: produce -> consume, same broker + rate", summary(baseline)),
+        ("  bare baseline: produce -> consume, same broker kind + rate", summary(baseline)),
     ]
     return rows

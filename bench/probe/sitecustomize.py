@@ -1,10 +1,11 @@
 """Bench-only probe of the worker's batches (bench/bench_pipeline.py puts this folder on the
 PYTHONPATH of `mmstream up` with MMSTREAM_BENCH_PROBE=<file>; nothing else imports it).
 
-In the worker process only, Faust's `Stream.take_events` is wrapped to record, for each batch
-handed to an agent: each event's age (now - its raw record's timestamp: connector produce
-linger, broker append, aiokafka fetch, Faust's hand-off and the take window), the batch's size,
-and how long the agent worked on it before asking for the next. Appended to the file as one
+In the worker process only, `Pipeline.batches` (every agent's batches: processors/bulk.py, or
+Faust's `Stream.take_events` under exactly-once) is wrapped to record, for each batch handed to
+an agent: each event's age (now - its raw record's timestamp: connector produce linger, broker
+append, aiokafka fetch, Faust's hand-off and the take window), the batch's size, and how long
+the agent worked on it before asking for the next. Appended to the file as one
 JSON line every 2 s (only what is new: the probe must not slow the worker it measures).
 """
 
@@ -20,14 +21,14 @@ PROBE_FILE = os.environ.get("MMSTREAM_BENCH_PROBE")
 
 
 def install(path: str) -> None:
-    from faust.streams import Stream
+    from processors.app import Pipeline
 
-    original = Stream.take_events
     record: dict[str, list[Any]] = {"ages": [], "sizes": [], "work_ms": []}
     written = [time.monotonic()]
+    original = Pipeline.batches
 
-    async def take_events(self: Any, max_: int, within: Any) -> Any:
-        async for events in original(self, max_, within):
+    async def batches(self: Any, stream: Any) -> Any:
+        async for events in original(self, stream):
             now = time.time() * 1000
             record["ages"] += [
                 (e.message.topic, e.message.timestamp * 1000, now - e.message.timestamp * 1000)
@@ -44,7 +45,7 @@ def install(path: str) -> None:
                 for items in record.values():
                     items.clear()
 
-    Stream.take_events = take_events  # type: ignore[method-assign]
+    Pipeline.batches = batches  # type: ignore[method-assign]
 
 
 if PROBE_FILE and "process" in sys.argv:

@@ -76,6 +76,9 @@ class KafkaSettings(BaseSettings):
     worker_fetch_max_wait_ms: int | None = Field(
         default=None, ge=0, le=10_000, description="longest wait of the worker's fetch"
     )
+    worker_fetch_min_bytes: int | None = Field(
+        default=None, ge=1, le=52_428_800, description="bytes a worker fetch waits for"
+    )
     worker_producer_linger_ms: int | None = Field(
         default=None, ge=0, le=1_000, description="the worker producer's batching wait"
     )
@@ -84,6 +87,7 @@ class KafkaSettings(BaseSettings):
         """The `WorkerTuning` fields set by the user."""
         values = {
             "fetch_max_wait_ms": self.worker_fetch_max_wait_ms,
+            "fetch_min_bytes": self.worker_fetch_min_bytes,
             "producer_linger_ms": self.worker_producer_linger_ms,
         }
         return {name: value for name, value in values.items() if value is not None}

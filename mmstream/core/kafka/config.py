@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 PROFILES = ("tansu", "kafka-local", "default")
+KIB = 1024
 # Group timeouts for the local brokers (Tansu and the local Kafka, whose
 # group.min.session.timeout.ms accepts them). Against an external cluster the user's settings and
 # the client defaults apply.
@@ -41,18 +42,28 @@ class WorkerTuning:
     partition whose fetched records the worker has not consumed yet; a fetch that holds only
     quiet partitions then waits its whole wait (Faust's 1.5 s) while new records of the busy
     ones queue behind it, on Apache Kafka as on Tansu (where a fetch also sleeps half its wait).
+    `fetch_min_bytes`: what a fetch waits for (up to `fetch_max_wait_ms`) before Kafka answers.
+    With 1 (the client default) every append of any producer to any assigned partition ends
+    the worker's fetch: at 1,000 msg/s from the connectors' small batches that is hundreds of
+    fetches a second, each a full request over every assigned partition, built and parsed in
+    pure Python (aiokafka has no incremental fetch sessions) and served by the broker. A
+    larger value caps the fetches at one per wait at any rate below it, and a backlog still
+    returns at once. Not on Tansu, whose fetch already sleeps instead of waking on data.
     `producer_linger_ms`: Faust's default 0 writes one tiny batch per record: slower in pure
     Python, and on Tansu a partition of tiny batches becomes unreadable (BROKERS.md)."""
 
     fetch_max_wait_ms: int
     producer_linger_ms: int
+    fetch_min_bytes: int = 1
 
 
 WORKER_TUNING: dict[str, WorkerTuning] = {
     "tansu": WorkerTuning(fetch_max_wait_ms=10, producer_linger_ms=5),
-    "kafka-local": WorkerTuning(fetch_max_wait_ms=10, producer_linger_ms=5),
+    "kafka-local": WorkerTuning(
+        fetch_max_wait_ms=10, producer_linger_ms=5, fetch_min_bytes=64 * KIB
+    ),
     # a remote cluster: fewer empty fetches per idle worker, still well under the 50 ms goal
-    "default": WorkerTuning(fetch_max_wait_ms=25, producer_linger_ms=5),
+    "default": WorkerTuning(fetch_max_wait_ms=25, producer_linger_ms=5, fetch_min_bytes=64 * KIB),
 }
 
 
@@ -197,10 +208,12 @@ def faust_credentials(properties: dict[str, str]) -> Any:
 
 
 def low_fetch_wait_consumer(
-    consumer_class: Any, fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS
+    consumer_class: Any,
+    fetch_max_wait_ms: int = EMBEDDED_FAUST_FETCH_WAIT_MS,
+    fetch_min_bytes: int = 1,
 ) -> Any:
     """Fix `low_fetch_wait`: an aiokafka consumer class whose every instance waits at most
-    `fetch_max_wait_ms` per fetch (the target's `WorkerTuning`).
+    `fetch_max_wait_ms` per fetch, for `fetch_min_bytes` (the target's `WorkerTuning`).
 
     Faust's aiokafka driver hard-codes `fetch_max_wait_ms=1500` (no setting reaches it). Tansu
     sleeps half the remaining fetch wait instead of waking on new data (BROKERS.md), so each hop
@@ -213,6 +226,7 @@ def low_fetch_wait_consumer(
     class TunedConsumer(consumer_class):  # type: ignore[misc]  # Faust's class, untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["fetch_max_wait_ms"] = fetch_max_wait_ms
+            kwargs["fetch_min_bytes"] = fetch_min_bytes
             super().__init__(*args, **kwargs)
 
     return TunedConsumer

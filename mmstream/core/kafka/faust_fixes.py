@@ -170,8 +170,12 @@ def _low_fetch_wait(target: ClusterTarget) -> None:
 
     from mmstream.core.kafka.config import low_fetch_wait_consumer
 
-    wait_ms = target.worker.fetch_max_wait_ms
-    _replace(aiokafka, "AIOKafkaConsumer", lambda cls: low_fetch_wait_consumer(cls, wait_ms))
+    tuning = target.worker
+    _replace(
+        aiokafka,
+        "AIOKafkaConsumer",
+        lambda cls: low_fetch_wait_consumer(cls, tuning.fetch_max_wait_ms, tuning.fetch_min_bytes),
+    )
 
 
 ANY_BROKER = frozenset({TANSU, KAFKA})
