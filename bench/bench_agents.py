@@ -7,11 +7,12 @@
    - the peer: Quix Streams (bench/peer_quix.py, in its own venv bench/.venv-peer, installed
      from PyPI on first use; `--no-peer` skips it): the same events, decode, per-key state
      with changelog, one Avro output per input;
-   - one `mmstream process` worker draining it (the hedge join, and downstream the emergency
-     agent), then N/2 score updates written once it is done (the score router, downstream the
-     reconciliation): events/s through each agent, in wall time and per CPU-second of the
-     worker (on a shared machine the CPU figure is the steadier one), and each agent's ratio
-     to the baseline (the goal of issue #17: >= 2.5x).
+   - one `mmstream process` worker draining it (the hedge join), then N/2 score updates
+     written once it is done (the score router, downstream the reconciliation), then N/2
+     emergency flags of the feed, on and off in turn (the emergency agent's own input):
+     events/s through each agent, in wall time and per CPU-second of the worker (on a shared
+     machine the CPU figure is the steadier one), and each agent's ratio to the baseline
+     (the goal of issue #17: >= 2.5x).
 2. Steady load: orders + bets written at RATE events/s for SECONDS; latency from the raw
    record's append to its `hedge.fills` record's append (Kafka timestamps): p50 / p99.
 
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,13 @@ def score(fixture: int, now: int) -> dict[str, Any]:
             "live": True,
             "scores": {"home": now % 7, "away": 1, "periods": {}},
         },
+    )
+
+
+def emergency_flag(i: int, now: int) -> dict[str, Any]:
+    """The feed's emergency flag, on and off in turn (each one a transition)."""
+    return change(
+        "UPDATE", now + i, {"emergency": i % 2 == 0, "reason": "bench", "triggeredAt": now + i}
     )
 
 
@@ -187,13 +196,27 @@ def cpu_seconds(pid: int) -> float:
 
 
 def watch_drains(
-    url: str, pid: int, targets: dict[str, int], done: set[str] | None = None
+    url: str,
+    pid: int,
+    targets: dict[str, int],
+    done: set[str] | None = None,
+    write: Callable[[], None] | None = None,
 ) -> dict[str, Drain]:
-    """Each agent's drain of the backlog (but those `done` before): its records from its first
-    to its last one, and the worker's CPU time over that span (the worker's: the share of the
-    agents downstream, running at the same time, is in it)."""
+    """Each agent's drain of a backlog (but those `done` before), written by `write` once the
+    counts before it are known (or written already): its records from the last scrape before
+    its first one (the first one if written already) to its last one, and the worker's CPU
+    time over that span (the worker's: the share of the agents downstream, running at the
+    same time, is in it)."""
     done = done or set()
-    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) it first counted
+    base = agent_counts(url)  # what each agent counted before this backlog
+    goals = {a: goal + base.get(a, 0.0) for a, goal in targets.items()}
+    previous = (time.monotonic(), cpu_seconds(pid))  # the last scrape: when, worker CPU
+    if write is not None:
+        write()
+    # a backlog written before: from the first scrape that counts (the last one before it
+    # may be seconds earlier, the worker still starting)
+    start_at_first = write is None
+    first: dict[str, tuple[float, float]] = {}  # agent -> (when, cpu) just before it counted
     last: dict[str, tuple[float, float, float]] = {}  # agent -> (count, when, cpu) last grew
     deadline = time.monotonic() + 600
     settle: float | None = None  # after the targets: the downstream agents finish
@@ -201,17 +224,18 @@ def watch_drains(
         counts = agent_counts(url)
         now, cpu = time.monotonic(), cpu_seconds(pid)
         for agent, count in counts.items():
-            if agent in done:
+            if agent in done or count <= base.get(agent, 0.0):
                 continue
-            if count and agent not in first:
-                first[agent] = (now, cpu)
+            if agent not in first:
+                first[agent] = (now, cpu) if start_at_first else previous
             if count > last.get(agent, (0.0, 0.0, 0.0))[0]:
                 last[agent] = (count, now, cpu)
-        if settle is None and all(counts.get(a, 0) >= goal for a, goal in targets.items()):
+        if settle is None and all(counts.get(a, 0) >= goal for a, goal in goals.items()):
             settle = time.monotonic() + 3.0
+        previous = (now, cpu)
         time.sleep(SCRAPE_INTERVAL_S)
     return {
-        agent: Drain(count, when - first[agent][0], cpu - first[agent][1])
+        agent: Drain(count - base.get(agent, 0.0), when - first[agent][0], cpu - first[agent][1])
         for agent, (count, when, cpu) in last.items()
     }
 
@@ -259,6 +283,7 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
             producer.poll(0)
         producer.flush(60)
         scores = [serde.encode("scores", score(i % 50, now)) for i in range(0, n, 2)]
+        flags = [serde.encode("emergency", emergency_flag(i, now)) for i in range(0, n, 2)]
         load = {"before": os.getloadavg()[0]}
         bootstrap, expected = target.bootstrap_servers, str(2 * n)
         bare_args = [bootstrap, target.profile, stack.registry_url, expected, *inputs]
@@ -277,11 +302,40 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
         worker = start_worker(stack, data_dir, topics, port)
         url = f"http://127.0.0.1:{port}/metrics"
         drains = watch_drains(url, worker.pid, {"hedge": 2 * n})
-        # the score updates once the hedge join is done: each drain has the worker to itself
-        for i, value in enumerate(scores):
-            producer.produce(topics.name("scores"), key=f"fx{i % 50}".encode(), value=value)
-        producer.flush(60)
-        drains.update(watch_drains(url, worker.pid, {"score-router": n // 2}, set(drains)))
+        # the emergency agent's own backlog comes later: what it got here are the join's signals
+        drains.pop("emergency", None)
+
+        # the score updates once the hedge join is done, then the feed's emergency flags (the
+        # emergency agent's own input): each drain has the worker to itself
+        def write(topic_id: str, records: list[tuple[bytes, bytes]]) -> Callable[[], None]:
+            def produce() -> None:
+                for key, value in records:
+                    producer.produce(topics.name(topic_id), key=key, value=value)
+                producer.flush(60)
+
+            return produce
+
+        score_records = [(f"fx{i % 50}".encode(), v) for i, v in enumerate(scores)]
+        drains.update(
+            watch_drains(
+                url,
+                worker.pid,
+                {"score-router": n // 2},
+                set(drains),
+                write("scores", score_records),
+            )
+        )
+        drains.pop("emergency", None)  # again: the router's activity signals
+        flag_records = [(b"emergency", v) for v in flags]
+        drains.update(
+            watch_drains(
+                url,
+                worker.pid,
+                {"emergency": n // 2},
+                set(drains),
+                write("emergency", flag_records),
+            )
+        )
         load["after backlog"] = os.getloadavg()[0]
         backlog_rows = [rate_row("baseline: bare Faust agent + table, orders + bets", bare)]
         if quix is not None:
@@ -342,7 +396,11 @@ def main(n: int, rate: float, seconds: float, peer: bool) -> None:
     print(
         table(
             [
-                ("backlog", f"{n:,} orders + {n:,} bets + {n // 2:,} scores"),
+                (
+                    "backlog",
+                    f"{n:,} orders + {n:,} bets, then {n // 2:,} scores, "
+                    f"then {n // 2:,} emergency flags",
+                ),
                 *backlog_rows,
                 (
                     "steady load",

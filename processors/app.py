@@ -19,11 +19,12 @@ from typing import Any
 
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from faust.types import EventT, TableT
+from faust.types import TableT
 
 from mmstream.core.errors import ConfigurationError
 from mmstream.core.kafka.config import faust_settings, producer_config
 from mmstream.core.kafka.faust_fixes import install_faust_fixes
+from mmstream.core.kafka.faust_intake import Intake, install_intake
 from mmstream.core.kafka.faust_topics import faust_topic_settings
 from mmstream.core.runtime import Runtime
 from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
@@ -62,6 +63,7 @@ class Pipeline:
     failures: FailurePath
     sink: Sink
     writer: OutputWriter
+    intake: Intake | None = None  # the agents' topics in bulk (None under exactly-once)
     outputs: dict[str, faust.TopicT] = field(default_factory=dict)  # internal topics by id
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic name -> topic id
 
@@ -86,9 +88,10 @@ class Pipeline:
             use_partitioner=True,
         )
 
-    def batches(self, stream: Any) -> AsyncIterator[list[EventT[Any]]]:
+    def batches(self, stream: Any) -> AsyncIterator[list[Any]]:
         """The agent's input in batches (`processors/bulk.py`)."""
-        return batches(self.app, stream, self.settings.batch_size, self.settings.batch_within_s)
+        settings = self.settings
+        return batches(self.app, self.intake, stream, settings.batch_size, settings.batch_within_s)
 
     def state_table(self, name: str) -> StateTable:
         """A table written once per key per batch (`processors/batch.py`)."""
@@ -158,6 +161,8 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
         names[topic_id] = internal[topic_id].get_topic_name()
     writer = OutputWriter(serde, names, INTERNAL_TOPICS, sink, metrics)
     pipeline = Pipeline(app, settings, runtime, metrics, registry, serde, failures, sink, writer)
+    if settings.processing_guarantee != "exactly_once":  # its transactions need Faust's events
+        pipeline.intake = install_intake(app)
     pipeline.topic_ids = {name: topic_id for topic_id, name in runtime.topics.names().items()}
     pipeline.outputs.update(internal)
     return pipeline

@@ -20,6 +20,15 @@ from typing import Any
 PROBE_FILE = os.environ.get("MMSTREAM_BENCH_PROBE")
 
 
+def stamp_ms(message: Any) -> float:
+    """A record's timestamp in ms: aiokafka's record (processors/bulk.py's `BulkEvent.message`)
+    has it in ms, Faust's `Message` (exactly-once) in seconds."""
+    from faust.types import Message
+
+    stamp = float(message.timestamp)
+    return stamp * 1000 if isinstance(message, Message) else stamp
+
+
 def install(path: str) -> None:
     from processors.app import Pipeline
 
@@ -30,10 +39,8 @@ def install(path: str) -> None:
     async def batches(self: Any, stream: Any) -> Any:
         async for events in original(self, stream):
             now = time.time() * 1000
-            record["ages"] += [
-                (e.message.topic, e.message.timestamp * 1000, now - e.message.timestamp * 1000)
-                for e in events
-            ]
+            stamps = [(e.message.topic, stamp_ms(e.message)) for e in events]
+            record["ages"] += [(topic, at, now - at) for topic, at in stamps]
             record["sizes"].append(len(events))
             started = time.perf_counter()
             yield events

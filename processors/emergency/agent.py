@@ -73,10 +73,8 @@ def register(p: Pipeline) -> None:
 
     def apply_signals(state: logic.State | None, event: Any) -> tuple[Any, list[Output]]:
         state = state if state is not None else logic.new_state(started)
-        outputs: list[Output] = []
         received = decode_record(event.value)
-        for signal in received:
-            outputs += logic.apply_signal(state, signal, settings)
+        outputs = logic.apply_signals(state, received, settings)
         p.metrics.records_in.labels(AGENT).inc(len(received))
         return state, outputs
 

@@ -183,3 +183,27 @@ def test_a_state_from_before_knows_no_duration_for_a_scope_inactive_since_zero()
     out += apply(state, {"kind": "rejection", "bet_id": "b", "at": T0 + 1})
     [activation] = records(out, "risk_emergency")
     assert activation["previous_state_ms"] is None
+
+
+def exposure(order_id: int, unhedged: float, at: int) -> signals.Exposure:
+    return signals.Exposure(order_id, "f", unhedged, at)
+
+
+def test_a_record_of_signals_checks_exposure_once_and_ends_as_one_by_one() -> None:
+    """A record (one batch of the join) opening 400 exposures of 1, then closing 300: one
+    transition per run of exposure signals, at its last signal's time, and the exposures
+    applying each signal on its own gives."""
+    received: list[signals.Signal] = [exposure(i, 1.0, T0 + i) for i in range(400)]
+    received.append(signals.Activity("mmapi", T0 + 400, T0 + 400))
+    received += [exposure(i, 0.0, T0 + 500 + i) for i in range(300)]
+    batched, one_by_one = logic.new_state(T0), logic.new_state(T0)
+    outputs = logic.apply_signals(batched, received, SETTINGS)
+    for signal in received:
+        logic.apply_signal(one_by_one, signal, SETTINGS)
+    changes = [(r["scope"], r["active"], r["value"]) for r in records(outputs, "risk_emergency")]
+    assert changes == [("unhedged_exposure", True, 400.0), ("unhedged_exposure", False, 100.0)]
+    assert batched["exposure"] == one_by_one["exposure"]
+    scope, alone = batched["scopes"]["unhedged_exposure"], one_by_one["scopes"]["unhedged_exposure"]
+    assert scope["active"] is alone["active"] is False
+    # the run's transition is at its last signal (one by one: the signal that crossed back)
+    assert (scope["since"], alone["since"]) == (T0 + 799, T0 + 749)
