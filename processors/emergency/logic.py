@@ -88,8 +88,7 @@ def apply_flag(state: State, emergency: bool | None, reason: str | None, at: int
 
 
 def apply_signal(state: State, signal: Signal, settings: ProcessorSettings) -> list[Output]:
-    at = int(signal.at or state["watermark"])
-    state["watermark"] = max(state["watermark"], at)
+    at = advance_watermark(state, signal)
     if isinstance(signal, Exposure):
         record_exposure(state, signal, settings)
         return exposure_check(state, at, settings) + conflict_check(state, at)
@@ -97,10 +96,7 @@ def apply_signal(state: State, signal: Signal, settings: ProcessorSettings) -> l
         state["rejections"][str(signal.bet_id)] = at
         return rejection_check(state, at, settings)
     if isinstance(signal, Conflict):
-        if signal.active:
-            state["conflicts"][signal.game_id] = signal.fixture_id
-        else:
-            state["conflicts"].pop(signal.game_id, None)
+        record_conflict(state, signal)
         return conflict_check(state, at)
     if isinstance(signal, Activity):
         activity = state["activity"][signal.feed]
@@ -132,20 +128,31 @@ def apply_signals(state: State, signals: list[Signal], settings: ProcessorSettin
 
     for signal in signals:
         if isinstance(signal, Exposure | Conflict):
-            at = int(signal.at or state["watermark"])
-            state["watermark"] = max(state["watermark"], at)
+            at = advance_watermark(state, signal)
             if isinstance(signal, Exposure):
                 record_exposure(state, signal, settings)
                 exposure_at = at
-            elif signal.active:
-                state["conflicts"][signal.game_id] = signal.fixture_id
             else:
-                state["conflicts"].pop(signal.game_id, None)
+                record_conflict(state, signal)
             conflict_at = at
             continue
         outputs += checks()
         outputs += apply_signal(state, signal, settings)
     return outputs + checks()
+
+
+def advance_watermark(state: State, signal: Signal) -> int:
+    """The signal's time (the watermark when it has none), the watermark moved up to it."""
+    at = int(signal.at or state["watermark"])
+    state["watermark"] = max(state["watermark"], at)
+    return at
+
+
+def record_conflict(state: State, signal: Conflict) -> None:
+    if signal.active:
+        state["conflicts"][signal.game_id] = signal.fixture_id
+    else:
+        state["conflicts"].pop(signal.game_id, None)
 
 
 def record_exposure(state: State, signal: Exposure, settings: ProcessorSettings) -> None:
