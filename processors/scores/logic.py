@@ -53,6 +53,7 @@ def upgrade(state: State) -> State:
     state.setdefault("withdrawn", None)
     state.setdefault("conflict", None)
     state.setdefault("stale", None)
+    state.setdefault("stale_unflagged", None)
     state.setdefault("conflict_ended", 0)
     return state
 
@@ -114,7 +115,12 @@ def apply_view(state: State, provider: str, view: View, settings: ProcessorSetti
         flagged = bool(view.get("conflict"))
         state["flag_since"] = (state["flag_since"] or received) if flagged else None
         stale = bool(view.get("stale"))
-        state["stale_flag_since"] = (state["stale_flag_since"] or received) if stale else None
+        flagged_since = state["stale_flag_since"]
+        if not stale and flagged_since is not None:
+            # the flag's span, for a window if it was never evaluated while shown (a backlog
+            # read in one batch after a failover): as `withdrawn` is for a conflict
+            state["stale_unflagged"] = (flagged_since, received)
+        state["stale_flag_since"] = (flagged_since or received) if stale else None
     mine, theirs = score_of(view), score_of(state["views"].get(other(provider)))
     explained = any(passed_at(state, p) is not None for p in PROVIDERS)
     if mine is None or theirs is None or mine == theirs or explained:
@@ -261,7 +267,14 @@ def conflict_outputs(
 def stale_window(
     state: State, judged: Assessment, now_ms: int, settings: ProcessorSettings
 ) -> list[Output]:
-    window = state["stale"]
+    window, unflagged = state["stale"], state["stale_unflagged"]
+    state["stale_unflagged"] = None
+    if window is None and unflagged is not None and judged.status != "STALE":
+        # Predexon flagged stale and back in one batch: the window it showed, its calm from
+        # the return (resolved below once the hysteresis has passed)
+        since, back = int(unflagged[0]), int(unflagged[1])
+        window = state["stale"] = StaleWindow(since=since, provider="predexon", calm_since=back)
+        return [stale_alert(state, window, None), *stale_window(state, judged, now_ms, settings)]
     if judged.status == "STALE":
         if window is None:
             since = judged.since or now_ms
