@@ -96,13 +96,20 @@ def predexon_view(record: dict[str, Any]) -> View:
 
 def apply_view(state: State, provider: str, view: View, settings: ProcessorSettings) -> State:
     """Take a provider's new view; one older than the current by more than the out-of-order
-    grace is late and ignored."""
+    grace is late and ignored, and so is one received no later than the current (a record read
+    again after a rebalance, at-least-once: it would otherwise count as the provider updating
+    an unchanged score, and start the other's silence clock)."""
     upgrade(state)
     current = state["views"].get(provider)
     grace_ms = int(settings.out_of_order_grace_s * 1000)
     if current is not None and view["updated_at"] < current["updated_at"] - grace_ms:
         return state
     received = int(view["received_at"])
+    if current is not None and (received, view["updated_at"]) <= (
+        int(current["received_at"]),
+        current["updated_at"],
+    ):
+        return state
     same_score = current is not None and score_of(current) == score_of(view)
     view["score_since"] = (
         current.get("score_since", received) if same_score and current else received

@@ -133,6 +133,16 @@ def test_a_flagged_phantom_and_its_correction_within_one_backlog_is_one_conflict
     assert opened["opened_at"] == T0 + 6_000 and len(run.alerts("SCORE_CONFLICT", "RESOLVED")) == 1
 
 
+def test_a_replayed_record_is_not_an_update_and_starts_no_silence() -> None:
+    """At-least-once: after a rebalance the new owner of a game may read a view again that its
+    recovered state already holds. The replay is not Predexon updating an agreed score, so it
+    starts no silence clock for MM API (3-node broker-kill test: a false SCORE_STALE)."""
+    records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0)]
+    records += [Shown(800, "predexon", 0, 0)]  # the same record, read again
+    _, run = replay(records, tail_ms=70_000)
+    assert run.alerts("SCORE_STALE", "OPEN") == [] and run.seen("STALE") == []
+
+
 def test_silence_while_the_other_scores_is_stale_after_the_maximum_lag() -> None:
     records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0), Shown(2_000, "mmapi", 1, 0)]
     records += [Shown(30_000, "predexon", 1, 0)]
