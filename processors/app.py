@@ -34,7 +34,7 @@ from processors.bulk import batches
 from processors.codec import CompactJson
 from processors.common import Output
 from processors.failures import FailurePath, die_once
-from processors.liveness import Liveness
+from processors.liveness import Liveness, consumer_view
 from processors.metrics import ProcessorMetrics
 from processors.outputs import OutputWriter
 from processors.settings import ProcessorSettings
@@ -136,7 +136,7 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
     metrics = ProcessorMetrics()
-    liveness = Liveness(app, metrics, settings.stall_after_s)
+    liveness = Liveness(app, metrics, settings.stall_after_s, consumer_view(app))
     sink = new_sink(app, settings, runtime)
     failures = FailurePath(
         app,
