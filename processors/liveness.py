@@ -27,7 +27,6 @@ from typing import Any
 
 import faust
 from confluent_kafka import KafkaException
-from faust.types import TP
 
 from mmstream.core.kafka.group_lag import Partition
 from processors.metrics import ProcessorMetrics
@@ -36,23 +35,6 @@ log = logging.getLogger(__name__)
 
 
 LagReader = Callable[[Iterable[Partition]], dict[Partition, int]]  # `GroupLag.read`
-
-
-def consumer_view(app: faust.App) -> LagReader:
-    """Lags from what the consumer knows: its highwater, its committed offsets."""
-
-    def read(partitions: Iterable[Partition]) -> dict[Partition, int]:
-        consumer = app.consumer
-        committed_offsets = consumer._committed_offset  # type: ignore[attr-defined]
-        lags = {}
-        for p in partitions:
-            tp = TP(p.topic, p.partition)
-            end = consumer.highwater(tp)
-            if end is not None:
-                lags[p] = max(0, int(end) - int(committed_offsets.get(tp) or 0))
-        return lags
-
-    return read
 
 
 class Liveness:
