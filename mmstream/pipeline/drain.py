@@ -11,7 +11,7 @@ metrics say can be old (a worker stopped, starved or recovering answers late or 
 from __future__ import annotations
 
 from mmstream.core.kafka.config import ClusterTarget
-from mmstream.core.kafka.group_lag import GroupLag, Partition
+from mmstream.core.kafka.group_lag import READ_TIMEOUT_S, GroupLag, Partition
 from mmstream.core.settings import TopicSettings
 from mmstream.core.topics import INTERNAL_PARTITIONS, TOPICS_BY_ID
 
@@ -37,5 +37,9 @@ class Drain:
 
     def backlog(self) -> dict[Partition, int]:
         """The partitions with records the group has not committed (blocking; raises
-        `KafkaException` or `TimeoutError` when the broker does not answer)."""
-        return {p: n for p, n in self.lag.read(self.partitions).items() if n}
+        `KafkaException` or `TimeoutError` when the broker does not answer). A topic the
+        cluster does not have yet holds nothing (and asking for its offsets would create it on
+        a broker that creates topics on demand, with its own partition count)."""
+        existing = self.lag.admin.list_topics(timeout=READ_TIMEOUT_S).topics
+        partitions = [p for p in self.partitions if p.topic in existing]
+        return {p: n for p, n in self.lag.read(partitions).items() if n}
