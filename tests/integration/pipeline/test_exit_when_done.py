@@ -3,10 +3,12 @@ the worker group committed every raw record — not while the worker is stopped 
 waiting, whatever its last metrics said.
 
 The worker is stopped (SIGSTOP: a process starved, swapped out or stuck, which answers nothing)
-right after its metrics showed it caught up, while the scenario still plays. The scenario ends
-and no derived record comes: past the settle time `up` must still be waiting. Once the worker
-goes on (SIGCONT: expelled from its group meanwhile, it rejoins and recovers its tables), `up`
-finishes, and every record of every raw topic is committed by the worker group.
+once it has taken records in, while the scenario still plays. The scenario ends and no derived
+record comes: past the settle time `up` must still be waiting. Then the worker goes on
+(SIGCONT): expelled from its group meanwhile, it rejoins and recovers its tables before it reads
+its partitions again — a window in which its own figures show nothing behind (no assignment, or
+no fetch yet). `up` must finish only after that, with every record of every raw topic committed
+by the worker group.
 """
 
 from __future__ import annotations
@@ -37,12 +39,10 @@ SETTLE_S = UpOptions(data_dir=Path("var")).settle_s
 TICKS_S = 3.0  # `up` looks once a second (plus a scrape of the stopped worker that times out)
 
 
-def caught_up(url: str) -> bool:
-    """The worker has taken records in and its metrics show no agent behind."""
+def taken_in(url: str) -> bool:
+    """The worker's agents have taken records in."""
     samples = scrape(url) or {}
-    taken = sum(value for _, value in samples.get("mmstream_processor_records_in_total", []))
-    lags = [value for _, value in samples.get("mmstream_processor_lag", [])]
-    return taken > 0 and bool(lags) and not any(lags)
+    return sum(value for _, value in samples.get("mmstream_processor_records_in_total", [])) > 0
 
 
 def uncommitted(cluster: TestCluster, topics: TopicSettings, app_id: str) -> dict[str, int]:
@@ -88,7 +88,7 @@ async def test_exit_when_done_waits_for_a_stopped_worker_to_commit_every_raw_rec
         found = STARTED_WORKER.search(up.output)
         url = WORKER_METRICS.search(up.output)
         assert found and url, up.output[-3000:]
-        await wait_for(lambda: caught_up(url.group(1)), 90, "the worker to catch up once")
+        await wait_for(lambda: taken_in(url.group(1)), 90, "the worker to take records in")
         os.kill(int(found.group(1)), signal.SIGSTOP)
         stopped = int(found.group(1))
         done = tmp_path / "simulators" / "info.done"
