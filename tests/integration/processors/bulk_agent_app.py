@@ -1,6 +1,6 @@
 """A tiny Faust app whose one agent reads its topic through the bulk intake
 (`mmstream.core.kafka.faust_intake`, `processors.bulk.batches`), slowly: `TEST_BATCH_SLEEP_S` per
-batch of at most 10 records; `TEST_WORK_S` after its first batch it logs `STOP_MARK` and never
+batch of at most 10 records; `TEST_WORK_S` after its first batch it logs `TEST_STOP_MARK` and never
 asks for another batch (an agent that really stopped). Faust's stuck-stream check runs every
 `broker_commit_interval` x 2.5 = 1 s with `stream_processing_timeout` = `TEST_STUCK_AFTER_S`.
 Run as `python -m tests.integration.processors.bulk_agent_app` from the repository root."""
@@ -18,7 +18,7 @@ from mmstream.core.kafka.faust_intake import install_intake
 from processors.bulk import batches
 from tests.helpers.faust_apps import target_with_fixes
 
-STOP_MARK = "bulk agent stops taking records"
+STOP_MARK = os.environ["TEST_STOP_MARK"]
 log = logging.getLogger("bulk_agent_app")
 target = target_with_fixes()
 app = faust.App(

@@ -25,7 +25,6 @@ from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import produce
 from tests.helpers.processes import wait_for
 from tests.integration.broker.test_broker_conformance import new_topic
-from tests.integration.processors.bulk_agent_app import STOP_MARK
 
 STUCK_AFTER_S = 5.0
 WORK_S = 2 * STUCK_AFTER_S  # the check runs with the agent at work after the timeout
@@ -37,6 +36,7 @@ STUCK = re.compile(
     r"Aiokafka has not sent fetch request|Aiokafka stopped fetching"
 )
 REPO = Path(__file__).resolve().parents[3]
+STOP_MARK = "bulk agent stops taking records"
 
 
 def run_app(cluster: TestCluster, topic: str, log: Path) -> subprocess.Popen[bytes]:
@@ -50,6 +50,7 @@ def run_app(cluster: TestCluster, topic: str, log: Path) -> subprocess.Popen[byt
         "TEST_STUCK_AFTER_S": str(STUCK_AFTER_S),
         "TEST_WORK_S": str(WORK_S),
         "TEST_BATCH_SLEEP_S": str(BATCH_SLEEP_S),
+        "TEST_STOP_MARK": STOP_MARK,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.processors.bulk_agent_app"],
