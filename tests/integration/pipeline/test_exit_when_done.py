@@ -57,7 +57,7 @@ def uncommitted(cluster: TestCluster, topics: TopicSettings, app_id: str) -> dic
             ends[partition] = max(ends.get(partition, 0), (message.offset() or 0) + 1)
         request = [ConsumerGroupTopicPartitions(app_id, [TopicPartition(topic, p) for p in ends])]
         result = admin.list_consumer_group_offsets(request)[app_id].result(10)
-        committed = {tp.partition: tp.offset for tp in result.topic_partitions}
+        committed = {tp.partition: max(0, tp.offset) for tp in result.topic_partitions}
         missing = sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
         if missing:
             behind[topic] = missing

@@ -80,6 +80,7 @@ class Writer(threading.Thread):
                 if ahead > 0:
                     time.sleep(ahead)  # pacing the load, not waiting for an outcome
         self.producer.flush(60)
+        self.producer.close()
 
     def acked_before(self, partition: int, at: float) -> int:
         with self.lock:
