@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -45,7 +46,9 @@ def require_listening(target: ClusterTarget) -> None:
     A broker that accepts connections but is slow to answer (starting, loaded), or an address
     that does not answer within `CONNECT_PROBE_S` (a firewall, a far network), is left to the
     admin timeouts. For one-shot commands: a long-running service waits for a broker that starts
-    after it (its supervisor or its own timeouts decide)."""
+    after it (its supervisor or its own timeouts decide). The client settings are checked before
+    the error: a bad `MMSTREAM_KAFKA_<PROPERTY>` is reported as a bad setting (exit 2), not as a
+    missing broker."""
     failures = []
     for address in target.bootstrap_servers.split(","):
         host, _, port = address.strip().rpartition("://")[2].rpartition(":")
@@ -58,6 +61,10 @@ def require_listening(target: ClusterTarget) -> None:
             failures.append(f"{address.strip()}: {exc.strerror or 'unknown host'}")
         except (OSError, ValueError):
             return  # not a clear refusal: the client's own timeouts decide
+    # a bad property raises here (KafkaException _INVALID_ARG); the client's own log lines
+    # (its failed connects) go to a logger never polled, so the error stays one line
+    quiet: dict[str, Any] = {**admin_config(target), "logger": log.getChild("probe")}
+    AdminClient(quiet)
     raise KafkaUnreachable(
         f"Kafka: no broker listens at the bootstrap servers ({'; '.join(failures)}); "
         "check MMSTREAM_BOOTSTRAP_SERVERS (unset: the embedded stack of `mmstream up`)"
