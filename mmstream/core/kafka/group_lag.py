@@ -74,6 +74,12 @@ class GroupLag:
         }
 
     def _committed(self, partitions: list[Partition]) -> dict[Partition, int | None]:
+        # A group the cluster does not list has committed nothing. Not asked for its offsets:
+        # librdkafka 2.16 crashed the process (SIGSEGV) asking a fresh Apache Kafka 4.1 node, whose
+        # offsets topic did not exist yet, for an unknown group's offsets.
+        listed = self.admin.list_consumer_groups(request_timeout=READ_TIMEOUT_S)
+        if self.group not in {g.group_id for g in listed.result(READ_TIMEOUT_S).valid}:
+            return {}
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         request = [ConsumerGroupTopicPartitions(self.group, tps)]
         future = self.admin.list_consumer_group_offsets(request, request_timeout=READ_TIMEOUT_S)
