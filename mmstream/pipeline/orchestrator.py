@@ -27,6 +27,7 @@ from rich.live import Live
 
 from mmstream.core.errors import MmstreamError
 from mmstream.core.kafka.admin import create_topics, require_listening
+from mmstream.core.kafka.group_lag import Partition
 from mmstream.core.runtime import Runtime, resolve_runtime
 from mmstream.core.settings import KafkaSettings, load_settings
 from mmstream.core.stackfile import STACK_FILE, update_stack_file
@@ -77,7 +78,7 @@ class Orchestrator:
         self.console = Console(stderr=False)
         self.stop_reason = "stopped"
         self.drain: Drain | None = None  # with exit_when_done: the worker group's backlog
-        self.backlog_shown = False
+        self.backlog_shown: dict[Partition, int] = {}  # the backlog last printed
         # called with the board (under its lock) each time the view refreshes: what a test
         # of the demo waits on
         self.watchers: list[Callable[[Dashboard], None]] = []
@@ -257,13 +258,15 @@ class Orchestrator:
         except (KafkaException, TimeoutError, RuntimeError) as exc:
             log.warning("worker group's offsets not read from the broker: %s", exc)
             return False
-        if backlog and not self.backlog_shown:
+        if backlog and backlog != self.backlog_shown:
+            shown = ", ".join(f"{p.topic}[{p.partition}]={n}" for p, n in sorted(backlog.items()))
             self.console.print(
                 f"waiting for the worker: {sum(backlog.values())} records not committed on "
-                f"{len(backlog)} partitions",
+                f"{len(backlog)} partitions ({shown})",
                 markup=False,
+                soft_wrap=True,
             )
-        self.backlog_shown = bool(backlog)
+        self.backlog_shown = backlog
         return not backlog
 
     def _settled(self) -> bool:
