@@ -185,7 +185,8 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         if started:
             baseline.join(15)
         follower.join(10)
-        worker_rows = probe_rows(probe_file, -math.inf if steady_from is None else steady_from)
+        steady_ms = -math.inf if steady_from is None else steady_from
+        worker_rows = probe_rows(probe_file, steady_ms) + stall_rows(probe_file, steady_ms)
     broker_cpu = cpu_by_role(cpu).get("broker", math.nan)
     published = connector.get("records_published_total", 0)
     if BASELINE_BESIDE:
@@ -284,6 +285,34 @@ def probe_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
         ("    worker: an agent's work on a batch", summary(work)),
         ("    worker: events per batch (whole run)", summary(sizes).replace(" ms", "")),
     ]
+
+
+STALLED_ROLES = ("simulators", "connector", "worker")
+
+
+def stall_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
+    """What held up each watched process's event loop in the steady window (the probe's
+    `watch_stalls`): how late a callback scheduled every 10 ms ran, and the GC pauses."""
+    rows = []
+    for role in STALLED_ROLES:
+        lines = Path(f"{path}.{role}.jsonl")
+        lags: list[float] = []
+        pauses: list[tuple[int, float]] = []
+        for line in lines.read_text().splitlines() if lines.exists() else []:
+            record = json.loads(line)
+            lags += [ms for at, ms in record["lag"] if at >= steady_from]
+            pauses += [(int(gen), ms) for at, gen, ms in record["gc"] if at >= steady_from]
+        full = [ms for gen, ms in pauses if gen == 2]
+        rows += [
+            (f"    {role}: event-loop lag (a callback every 10 ms)", summary(lags)),
+            (
+                f"    {role}: GC pauses, all / of the full (gen 2) ones",
+                f"{len(pauses):,} for {sum(ms for _, ms in pauses):,.0f} ms, longest"
+                f" {max((ms for _, ms in pauses), default=0):,.0f} ms / {len(full):,}, longest"
+                f" {max(full, default=0):,.0f} ms",
+            ),
+        ]
+    return rows
 
 
 def caught_up_row(started_at: float, follower: Follower) -> str:

@@ -7,17 +7,30 @@ an agent: each event's age (now - its raw record's timestamp: connector produce 
 append, aiokafka fetch, Faust's hand-off and the take window), the batch's size, and how long
 the agent worked on it before asking for the next. Appended to the file as one
 JSON line every 2 s (only what is new: the probe must not slow the worker it measures).
+
+In the simulators, the MM API connector and the worker, `watch_stalls` also records what holds
+up the process's event loop: every `LAG_EVERY_S` a thread schedules a callback on the loop
+(`call_soon_threadsafe`) and notes how late it ran (a frame, a fetch or a timer waiting behind
+the loop's work waits as long), and every garbage collection's generation and pause (the
+interpreter stops every thread for it). Appended to `<file>.<role>.jsonl` every 2 s from that
+thread, never from the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
 PROBE_FILE = os.environ.get("MMSTREAM_BENCH_PROBE")
+LAG_EVERY_S = 0.01
+# the processes whose event loop is watched, by a piece of their arguments
+WATCHED = {"simulators": ("simulate",), "connector": ("connect", "mmapi"), "worker": ("process",)}
 
 
 def stamp_ms(message: Any) -> float:
@@ -55,5 +68,57 @@ def install(path: str) -> None:
     Pipeline.batches = batches  # type: ignore[method-assign]
 
 
+def watch_stalls(path: str, role: str) -> None:
+    """Loop lag and GC pauses of this process's (first) event loop, as `[wall ms, ms]` pairs."""
+    record: dict[str, list[Any]] = {"lag": [], "gc": []}
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pause = (time.perf_counter() - gc_started[0]) * 1000
+            record["gc"].append([time.time() * 1000, info["generation"], pause])
+
+    def monitor(loop: asyncio.AbstractEventLoop) -> None:
+        written = time.monotonic()
+        while not loop.is_closed():
+            asked, at = time.perf_counter(), time.time() * 1000
+
+            def ran(asked: float = asked, at: float = at) -> None:
+                record["lag"].append([at, (time.perf_counter() - asked) * 1000])
+
+            try:
+                loop.call_soon_threadsafe(ran)
+            except RuntimeError:  # closed meanwhile
+                return
+            time.sleep(LAG_EVERY_S)
+            if time.monotonic() - written > 2:
+                written = time.monotonic()
+                lines = {k: list(v) for k, v in record.items()}
+                for items in record.values():
+                    items.clear()
+                with open(f"{path}.{role}.jsonl", "a") as out:
+                    out.write(json.dumps(lines) + "\n")
+
+    original = asyncio.BaseEventLoop.run_forever
+    watched: list[asyncio.AbstractEventLoop] = []
+
+    def run_forever(self: asyncio.BaseEventLoop) -> None:
+        if not watched:
+            watched.append(self)
+            gc.callbacks.append(on_gc)
+            threading.Thread(target=monitor, args=(self,), daemon=True, name="probe").start()
+        original(self)
+
+    asyncio.BaseEventLoop.run_forever = run_forever  # type: ignore[method-assign]
+
+
+def watched_role(argv: list[str]) -> str | None:
+    return next((r for r, marks in WATCHED.items() if all(m in argv for m in marks)), None)
+
+
 if PROBE_FILE and "process" in sys.argv:
     install(PROBE_FILE)
+if PROBE_FILE and (watched := watched_role(sys.argv)) is not None:
+    watch_stalls(PROBE_FILE, watched)
