@@ -288,6 +288,8 @@ def probe_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
 
 
 STALLED_ROLES = ("simulators", "connector", "worker")
+# where the event loops stood when a callback was late (innermost frames), appended here
+STALLS_FILE = os.environ.get("BENCH_STALLS_FILE")
 
 
 def stall_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
@@ -298,10 +300,17 @@ def stall_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
         lines = Path(f"{path}.{role}.jsonl")
         lags: list[float] = []
         pauses: list[tuple[int, float]] = []
+        stalls: dict[str, int] = {}
         for line in lines.read_text().splitlines() if lines.exists() else []:
             record = json.loads(line)
             lags += [ms for at, ms in record["lag"] if at >= steady_from]
             pauses += [(int(gen), ms) for at, gen, ms in record["gc"] if at >= steady_from]
+            for where, count in record.get("stalls", {}).items():
+                stalls[where] = stalls.get(where, 0) + count
+        if STALLS_FILE:
+            with open(STALLS_FILE, "a") as out:
+                top = sorted(stalls.items(), key=lambda item: -item[1])[:15]
+                out.write(f"## {role}\n" + "".join(f"{n} {where}\n" for where, n in top))
         full = [ms for gen, ms in pauses if gen == 2]
         rows += [
             (f"    {role}: event-loop lag (a callback every 10 ms)", summary(lags)),

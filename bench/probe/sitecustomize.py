@@ -29,6 +29,7 @@ from typing import Any
 
 PROBE_FILE = os.environ.get("MMSTREAM_BENCH_PROBE")
 LAG_EVERY_S = 0.01
+STALL_S = 0.02  # a callback this late: the loop's thread is sampled every STALL_S until it runs
 # the processes whose event loop is watched, by a piece of their arguments
 WATCHED = {"simulators": ("simulate",), "connector": ("connect", "mmapi"), "worker": ("process",)}
 
@@ -80,24 +81,36 @@ def watch_stalls(path: str, role: str) -> None:
             pause = (time.perf_counter() - gc_started[0]) * 1000
             record["gc"].append([time.time() * 1000, info["generation"], pause])
 
-    def monitor(loop: asyncio.AbstractEventLoop) -> None:
+    stacks: dict[str, int] = {}
+
+    def monitor(loop: asyncio.AbstractEventLoop, loop_thread: int) -> None:
         written = time.monotonic()
         while not loop.is_closed():
             asked, at = time.perf_counter(), time.time() * 1000
+            done = threading.Event()
 
-            def ran(asked: float = asked, at: float = at) -> None:
+            def ran(asked: float = asked, at: float = at, done: threading.Event = done) -> None:
                 record["lag"].append([at, (time.perf_counter() - asked) * 1000])
+                done.set()
 
             try:
                 loop.call_soon_threadsafe(ran)
             except RuntimeError:  # closed meanwhile
                 return
+            # a callback later than STALL_S: what the loop's thread is doing meanwhile
+            while not done.wait(STALL_S) and not loop.is_closed():
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    where = stack_of(frame)
+                    stacks[where] = stacks.get(where, 0) + 1
             time.sleep(LAG_EVERY_S)
             if time.monotonic() - written > 2:
                 written = time.monotonic()
-                lines = {k: list(v) for k, v in record.items()}
+                lines: dict[str, Any] = {k: list(v) for k, v in record.items()}
+                lines["stalls"] = dict(stacks)
                 for items in record.values():
                     items.clear()
+                stacks.clear()
                 with open(f"{path}.{role}.jsonl", "a") as out:
                     out.write(json.dumps(lines) + "\n")
 
@@ -108,10 +121,24 @@ def watch_stalls(path: str, role: str) -> None:
         if not watched:
             watched.append(self)
             gc.callbacks.append(on_gc)
-            threading.Thread(target=monitor, args=(self,), daemon=True, name="probe").start()
+            thread = threading.Thread(
+                target=monitor, args=(self, threading.get_ident()), daemon=True, name="probe"
+            )
+            thread.start()
         original(self)
 
     asyncio.BaseEventLoop.run_forever = run_forever  # type: ignore[method-assign]
+
+
+def stack_of(frame: Any, depth: int = 8) -> str:
+    """The innermost `depth` frames as `function (file:line)`, innermost first."""
+    parts: list[str] = []
+    while frame is not None and len(parts) < depth:
+        code = frame.f_code
+        name = code.co_filename.rsplit("site-packages/", 1)[-1].rsplit("/python3.11/", 1)[-1]
+        parts.append(f"{code.co_name} ({name}:{frame.f_lineno})")
+        frame = frame.f_back
+    return " < ".join(parts)
 
 
 def watched_role(argv: list[str]) -> str | None:
