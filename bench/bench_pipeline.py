@@ -299,29 +299,38 @@ def stall_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
     for role in STALLED_ROLES:
         lines = Path(f"{path}.{role}.jsonl")
         lags: list[float] = []
+        busy: list[float] = []
         pauses: list[tuple[int, float]] = []
+        pause_cpu: list[tuple[int, float]] = []
         stalls: dict[str, int] = {}
         for line in lines.read_text().splitlines() if lines.exists() else []:
             record = json.loads(line)
-            lags += [ms for at, ms in record["lag"] if at >= steady_from]
-            pauses += [(int(gen), ms) for at, gen, ms in record["gc"] if at >= steady_from]
+            lags += [lag[1] for lag in record["lag"] if lag[0] >= steady_from]
+            busy += [lag[2] for lag in record["lag"] if lag[0] >= steady_from]
+            pauses += [(int(g[1]), g[2]) for g in record["gc"] if g[0] >= steady_from]
+            pause_cpu += [(int(g[1]), g[3]) for g in record["gc"] if g[0] >= steady_from]
             for where, count in record.get("stalls", {}).items():
                 stalls[where] = stalls.get(where, 0) + count
         if STALLS_FILE:
             with open(STALLS_FILE, "a") as out:
                 top = sorted(stalls.items(), key=lambda item: -item[1])[:15]
                 out.write(f"## {role}\n" + "".join(f"{n} {where}\n" for where, n in top))
-        full = [ms for gen, ms in pauses if gen == 2]
         rows += [
             (f"    {role}: event-loop lag (a callback every 10 ms)", summary(lags)),
-            (
-                f"    {role}: GC pauses, all / of the full (gen 2) ones",
-                f"{len(pauses):,} for {sum(ms for _, ms in pauses):,.0f} ms, longest"
-                f" {max((ms for _, ms in pauses), default=0):,.0f} ms / {len(full):,}, longest"
-                f" {max(full, default=0):,.0f} ms",
-            ),
+            (f"    {role}: loop thread's CPU time within that lag", summary(busy)),
+            (f"    {role}: GC pauses (wall), all / full ones", pause_row(pauses)),
+            (f"    {role}: GC pauses (CPU), all / full ones", pause_row(pause_cpu)),
         ]
     return rows
+
+
+def pause_row(pauses: list[tuple[int, float]]) -> str:
+    full = [ms for gen, ms in pauses if gen == 2]
+    return (
+        f"{len(pauses):,} for {sum(ms for _, ms in pauses):,.0f} ms, longest"
+        f" {max((ms for _, ms in pauses), default=0):,.0f} ms / {len(full):,}, longest"
+        f" {max(full, default=0):,.0f} ms"
+    )
 
 
 def caught_up_row(started_at: float, follower: Follower) -> str:

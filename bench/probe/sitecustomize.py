@@ -11,9 +11,10 @@ JSON line every 2 s (only what is new: the probe must not slow the worker it mea
 In the simulators, the MM API connector and the worker, `watch_stalls` also records what holds
 up the process's event loop: every `LAG_EVERY_S` a thread schedules a callback on the loop
 (`call_soon_threadsafe`) and notes how late it ran (a frame, a fetch or a timer waiting behind
-the loop's work waits as long), and every garbage collection's generation and pause (the
-interpreter stops every thread for it). Appended to `<file>.<role>.jsonl` every 2 s from that
-thread, never from the loop.
+the loop's work waits as long) and how much CPU the loop's thread used meanwhile (what the
+delay would be with the CPU to itself), and every garbage collection's generation, pause and
+CPU time (the interpreter stops every thread for it). Appended to `<file>.<role>.jsonl` every
+2 s from that thread, never from the loop.
 """
 
 from __future__ import annotations
@@ -72,25 +73,33 @@ def install(path: str) -> None:
 def watch_stalls(path: str, role: str) -> None:
     """Loop lag and GC pauses of this process's (first) event loop, as `[wall ms, ms]` pairs."""
     record: dict[str, list[Any]] = {"lag": [], "gc": []}
-    gc_started = [0.0]
+    gc_started = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            gc_started[0] = time.perf_counter()
+            gc_started[:] = time.perf_counter(), time.thread_time()
         else:
             pause = (time.perf_counter() - gc_started[0]) * 1000
-            record["gc"].append([time.time() * 1000, info["generation"], pause])
+            cpu = (time.thread_time() - gc_started[1]) * 1000
+            record["gc"].append([time.time() * 1000, info["generation"], pause, cpu])
 
     stacks: dict[str, int] = {}
 
     def monitor(loop: asyncio.AbstractEventLoop, loop_thread: int) -> None:
         written = time.monotonic()
+        # the loop thread's CPU time: a late callback whose wait the loop spent on the CPU was
+        # held up by work, one whose loop got no CPU by the machine (or by another thread)
+        clock = time.pthread_getcpuclockid(loop_thread)
         while not loop.is_closed():
             asked, at = time.perf_counter(), time.time() * 1000
+            asked_cpu = time.clock_gettime(clock)
             done = threading.Event()
 
-            def ran(asked: float = asked, at: float = at, done: threading.Event = done) -> None:
-                record["lag"].append([at, (time.perf_counter() - asked) * 1000])
+            def ran(
+                asked: float = asked, at: float = at, cpu: float = asked_cpu, done: Any = done
+            ) -> None:
+                used = (time.clock_gettime(clock) - cpu) * 1000
+                record["lag"].append([at, (time.perf_counter() - asked) * 1000, used])
                 done.set()
 
             try:
