@@ -14,7 +14,10 @@ round trip at the same rate on a fresh broker of the same kind, alone (BASELINE_
 first): run during the steady window, as before, it added a second 1,000 msg/s stream to the
 broker and ~0.3 of the 2 cores to the load the pipeline was measured under (BENCH_BASELINE=beside
 still does that). Every second: peak RSS (VmHWM) of the MM API connector and of the worker, the
-worker's table sizes, each process's CPU time; the broker's CPU per message of both.
+worker's table sizes, each process's CPU time; the broker's CPU per message of both. The probe
+(bench/probe/) also watches the event loops of the simulators, the MM API connector and the
+worker (lag of a callback every 10 ms, the loop's CPU meanwhile, GC pauses); with
+BENCH_STALLS_FILE=<file> the loops' stacks while a callback was late are appended there.
 
 Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
 Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
