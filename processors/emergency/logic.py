@@ -44,6 +44,11 @@ def transition(
         return []
     if current is None and not active:
         return []  # a scope is inactive until first activated; how long that lasted is unknown
+    if current is not None:
+        # never before the scope's last change: signals are timed on their own agent's stream
+        # clock (a conflict's end by the scores agent, the exposure that activated the scope by
+        # the hedge join), and those can differ by a backlog after a broker failover
+        at = max(at, current.get("since", 0))
     # the first activation has no previous state of known length: null, not "since epoch"
     # (states written before this rule may hold an inactive scope "since" 0: unknown too)
     known = current is not None and current.get("since", 0) > 0

@@ -36,8 +36,15 @@ def register(p: Pipeline) -> None:
 
     @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
-        await asyncio.to_thread(fixtures.wait_loaded)
+        # The fixture map is waited for inside the loop, not before it: `p.batches` registers
+        # the topics with the bulk intake when first iterated, and records the consumer
+        # fetched before that go Faust's per-record way into a queue nobody reads (never
+        # routed, and committed past once later records are acked). Seen on the 3-node
+        # cluster: the map loaded 0.1 s after the worker took the partitions over, and a
+        # game's first two Predexon records, its flagged conflict among them, were lost.
         async for events in p.batches(stream):
+            if not fixtures.caught_up.is_set():
+                await asyncio.to_thread(fixtures.wait_loaded)
             route_batch(events)
 
     def route_batch(events: list[Any]) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from mmstream.core.deadletter import STAGE_VALUE_CONVERTER, Origin
 from mmstream.core.errors import MmstreamError
@@ -83,9 +83,8 @@ class FixtureMap:
             partitions = [
                 TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in metadata.partitions
             ]
-            ends = {
-                tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions
-            }
+            deadline = time.monotonic() + CATCH_UP_DEADLINE_S
+            ends = {tp.partition: end_offset(consumer, tp, deadline) for tp in partitions}
             consumer.assign(partitions)
             positions = dict.fromkeys(ends, 0)
             started = time.monotonic()
@@ -146,3 +145,19 @@ class FixtureMap:
                 provider,
                 identifier,
             )
+
+
+def end_offset(consumer: Consumer, tp: TopicPartition, deadline: float) -> int:
+    """The partition's end offset, asked again until `deadline` while Kafka cannot say: a
+    broker killed as the reader starts (its handle destroyed, the partition's leader moving;
+    the 3-node broker-kill test) is a failover to wait out, not the end of the map."""
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning(
+                "fixture map: end offset of %s[%d]: %s; asking again", tp.topic, tp.partition, exc
+            )
+            time.sleep(0.5)

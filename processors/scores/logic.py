@@ -53,6 +53,7 @@ def upgrade(state: State) -> State:
     state.setdefault("withdrawn", None)
     state.setdefault("conflict", None)
     state.setdefault("stale", None)
+    state.setdefault("stale_unflagged", None)
     state.setdefault("conflict_ended", 0)
     return state
 
@@ -95,13 +96,20 @@ def predexon_view(record: dict[str, Any]) -> View:
 
 def apply_view(state: State, provider: str, view: View, settings: ProcessorSettings) -> State:
     """Take a provider's new view; one older than the current by more than the out-of-order
-    grace is late and ignored."""
+    grace is late and ignored, and so is one received no later than the current (a record read
+    again after a rebalance, at-least-once: it would otherwise count as the provider updating
+    an unchanged score, and start the other's silence clock)."""
     upgrade(state)
     current = state["views"].get(provider)
     grace_ms = int(settings.out_of_order_grace_s * 1000)
     if current is not None and view["updated_at"] < current["updated_at"] - grace_ms:
         return state
     received = int(view["received_at"])
+    if current is not None and (received, view["updated_at"]) <= (
+        int(current["received_at"]),
+        current["updated_at"],
+    ):
+        return state
     same_score = current is not None and score_of(current) == score_of(view)
     view["score_since"] = (
         current.get("score_since", received) if same_score and current else received
@@ -114,7 +122,12 @@ def apply_view(state: State, provider: str, view: View, settings: ProcessorSetti
         flagged = bool(view.get("conflict"))
         state["flag_since"] = (state["flag_since"] or received) if flagged else None
         stale = bool(view.get("stale"))
-        state["stale_flag_since"] = (state["stale_flag_since"] or received) if stale else None
+        flagged_since = state["stale_flag_since"]
+        if not stale and flagged_since is not None:
+            # the flag's span, for a window if it was never evaluated while shown (a backlog
+            # read in one batch after a failover): as `withdrawn` is for a conflict
+            state["stale_unflagged"] = (flagged_since, received)
+        state["stale_flag_since"] = (flagged_since or received) if stale else None
     mine, theirs = score_of(view), score_of(state["views"].get(other(provider)))
     explained = any(passed_at(state, p) is not None for p in PROVIDERS)
     if mine is None or theirs is None or mine == theirs or explained:
@@ -261,7 +274,14 @@ def conflict_outputs(
 def stale_window(
     state: State, judged: Assessment, now_ms: int, settings: ProcessorSettings
 ) -> list[Output]:
-    window = state["stale"]
+    window, unflagged = state["stale"], state["stale_unflagged"]
+    state["stale_unflagged"] = None
+    if window is None and unflagged is not None and judged.status != "STALE":
+        # Predexon flagged stale and back in one batch: the window it showed, its calm from
+        # the return (resolved below once the hysteresis has passed)
+        since, back = int(unflagged[0]), int(unflagged[1])
+        window = state["stale"] = StaleWindow(since=since, provider="predexon", calm_since=back)
+        return [stale_alert(state, window, None), *stale_window(state, judged, now_ms, settings)]
     if judged.status == "STALE":
         if window is None:
             since = judged.since or now_ms

@@ -62,4 +62,5 @@ class State(TypedDict):
     withdrawn: Withdrawal | None
     conflict: ConflictWindow | None
     stale: StaleWindow | None
+    stale_unflagged: tuple[int, int] | None  # Predexon's stale flag shown: from, until
     conflict_ended: int

@@ -30,11 +30,7 @@ from mmstream.stack.kafka_cluster import KafkaCluster
 from tests.fixtures.kafka import TestCluster
 from tests.helpers.kafka import consume, decoder_for, read_to_end
 from tests.helpers.processes import Child
-from tests.helpers.truth import (
-    assert_derived_equal_truth,
-    assert_final_scores_equal_truth,
-    assert_hedges_and_emergencies_equal_truth,
-)
+from tests.helpers.truth import assert_derived_equal_truth
 from tests.integration.pipeline.test_end_to_end import DEADLINE_S, PROCESSOR_SETTINGS
 
 pytestmark = pytest.mark.cluster3
@@ -133,15 +129,9 @@ async def test_a_killed_leader_loses_no_raw_record_and_the_cluster_heals(
             duplicated = len(seen) - len(set(seen))
             assert duplicated == 0, f"{topic_id}: {duplicated} raw records written twice"
         check_raw_against_truth(raw_records, truth)
-        if victim is None:
-            assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
-        else:
-            # Not the score windows: in one of five idle runs a game's SCORE_CONFLICT window
-            # was not raised at all when the leader of the raw topics was killed during it
-            # (cause not established; README, known limitations). Hedges, alerts, emergency
-            # transitions and the final reconciled scores are checked as in the baseline.
-            assert_hedges_and_emergencies_equal_truth(cluster, topics, truth, DEADLINE_S)
-            assert_final_scores_equal_truth(cluster, topics, truth)
+        # score windows included: a conflict window once went unreported in one of five runs
+        # (the router lost the game's first records, fetched before it read in bulk; README)
+        assert_derived_equal_truth(cluster, topics, truth, DEADLINE_S)
         names = [*topics.names().values(), *app_topics(admin, app_id)]
         if victim is None:  # every topic, Faust's changelogs too, on three in-sync replicas
             assert not await asyncio.to_thread(short_isr, admin, names)

@@ -70,8 +70,14 @@ def view(record: Shown) -> View:
 
 
 def replay(
-    records: list[Shown], settings: ProcessorSettings = SETTINGS, tail_ms: int = 20_000
+    records: list[Shown],
+    settings: ProcessorSettings = SETTINGS,
+    tail_ms: int = 20_000,
+    held: tuple[int, int] | None = None,
 ) -> tuple[State, Replay]:
+    """`held` (from, to): the records shown in [from, to) reach the agent only at `to`, in one
+    batch, with their own receive times (a worker reading a backlog after a broker failover or
+    a rebalance): no evaluation or tick between them."""
     state = logic.new_state("g1", "f1")
     result = Replay()
     ordered = sorted(records, key=lambda r: r.at_ms)
@@ -85,12 +91,19 @@ def replay(
                 result.statuses.append((now, output.value))
 
     clock = 0
-    for record in ordered:
+    for index, record in enumerate(ordered):
         while clock + TICK_MS < record.at_ms:
             clock += TICK_MS
             run(clock)
-        clock = record.at_ms
         logic.apply_view(state, record.provider, view(record), settings)
+        if held is not None and held[0] <= record.at_ms < held[1]:
+            clock = held[1] - 1
+            following = ordered[index + 1 :]
+            if following and following[0].at_ms < held[1]:
+                continue  # more of the backlog to come in the same batch
+            clock = held[1]
+        else:
+            clock = record.at_ms
         run(clock)
     while clock < end:
         clock += TICK_MS

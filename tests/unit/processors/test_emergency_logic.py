@@ -207,3 +207,18 @@ def test_a_record_of_signals_checks_exposure_once_and_ends_as_one_by_one() -> No
     assert scope["active"] is alone["active"] is False
     # the run's transition is at its last signal (one by one: the signal that crossed back)
     assert (scope["since"], alone["since"]) == (T0 + 799, T0 + 749)
+
+
+def test_a_conflict_ending_before_the_exposure_that_activated_it_lasts_zero_not_less() -> None:
+    """The score agent's end of a conflict, judged on its own stream clock, may carry a time
+    before the hedge agent's exposure that activated the scope (their clocks differ after a
+    broker failover: 3-node broker-kill test, previous_state_ms -296). A scope's change is
+    never earlier than its last one: the deactivation comes at the activation's time."""
+    state = logic.new_state(T0)
+    out = logic.apply_signal(state, signals.Conflict("g", "f", True, T0 + 1_000), SETTINGS)
+    out += logic.apply_signal(state, exposure(1, 50.0, T0 + 2_000), SETTINGS)
+    out += logic.apply_signal(state, signals.Conflict("g", "f", False, T0 + 1_700), SETTINGS)
+    on, off = [r for r in records(out, "risk_emergency") if r["scope"] == "score_conflict"]
+    assert on["active"] and on["changed_at"] == T0 + 2_000
+    assert not off["active"] and off["changed_at"] == T0 + 2_000
+    assert off["previous_state_ms"] == 0

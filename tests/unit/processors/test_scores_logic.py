@@ -109,6 +109,40 @@ def test_a_flagged_stale_provider_is_stale_not_conflict_and_alerts_once() -> Non
     )
 
 
+def test_a_stale_flag_raised_and_withdrawn_within_one_backlog_is_one_stale_window() -> None:
+    """The flag and Predexon's return read in one batch after a broker failover: the window
+    is still reported, from the flagged record's time, and resolved (3-node broker-kill test:
+    nothing was reported)."""
+    records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0)]
+    records += [Shown(5_000, "predexon", 0, 0, stale=True)]
+    records += [Shown(t, "mmapi", n, 0) for n, t in enumerate((6_000, 8_000, 10_500), start=1)]
+    records += [Shown(11_000, "predexon", 3, 0)]
+    _, run = replay(records, held=(4_000, 16_000))
+    [opened] = run.alerts("SCORE_STALE", "OPEN")
+    [resolved] = run.alerts("SCORE_STALE", "RESOLVED")
+    assert opened["opened_at"] == resolved["opened_at"] == T0 + 5_000
+    assert resolved["resolved_at"] == T0 + 11_000 and opened["details"]["provider"] == "predexon"
+    assert run.alerts("SCORE_CONFLICT", "OPEN") == []
+
+
+def test_a_flagged_phantom_and_its_correction_within_one_backlog_is_one_conflict() -> None:
+    records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0)]
+    records += [Shown(6_000, "predexon", 1, 0, conflict=True), Shown(11_000, "predexon", 0, 0)]
+    _, run = replay(records, held=(5_000, 14_000))
+    [opened] = run.alerts("SCORE_CONFLICT", "OPEN")
+    assert opened["opened_at"] == T0 + 6_000 and len(run.alerts("SCORE_CONFLICT", "RESOLVED")) == 1
+
+
+def test_a_replayed_record_is_not_an_update_and_starts_no_silence() -> None:
+    """At-least-once: after a rebalance the new owner of a game may read a view again that its
+    recovered state already holds. The replay is not Predexon updating an agreed score, so it
+    starts no silence clock for MM API (3-node broker-kill test: a false SCORE_STALE)."""
+    records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0)]
+    records += [Shown(800, "predexon", 0, 0)]  # the same record, read again
+    _, run = replay(records, tail_ms=70_000)
+    assert run.alerts("SCORE_STALE", "OPEN") == [] and run.seen("STALE") == []
+
+
 def test_silence_while_the_other_scores_is_stale_after_the_maximum_lag() -> None:
     records = [Shown(0, "mmapi", 0, 0), Shown(800, "predexon", 0, 0), Shown(2_000, "mmapi", 1, 0)]
     records += [Shown(30_000, "predexon", 1, 0)]
