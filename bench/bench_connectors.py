@@ -4,9 +4,11 @@ For each feed, in one run: the rate at which one `mmstream connect <feed>` proce
 records acknowledged by Kafka, beside the receive rate of a bare `websockets` client doing
 only `json.loads` on the same frames (the ceiling any Python consumer of this socket has), and
 the cost of each stage the connector adds, measured in-process over the same frames: parse
-(`json.loads` and the edge checks), convert (the compiled JSON → Avro-shape converters),
-fingerprint (dedupe), encode (Confluent wire format through the project's serde: the compiled
-Avro writer), produce (librdkafka, the encoded bytes, to the same broker).
+(`json.loads` and the edge checks), then the connector's one fused pass (convert + encode +
+fingerprint, `connectors.wire`), then the same work in separate steps: convert (the compiled
+JSON → Avro-shape converters), fingerprint (dedupe), encode (Confluent wire format through the
+project's serde: the compiled Avro writer), produce (librdkafka, the encoded bytes, to the same
+broker).
 
 Usage: bench/bench_connectors.py [MESSAGES] [FEED ...]   (default 100000, both feeds)
 With MMSTREAM_BENCH_PROFILE=DIR, py-spy (in the venv) samples each connector process while it
@@ -52,6 +54,7 @@ from connectors.predexon import compared_fields
 from connectors.publisher import parse_frame
 from connectors.records import Converter
 from connectors.state import fingerprint
+from connectors.wire import LiveStateWriter
 from mmstream.core.kafka.config import producer_config
 from mmstream.core.settings import TopicSettings
 from mmstream.stack import EmbeddedStack
@@ -180,6 +183,7 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
     bodies = timed(
         "parse (json.loads + edge checks)", lambda: [parse_frame(f, limits) for f in frames]
     )
+    fused(feed, bodies, timed)
     if feed == "mmapi":
         builders = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
         values = timed(
@@ -247,6 +251,38 @@ def stage_costs(feed: str, frames: list[str], stack: EmbeddedStack) -> list[tupl
     timed("produce (librdkafka, acks=all)", produce)
     baselines(feed, frames, bodies, values, timed)
     return timings
+
+
+def fused(
+    feed: str,
+    bodies: list[dict[str, Any]],
+    timed: Callable[[str, Callable[[], list[Any]]], list[Any]],
+) -> None:
+    """The connectors' hot path: convert, encode and fingerprint in one pass
+    (`connectors.wire`); the stages below are the same work in separate steps."""
+    name = "convert + encode + fingerprint, fused (the connector's path)"
+    prefix = b"\x00\x00\x00\x00\x01"
+    if feed == "mmapi":
+        records = {name: ChangeRecords(channel) for name, channel in CHANNELS.items()}
+        timed(
+            name,
+            lambda: [
+                records[b["channel"]].written(
+                    prefix, b["event"], b["payload"], b.get("old"), dict(ENVELOPE), {}
+                )
+                for b in bodies
+            ],
+        )
+        return
+    converter = Converter(load_schema_dict("predexon_sports_live"))
+    wire = LiveStateWriter(converter, compared_fields(converter.schema))
+    timed(
+        name,
+        lambda: [
+            wire.write(prefix, b["data"], {"envelope": dict(ENVELOPE), "frame_extra": {}})
+            for b in bodies
+        ],
+    )
 
 
 def baselines(

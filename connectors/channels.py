@@ -9,6 +9,7 @@ from connectors.edge import EdgeLimits
 from connectors.errors import RejectedInput
 from connectors.fingerprints import span_print
 from connectors.records import Converter, change_record, field_schema
+from connectors.wire import ChangeWriter
 from schemas import load_schema_dict
 
 # what makes a change a repeat: a run of the change record's fields, digested as encoded
@@ -61,6 +62,7 @@ class ChangeRecords:
         if tuple(names[first:last]) != COMPARED:
             raise ValueError(f"{channel.schema_name}: {COMPARED} must be consecutive fields")
         self.compared = (first, last)
+        self.wire = ChangeWriter(self.converter)
 
     def build(
         self,
@@ -70,11 +72,7 @@ class ChangeRecords:
         envelope: dict[str, Any],
         extra: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        if not isinstance(payload, dict):
-            raise RejectedInput("payload: expected an object", self.channel.topic_id)
-        for alias, name in self.channel.aliases:
-            if alias in payload and name not in payload:
-                payload = {**payload, name: payload[alias]}
+        payload = self._checked(payload)
         payload_extra: dict[str, str] = {}
         typed = self._payload(payload, "payload", payload_extra, None)
         value = change_record(envelope, str(event), typed, payload_extra, extra)
@@ -84,6 +82,32 @@ class ChangeRecords:
             value["old"] = self._old(old, "old", value["old_extra"], None)
             value["changed_fields"] = list(old)
         return value
+
+    def _checked(self, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise RejectedInput("payload: expected an object", self.channel.topic_id)
+        for alias, name in self.channel.aliases:
+            if alias in payload and name not in payload:
+                payload = {**payload, name: payload[alias]}
+        checked: dict[str, Any] = payload
+        return checked
+
+    def written(
+        self,
+        prefix: bytes,
+        event: str,
+        payload: Any,
+        old: Any,
+        envelope: dict[str, Any],
+        extra: dict[str, str],
+    ) -> tuple[bytes, dict[str, Any], bytes]:
+        """`build`, encoded after `prefix` (the Confluent framing) and fingerprinted, in one
+        pass (`connectors.wire`): (the bytes, the typed payload, the repeat fingerprint). The
+        envelope's `event_time` is set to the payload's event time."""
+        data, typed, begin, end = self.wire.write(
+            prefix, envelope, event, self._checked(payload), old, extra, self.event_time
+        )
+        return data, typed, span_print(data, begin, end)
 
     def fingerprint(self, data: bytes, starts: list[int]) -> bytes:
         """The repeat fingerprint of an encoded change record (`AvroSerde.encode_fields`)."""

@@ -27,6 +27,7 @@ MISSING = object()
 class Walker(Protocol):
     """What the generated code falls back to (`connectors.records.Converter`)."""
 
+    schema: Schema
     named: dict[str, Schema]
     limits: EdgeLimits
 

@@ -2,8 +2,9 @@
 
 Where the compared fields are a run of the record's own fields (MM API change records:
 `payload` … `old_extra`), the digest is of that slice of the bytes about to be published
-(`span_print`): nothing is written twice. Otherwise (Predexon's live state, whose compared
-fields are interleaved with others) `RecordPrint` writes just them.
+(`span_print`): nothing is written twice. Predexon's live state, whose compared fields are
+interleaved with others, digests the runs of them in its encoded bytes (`wire.SpanPrint`);
+`RecordPrint` writes just them, the same digest (`tests/unit/connectors/test_fused.py`).
 
 A repeat is a change whose compared fields equal those last published for the entity. The
 fields are written by a writer compiled for just them (`schemas.avro_writer`), so a fingerprint

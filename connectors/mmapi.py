@@ -126,18 +126,21 @@ class MmapiProtocol(FeedProtocol):
             if not isinstance(event, str):
                 raise RejectedInput(f"event: expected a string, got {type(event).__name__}")
             envelope = session.envelope("mmapi", received, None, "LIVE")
-            extra = frame_extra(body, FRAME_FIELDS)
-            value = records.build(event, body.get("payload"), body.get("old"), envelope, extra)
-            payload = value["payload"]
+            extra = {} if FRAME_FIELDS.issuperset(body) else frame_extra(body, FRAME_FIELDS)
+            topic_id = records.channel.topic_id
+            data, payload, print_ = records.written(
+                self.publisher.prefix(topic_id),
+                event,
+                body.get("payload"),
+                body.get("old"),
+                envelope,
+                extra,
+            )
             key, entity = records.key(payload), records.entity(payload)
         except RejectedInput as exc:
             exc.channel = name
             raise
-        event_time = records.event_time(payload)
-        envelope["event_time"] = event_time
-        topic_id = records.channel.topic_id
-        data, starts = self.publisher.encode(topic_id, value)
-        print_ = records.fingerprint(data, starts)
+        event_time = envelope["event_time"]
         if self.published.is_repeat(name, entity, print_) or self.published.is_older(
             name, entity, event_time
         ):

@@ -20,8 +20,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -40,8 +39,7 @@ class OffsetsUnreadable(ConnectorError):
     """The offsets topic could not be read at start-up: starting "from now" would lose a gap."""
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):  # a tuple: one is made per record published
     """How far one channel had got: the newest change published, and an unfinished gap fill."""
 
     watermark_ms: int | None = None

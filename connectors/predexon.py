@@ -12,7 +12,6 @@ from websockets.asyncio.client import ClientConnection
 
 from connectors.edge import check_document
 from connectors.errors import FatalSessionError, RejectedInput, RetryableSessionError
-from connectors.fingerprints import RecordPrint
 from connectors.frames import Outcome
 from connectors.metrics import ConnectorMetrics
 from connectors.publisher import Connection, Publisher, now_ms, parse_frame, subscription_text
@@ -21,6 +20,7 @@ from connectors.rest import RestClient
 from connectors.session import FeedProtocol
 from connectors.settings import PredexonSettings
 from connectors.state import PublishedState, SequenceTracker, SequenceVerdict
+from connectors.wire import LiveStateWriter
 from mmstream.core.logging import register_secret
 from schemas import load_schema_dict
 
@@ -52,9 +52,7 @@ class PredexonProtocol(FeedProtocol):
         self.max_frame_bytes = settings.max_frame_bytes
         self.limits = settings.edge_limits()
         self.converter = Converter(load_schema_dict("predexon_sports_live"), self.limits)
-        self.fingerprint = RecordPrint(
-            self.converter.schema, compared_fields(self.converter.schema)
-        )
+        self.wire = LiveStateWriter(self.converter, compared_fields(self.converter.schema))
         self.sequences = SequenceTracker(settings.max_sequence_jump)
         self.published = PublishedState(
             settings.remembered_entities,
@@ -126,8 +124,9 @@ class PredexonProtocol(FeedProtocol):
             event_type = data.get("event_type") if isinstance(data, dict) else None
             raise RejectedInput(f"unknown event type: {event_type!r:.80}", "event")
         self.metrics.message("sports_live")
+        extra = {} if FRAME_FIELDS.issuperset(body) else frame_extra(body, FRAME_FIELDS)
         try:
-            value = self._typed(data, session, received, "LIVE", frame_extra(body, FRAME_FIELDS))
+            encoded, value, print_ = self._written(data, session, received, "LIVE", extra)
         except RejectedInput as exc:
             exc.channel = "sports_live"
             raise
@@ -151,29 +150,31 @@ class PredexonProtocol(FeedProtocol):
                     check.missing,
                     sequence,
                 )
-        await self._publish(value, received)
+        await self._publish(encoded, value, print_, received)
         return Outcome.PUBLISHED
 
-    def _typed(
+    def _written(
         self,
         data: dict[str, Any],
         session: Connection,
         received: int,
         origin: str,
         extra: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[bytes, dict[str, Any], bytes]:
+        """The live state typed, encoded and fingerprinted in one pass (`connectors.wire`):
+        (its bytes, the typed record, the repeat fingerprint); the envelope's event time is
+        the state's `updated_at`."""
         owned = {
             "envelope": session.envelope("predexon", received, None, origin),
             "frame_extra": extra or {},
         }
-        value = self.converter.record(self.converter.schema, data, "data", owned=owned)
-        value["envelope"]["event_time"] = value["updated_at"]
-        return value
+        return self.wire.write(self.publisher.prefix("sports_live"), data, owned)
 
-    async def _publish(self, value: dict[str, Any], received: int) -> None:
+    async def _publish(
+        self, encoded: bytes, value: dict[str, Any], print_: bytes, received: int
+    ) -> None:
         game_id = value["game_id"]
-        await self.publisher.record("sports_live", game_id, value, value["updated_at"])
-        print_ = self.fingerprint(value)
+        await self.publisher.record_bytes("sports_live", game_id, encoded, value["updated_at"])
         if not self.published.remember("game", game_id, print_, value["updated_at"], {}, received):
             self.metrics.outliers.labels(self.feed, "sports_live", "future_time").inc()
             log.warning("Predexon %s: updated_at is ahead of the clock; not ordering", game_id)
@@ -219,19 +220,19 @@ class PredexonProtocol(FeedProtocol):
             if not wanted:
                 return 0
             check_document(row, self.limits.max_depth, "row")
-            value = self._typed(row, session, now_ms(), "REHYDRATED")
+            encoded, value, print_ = self._written(row, session, now_ms(), "REHYDRATED")
         except RejectedInput as exc:
             exc.channel = "rest"
             await self.publisher.reject(raw, exc, session)
             return 0
         game_id = value["game_id"]
-        if self.published.is_repeat(
-            "game", game_id, self.fingerprint(value)
-        ) or self.published.is_stale("game", game_id, value["updated_at"]):
+        if self.published.is_repeat("game", game_id, print_) or self.published.is_stale(
+            "game", game_id, value["updated_at"]
+        ):
             self.metrics.duplicates.labels(self.feed, "rest").inc()
             return 0
         try:
-            await self._publish(value, now_ms())
+            await self._publish(encoded, value, print_, now_ms())
         except RejectedInput as exc:
             exc.channel = "rest"
             await self.publisher.reject(raw, exc, session)

@@ -96,6 +96,15 @@ class Publisher:
         self.metrics = metrics
         self.offsets = offsets
         self.task_class = TASK_CLASSES.get(feed, "connectors.session.SessionLoop")
+        self._prefixes: dict[str, bytes] = {}
+
+    def prefix(self, topic_id: str) -> bytes:
+        """The Confluent framing of `topic_id`'s records: magic byte and schema id (looked up
+        in the registry on first use)."""
+        prefix = self._prefixes.get(topic_id)
+        if prefix is None:
+            prefix = self._prefixes[topic_id] = self.sink.serde.encoder(topic_id).prefix()
+        return prefix
 
     def position(self, channel: str, position: Position) -> None:
         """Where `channel` stands once everything published so far is durable (source offset)."""

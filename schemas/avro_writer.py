@@ -33,35 +33,7 @@ class NotCompilable(ValueError):
     """The schema uses something the compiled writer does not (fastavro writes it instead)."""
 
 
-def long_bytes(value: int) -> bytes:
-    """An Avro long: zig-zag, then base-128 varint, least significant group first (unrolled
-    up to 6 bytes: epoch-ms times take 6)."""
-    if -64 <= value < 64:
-        return SMALL[value]
-    n = (value << 1) ^ (value >> 63)
-    if n < 1 << 14:
-        return bytes((n & 127 | 128, n >> 7))
-    if n < 1 << 21:
-        return bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14))
-    if n < 1 << 28:
-        return bytes((n & 127 | 128, n >> 7 & 127 | 128, n >> 14 & 127 | 128, n >> 21))
-    if n < 1 << 35:
-        return bytes(
-            (n & 127 | 128, n >> 7 & 127 | 128, n >> 14 & 127 | 128, n >> 21 & 127 | 128, n >> 28)
-        )
-    if n < 1 << 42:
-        return bytes(
-            (
-                n & 127 | 128,
-                n >> 7 & 127 | 128,
-                n >> 14 & 127 | 128,
-                n >> 21 & 127 | 128,
-                n >> 28 & 127 | 128,
-                n >> 35,
-            )
-        )
-    if not LONG_MIN <= value <= LONG_MAX:
-        raise ValueError(f"{value} does not fit an Avro long")
+def _varint(n: int) -> bytes:
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -70,12 +42,36 @@ def long_bytes(value: int) -> bytes:
     return bytes(out)
 
 
+# The varint of every 14-bit number, and the same with the continuation bit set on its last
+# byte too (a low group followed by more): an epoch-ms time (6 bytes) is three lookups
+TABLE_BITS = 14
+LOW_MASK = (1 << TABLE_BITS) - 1
+VARINTS = [_varint(n) for n in range(1 << TABLE_BITS)]
+GROUPS = [bytes((n & 127 | 128, n >> 7 | 128)) for n in range(1 << TABLE_BITS)]
+
+
+def long_bytes(value: int) -> bytes:
+    """An Avro long: zig-zag, then base-128 varint, least significant group first."""
+    if -64 <= value < 64:
+        return SMALL[value]
+    n = (value << 1) ^ (value >> 63)
+    if n < 1 << 14:
+        return VARINTS[n]
+    if n < 1 << 28:
+        return GROUPS[n & LOW_MASK] + VARINTS[n >> 14]
+    if n < 1 << 42:
+        return GROUPS[n & LOW_MASK] + GROUPS[n >> 14 & LOW_MASK] + VARINTS[n >> 28]
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError(f"{value} does not fit an Avro long")
+    return _varint(n)
+
+
 def timestamp_millis(value: Any) -> int:
     """A timestamp-millis value as fastavro takes it: epoch ms, or a datetime converted."""
     return value if type(value) is int else int(prepare_timestamp_millis(value, {}))
 
 
-class _Source:
+class Source:
     """The generated function's text and the constants it refers to."""
 
     def __init__(self) -> None:
@@ -96,9 +92,12 @@ class _Source:
         self.lines.append("    " * depth + line)
 
 
-class _Compiler:
+class WriterCompiler:
+    """Emits the statements writing a typed value (also used by the connectors' fused
+    convert-and-write functions, `connectors.fused`)."""
+
     def __init__(self) -> None:
-        self.source = _Source()
+        self.source = Source()
         self.named: dict[str, Any] = {}
         self.expanding: set[str] = set()
 
@@ -118,6 +117,25 @@ class _Compiler:
         full = name if "." in name or not namespace else f"{namespace}.{name}"
         self.named[full] = self.named[name] = (schema, namespace)
         return namespace
+
+    def index(self, schema: Any, namespace: str | None = None) -> None:
+        """Know every named type defined in `schema` (for code writing only a part of it)."""
+        if isinstance(schema, list):
+            for branch in schema:
+                self.index(branch, namespace)
+        elif isinstance(schema, dict):
+            kind = schema.get("type")
+            if kind in ("record", "enum", "fixed"):
+                namespace = self.register(schema, namespace)
+            if kind == "record":
+                for field in schema["fields"]:
+                    self.index(field["type"], namespace)
+            elif kind == "array":
+                self.index(schema["items"], namespace)
+            elif kind == "map":
+                self.index(schema["values"], namespace)
+            elif isinstance(kind, dict | list):
+                self.index(kind, namespace)
 
     def write(self, schema: Any, value: str, depth: int, namespace: str | None) -> None:
         """Emit the statements writing the Python expression `value` (a local name)."""
@@ -256,31 +274,44 @@ class _Compiler:
         src.emit(depth, "out += b'\\x00'")
 
 
+WRITER_SCOPE: dict[str, Any] = {
+    "SMALL": SMALL,
+    "LENGTHS": LENGTHS,
+    "SOME_LENGTHS": SOME_LENGTHS,
+    "VARINTS": VARINTS,
+    "GROUPS": GROUPS,
+    "long_bytes": long_bytes,
+    "timestamp_millis": timestamp_millis,
+    "pack_float": struct.Struct("<f").pack,
+    "pack_double": struct.Struct("<d").pack,
+}
+
+
+def define(signature: str, source: Source, scope: dict[str, Any], label: str) -> Any:
+    """The function `def <signature>:` with `source`'s lines as its body; every name of
+    `scope` (and of the source's constants) bound as a default argument: a local lookup."""
+    scope = {**WRITER_SCOPE, **scope, **source.constants}
+    name, parameters = signature.split("(", 1)
+    arguments = "".join(f", {n}={n}" for n in scope)
+    text = f"def {name}({parameters.rstrip(')')}{arguments}):\n" + "\n".join(source.lines) + "\n"
+    exec(compile(text, f"<{label}>", "exec"), scope)
+    function = scope[name]
+    function.source = text  # for debugging a schema's generated code
+    return function
+
+
 def compile_writer(schema: Any) -> Writer:
     """A function `write(out, value)` appending `value`'s Avro binary under `schema` to `out`;
     it returns where in `out` each top-level field began, and where the last ended (so a caller
     can digest a run of fields without writing them twice)."""
-    compiler = _Compiler()
+    compiler = WriterCompiler()
     compiler.source.emit(1, "starts = []")
     compiler.write(schema, "value", 1, None)
     compiler.source.emit(1, "starts.append(len(out))")
     compiler.source.emit(1, "return starts")
-    scope: dict[str, Any] = {
-        "SMALL": SMALL,
-        "LENGTHS": LENGTHS,
-        "SOME_LENGTHS": SOME_LENGTHS,
-        "long_bytes": long_bytes,
-        "timestamp_millis": timestamp_millis,
-        "pack_float": struct.Struct("<f").pack,
-        "pack_double": struct.Struct("<d").pack,
-        **compiler.source.constants,
-    }
-    # every name the body uses bound as a default argument: a local, not a global, lookup
-    arguments = "".join(f", {name}={name}" for name in scope)
-    text = f"def write(out, value{arguments}):\n" + "\n".join(compiler.source.lines) + "\n"
-    exec(compile(text, f"<avro writer {schema_name(schema)}>", "exec"), scope)
-    writer: Writer = scope["write"]
-    writer.source = text  # type: ignore[attr-defined]  # for debugging a schema's writer
+    writer: Writer = define(
+        "write(out, value)", compiler.source, {}, f"avro writer {schema_name(schema)}"
+    )
     return writer
 
 
