@@ -8,13 +8,13 @@ receive.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from processors import signals as signal_contract
+from processors.codec import compact_json
 from processors.common import Output
 from processors.metrics import ProcessorMetrics
 from processors.sink import Sink
@@ -33,10 +33,6 @@ class Encoded:
         self.records += other.records
         self.signals += other.signals
         return self
-
-
-def compact_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class OutputWriter:
