@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from faust.types import EventT, TableT
@@ -86,14 +85,16 @@ class StateTable:
         return len(self.store)
 
 
-@dataclass
 class KeyWork:
-    """One key's part of a batch."""
+    """One key's part of a batch (a plain class with slots: one is built per key per batch)."""
 
-    before: Any  # the stored state when the batch first touched the key (not modified)
-    state: Any
-    events: list[EventT[Any]] = field(default_factory=list)
-    outputs: list[Output] = field(default_factory=list)
+    __slots__ = ("before", "events", "outputs", "state")
+
+    def __init__(self, before: Any, state: Any) -> None:
+        self.before = before  # the stored state when the batch first touched the key (kept)
+        self.state = state
+        self.events: list[EventT[Any]] = []
+        self.outputs: list[Output] = []
 
 
 class BatchRunner:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.values import millis
 
 
-@dataclass(frozen=True)
-class Output:
-    """One derived record to send: topic id, key, value."""
+class Output(NamedTuple):
+    """One derived record to send: topic id, key, value (a named tuple: built several times per
+    key per batch, a frozen dataclass's `__init__` cost 4% of the hedge join)."""
 
     topic_id: str
     key: str
