@@ -30,14 +30,39 @@ SHORT_LENGTHS = tuple(b >> 1 if b < 128 and not b & 1 else -1 for b in range(256
 
 
 def varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The zig-zag varint at `pos` as its unsigned value, and the position after it."""
-    n = 0
-    shift = 0
+    """The zig-zag varint at `pos` as its unsigned value, and the position after it (unrolled
+    up to 6 bytes: epoch-ms times take 6)."""
+    b = data[pos]
+    n = b & 127
+    if b < 128:
+        return n, pos + 1
+    b = data[pos + 1]
+    n |= (b & 127) << 7
+    if b < 128:
+        return n, pos + 2
+    b = data[pos + 2]
+    n |= (b & 127) << 14
+    if b < 128:
+        return n, pos + 3
+    b = data[pos + 3]
+    n |= (b & 127) << 21
+    if b < 128:
+        return n, pos + 4
+    b = data[pos + 4]
+    n |= (b & 127) << 28
+    if b < 128:
+        return n, pos + 5
+    b = data[pos + 5]
+    n |= (b & 127) << 35
+    if b < 128:
+        return n, pos + 6
+    pos += 6
+    shift = 42
     while True:
-        byte = data[pos]
+        b = data[pos]
         pos += 1
-        n |= (byte & 127) << shift
-        if byte < 128:
+        n |= (b & 127) << shift
+        if b < 128:
             return n, pos
         shift += 7
         if shift > 63:
