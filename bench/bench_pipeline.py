@@ -14,7 +14,10 @@ round trip at the same rate on a fresh broker of the same kind, alone (BASELINE_
 first): run during the steady window, as before, it added a second 1,000 msg/s stream to the
 broker and ~0.3 of the 2 cores to the load the pipeline was measured under (BENCH_BASELINE=beside
 still does that). Every second: peak RSS (VmHWM) of the MM API connector and of the worker, the
-worker's table sizes, each process's CPU time; the broker's CPU per message of both.
+worker's table sizes, each process's CPU time; the broker's CPU per message of both. The probe
+(bench/probe/) also watches the event loops of the simulators, the MM API connector and the
+worker (lag of a callback every 10 ms, the loop's CPU meanwhile, GC pauses); with
+BENCH_STALLS_FILE=<file> the loops' stacks while a callback was late are appended there.
 
 Usage: bench/bench_pipeline.py [SECONDS] [RATE ...]   (defaults: 60 s at 1,000 msg/s)
 Both brokers side by side: bench/both_brokers.py bench_pipeline.py 60 1000
@@ -185,7 +188,8 @@ def run(rate: float, seconds: float) -> list[tuple[str, str]]:
         if started:
             baseline.join(15)
         follower.join(10)
-        worker_rows = probe_rows(probe_file, -math.inf if steady_from is None else steady_from)
+        steady_ms = -math.inf if steady_from is None else steady_from
+        worker_rows = probe_rows(probe_file, steady_ms) + stall_rows(probe_file, steady_ms)
     broker_cpu = cpu_by_role(cpu).get("broker", math.nan)
     published = connector.get("records_published_total", 0)
     if BASELINE_BESIDE:
@@ -284,6 +288,52 @@ def probe_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
         ("    worker: an agent's work on a batch", summary(work)),
         ("    worker: events per batch (whole run)", summary(sizes).replace(" ms", "")),
     ]
+
+
+STALLED_ROLES = ("simulators", "connector", "worker")
+# where the event loops stood when a callback was late (innermost frames), appended here
+STALLS_FILE = os.environ.get("BENCH_STALLS_FILE")
+
+
+def stall_rows(path: Path, steady_from: float) -> list[tuple[str, str]]:
+    """What held up each watched process's event loop in the steady window (the probe's
+    `watch_stalls`): how late a callback scheduled every 10 ms ran, and the GC pauses."""
+    rows = []
+    for role in STALLED_ROLES:
+        lines = Path(f"{path}.{role}.jsonl")
+        lags: list[float] = []
+        busy: list[float] = []
+        pauses: list[tuple[int, float]] = []
+        pause_cpu: list[tuple[int, float]] = []
+        stalls: dict[str, int] = {}
+        for line in lines.read_text().splitlines() if lines.exists() else []:
+            record = json.loads(line)
+            lags += [lag[1] for lag in record["lag"] if lag[0] >= steady_from]
+            busy += [lag[2] for lag in record["lag"] if lag[0] >= steady_from]
+            pauses += [(int(g[1]), g[2]) for g in record["gc"] if g[0] >= steady_from]
+            pause_cpu += [(int(g[1]), g[3]) for g in record["gc"] if g[0] >= steady_from]
+            for where, count in record.get("stalls", {}).items():
+                stalls[where] = stalls.get(where, 0) + count
+        if STALLS_FILE:
+            with open(STALLS_FILE, "a") as out:
+                top = sorted(stalls.items(), key=lambda item: -item[1])[:15]
+                out.write(f"## {role}\n" + "".join(f"{n} {where}\n" for where, n in top))
+        rows += [
+            (f"    {role}: event-loop lag (a callback every 10 ms)", summary(lags)),
+            (f"    {role}: loop thread's CPU time within that lag", summary(busy)),
+            (f"    {role}: GC pauses (wall), all / full ones", pause_row(pauses)),
+            (f"    {role}: GC pauses (CPU), all / full ones", pause_row(pause_cpu)),
+        ]
+    return rows
+
+
+def pause_row(pauses: list[tuple[int, float]]) -> str:
+    full = [ms for gen, ms in pauses if gen == 2]
+    return (
+        f"{len(pauses):,} for {sum(ms for _, ms in pauses):,.0f} ms, longest"
+        f" {max((ms for _, ms in pauses), default=0):,.0f} ms / {len(full):,}, longest"
+        f" {max(full, default=0):,.0f} ms"
+    )
 
 
 def caught_up_row(started_at: float, follower: Follower) -> str:

@@ -24,6 +24,7 @@ from connectors.session import FeedProtocol, SessionLoop
 from connectors.settings import FeedSettings, MmapiSettings, PredexonSettings
 from connectors.sink import KafkaSink
 from mmstream.core.errors import ConfigurationError
+from mmstream.core.heap import freeze_startup_heap
 from mmstream.core.logging import register_secret
 from mmstream.core.runtime import resolve_runtime
 from mmstream.core.settings import load_settings
@@ -111,6 +112,7 @@ async def run_connector(feed: str) -> int:
         settings.handshake_timeout_s,
         settings.refused_attempts,
     )
+    freeze_startup_heap()  # clients, schemas, converters: out of the full collections
     recorder = asyncio.create_task(offsets.run(stop))
     code = EXIT_OK
     try:

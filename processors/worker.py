@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from mmstream.core.heap import freeze_startup_heap
 from mmstream.core.kafka.admin import check_co_partitioning, check_internal_partitions
 from mmstream.core.runtime import Runtime, resolve_runtime
 from mmstream.core.settings import load_settings, writable_dir
@@ -45,4 +46,5 @@ def run_worker(log_level: str = "info") -> None:
     # spin on every record): every aiokafka debug call then builds a LogRecord, 10% of the
     # worker's CPU. A service has no terminal spinner to feed.
     worker.spinner = None
+    freeze_startup_heap()  # the app, its agents and every module: out of full collections
     worker.execute_from_commandline()

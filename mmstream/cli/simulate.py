@@ -71,6 +71,7 @@ def simulate(
 ) -> None:
     """Run the MM API and Predexon simulators on 127.0.0.1 until Ctrl-C."""
     setup_logging()
+    from mmstream.core.heap import freeze_startup_heap
     from mmstream.simulators import FaultConfig, ScenarioConfig, run_simulators
 
     faults = parse_faults(faults_json) if faults_json else FaultConfig()
@@ -91,6 +92,7 @@ def simulate(
         async with run_simulators(
             config, Path(out_dir), mmapi_port, predexon_port, autoplay=not play_when_subscribed
         ) as sims:
+            freeze_startup_heap()  # servers and scenario state: out of the full collections
             player = (
                 asyncio.create_task(sims.play_when_subscribed()) if play_when_subscribed else None
             )

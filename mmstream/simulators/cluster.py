@@ -34,6 +34,7 @@ from mmstream.simulators.timeline import Step, iso, render
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 PRUNE_EVERY_MS = 1000  # how often (scenario time) the REST history drops its oldest rows
+CATCH_UP_BURST = 16  # messages a late player sends before the connections' writers run
 
 
 @dataclass
@@ -251,6 +252,7 @@ class SimulatorCluster:
         started = loop.time()
         restarts = self._restart_times()
         next_prune = PRUNE_EVERY_MS
+        unyielded = 0  # messages sent since the player last let the connections' writers run
         for step in self.timeline():
             while restarts and step.t_ms >= restarts[0]:
                 restarts.pop(0)
@@ -258,7 +260,14 @@ class SimulatorCluster:
             delay = started + step.t_ms / 1000 - loop.time()
             if delay > 0.001:
                 await asyncio.sleep(delay)
+                unyielded = 0
+            elif unyielded >= CATCH_UP_BURST:
+                # behind its schedule (a late timer, a busy machine) the player would queue
+                # the whole backlog before any of it reached a socket
+                await asyncio.sleep(0)
+                unyielded = 0
             self._send(step)
+            unyielded += 1
             if step.t_ms >= next_prune:
                 next_prune = step.t_ms + PRUNE_EVERY_MS
                 self._prune_history(step.t_ms)

@@ -241,16 +241,18 @@ def order_lifecycle(
         t += rng.randrange(300, 1500)
         increment = cumulative - order["matchedStake"]
         full = cumulative >= stake
+        # the desk's hedger hears of the match before the MM API writes it: the order's row
+        # (and its broadcast) is updated 450 ms after the match; matchedAt keeps the match time
+        bet_first = rng.random() < config.bet_first_p
+        fill_message_t = t + 450 if bet_first else t
         after = {
             **order,
             "matchedStake": float(cumulative),
             "matchedStatus": "FULLY_MATCHED" if full else "PARTIALLY_MATCHED",
             "orderStatus": "FILLED" if full else "PLACED",
             "matchedAt": At(t),
-            "updatedAt": At(t),
+            "updatedAt": At(fill_message_t),
         }
-        bet_first = rng.random() < config.bet_first_p
-        fill_message_t = t + 450 if bet_first else t
         sent = builder.emit(
             fill_message_t, "mmapi", "orders", "UPDATE", after, changed(order, after), client
         )

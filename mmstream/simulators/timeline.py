@@ -28,17 +28,35 @@ class Step:
     old: dict[str, Any] | None = None
 
 
+# the formatted second of recent times: a thousand messages a second share a handful
+_SECONDS: dict[int, str] = {}
+_SECONDS_KEPT = 4096
+
+
 def iso(anchor_ms: int, offset_ms: int) -> str:
-    moment = datetime.fromtimestamp((anchor_ms + offset_ms) / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    second, milli = divmod(anchor_ms + offset_ms, 1000)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        moment = datetime.fromtimestamp(second, tz=UTC)
+        prefix = _SECONDS[second] = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{prefix}{milli:03d}Z"
 
 
 def render(value: Any, anchor_ms: int) -> Any:
-    """Replace every `At` in a payload by its ISO text."""
-    if isinstance(value, At):
+    """Replace every `At` in a payload by its ISO text (the player renders every message it
+    sends: scalars are passed over without a call each)."""
+    kind = type(value)
+    if kind is At:
         return iso(anchor_ms, value.ms)
-    if isinstance(value, dict):
-        return {k: render(v, anchor_ms) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, anchor_ms) for v in value]
+    if kind is dict:
+        return {
+            k: v if type(v) not in CONTAINERS else render(v, anchor_ms) for k, v in value.items()
+        }
+    if kind is list:
+        return [v if type(v) not in CONTAINERS else render(v, anchor_ms) for v in value]
     return value
+
+
+CONTAINERS = frozenset({At, dict, list})

@@ -11,7 +11,7 @@ from mmstream.simulators.config import FaultConfig, ScenarioConfig
 from mmstream.simulators.faults import FaultPlan
 from mmstream.simulators.ground_truth import GroundTruth
 from mmstream.simulators.scenario import DEFAULT_CLIENT, Scenario, build_scenario
-from mmstream.simulators.timeline import render
+from mmstream.simulators.timeline import At, render
 
 CONFIG = ScenarioConfig(seed=11, rate=100, duration_s=30)
 
@@ -69,6 +69,22 @@ def test_bets_sometimes_reach_the_socket_before_their_fill() -> None:
         elif step.channel == "orders" and step.payload["matchedStake"]:
             first_fill.setdefault(order_id, step.t_ms)
     assert any(first_bet[o] < first_fill[o] for o in first_bet if o in first_fill)
+
+
+def test_mmapi_rows_are_stamped_when_broadcast_and_late_fills_keep_their_match_time() -> None:
+    """The provider's event time (`updatedAt`) is when it wrote the row and broadcast it, so a
+    latency measured from it is the pipeline's: a fill the MM API writes after its hedge bet
+    shows the match time only in `matchedAt`."""
+    steps, _ = build_scenario(CONFIG)
+    late_fills = 0
+    for step in steps:
+        if step.feed != "mmapi" or step.channel not in ("orders", "bets", "accounts"):
+            continue
+        assert step.payload["updatedAt"] == At(step.t_ms), step
+        matched = step.payload.get("matchedAt")
+        if step.channel == "orders" and step.event == "UPDATE" and matched is not None:
+            late_fills += matched.ms < step.t_ms and "matchedAt" in (step.old or {})
+    assert late_fills > 0, "fills written after their match"
 
 
 def test_games_emergencies_conflicts_and_staleness_are_scheduled() -> None:
