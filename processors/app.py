@@ -26,6 +26,7 @@ from mmstream.core.kafka.config import faust_settings, producer_config
 from mmstream.core.kafka.faust_fixes import install_faust_fixes
 from mmstream.core.kafka.faust_intake import Intake, install_intake
 from mmstream.core.kafka.faust_topics import faust_topic_settings
+from mmstream.core.kafka.group_lag import GroupLag
 from mmstream.core.runtime import Runtime
 from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
@@ -137,7 +138,8 @@ def create_pipeline(settings: ProcessorSettings, runtime: Runtime) -> Pipeline:
     registry = SchemaRegistryClient(runtime.registry_config())
     serde = AvroSerde(registry, runtime.topics)
     metrics = ProcessorMetrics()
-    liveness = Liveness(app, metrics, settings.stall_after_s)
+    group_lag = GroupLag(runtime.target, settings.app_id)  # the app id is the consumer group
+    liveness = Liveness(app, metrics, settings.stall_after_s, group_lag.read)
     sink = new_sink(app, settings, runtime)
     failures = FailurePath(
         app,

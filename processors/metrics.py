@@ -33,6 +33,11 @@ class ProcessorMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.lag_sampled = Gauge(
+            "mmstream_processor_lag_sampled_timestamp_seconds",
+            "Wall-clock time (epoch s) at which the lag figures were last read from the broker",
+            registry=r,
+        )
         self.last_processed = Gauge(
             "mmstream_processor_last_processed_timestamp_seconds",
             "Wall-clock time (epoch s) at which the agent last finished processing records",

@@ -20,7 +20,11 @@ def load(path: str) -> None:
     """Load a CSV (header fixtureId,game_id[,league,sport,title]) or JSON list of mappings."""
     setup_logging()
     from mmstream.cli.fixture_map_loader import load_fixture_file, publish_mappings
+    from mmstream.core.kafka.admin import require_listening
+    from mmstream.core.runtime import resolve_runtime
 
     mappings = load_fixture_file(path)
-    count = publish_mappings(mappings, source=path)
+    runtime = resolve_runtime()
+    require_listening(runtime.target)
+    count = publish_mappings(mappings, source=path, runtime=runtime)
     click.echo(f"loaded {count} fixture mapping(s) from {path}")

@@ -46,13 +46,14 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None, timeout: fl
     from confluent_kafka import Consumer
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    from mmstream.core.kafka.admin import topic_exists
+    from mmstream.core.kafka.admin import require_listening, topic_exists
     from mmstream.core.kafka.config import consumer_config
     from mmstream.core.runtime import resolve_runtime
     from mmstream.core.topics import TOPICS_BY_ID
     from schemas.decoder import DecodeError, Decoder
 
     runtime = resolve_runtime()
+    require_listening(runtime.target)
     name = runtime.topics.name(topic) if topic in TOPICS_BY_ID else topic
     if not topic_exists(runtime.target, name):
         raise click.BadParameter(

@@ -17,10 +17,11 @@ def topics() -> None:
 def create(register_schemas: bool) -> None:
     """Create every pipeline topic that does not exist yet (idempotent)."""
     setup_logging()
-    from mmstream.core.kafka.admin import create_topics
+    from mmstream.core.kafka.admin import create_topics, require_listening
     from mmstream.core.runtime import resolve_runtime
 
     runtime = resolve_runtime()
+    require_listening(runtime.target)
     created = create_topics(runtime.target, runtime.topics)
     click.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none (all existed)'}")
     if register_schemas:
@@ -37,11 +38,12 @@ def create(register_schemas: bool) -> None:
 def list_topics() -> None:
     """Show each pipeline topic: name, partitions, configs, and whether it exists."""
     setup_logging()
-    from mmstream.core.kafka.admin import describe_topics
+    from mmstream.core.kafka.admin import describe_topics, require_listening
     from mmstream.core.runtime import resolve_runtime
     from mmstream.core.topics import TOPICS
 
     runtime = resolve_runtime()
+    require_listening(runtime.target)
     states = describe_topics(runtime.target, runtime.topics)
     click.echo(f"{'topic':32} {'partitions':>10}  {'key':12} config")
     for spec, state in zip(TOPICS, states, strict=True):

@@ -48,7 +48,8 @@ from mmstream.cli.common import exit_codes, override_env, setup_logging
 @click.option(
     "--exit-when-done",
     is_flag=True,
-    help="Stop once the simulated scenario is sent and its outputs have settled.",
+    help="Stop once the simulated scenario is sent, its outputs have settled, and the broker "
+    "shows the worker group committed every record its agents read.",
 )
 @click.option(
     "--drain-limit",

@@ -21,20 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.live import Live
 
 from mmstream.core.errors import MmstreamError
-from mmstream.core.kafka.admin import create_topics
+from mmstream.core.kafka.admin import create_topics, require_listening
+from mmstream.core.kafka.group_lag import Partition
 from mmstream.core.runtime import Runtime, resolve_runtime
 from mmstream.core.settings import KafkaSettings, load_settings
 from mmstream.core.stackfile import STACK_FILE, update_stack_file
+from mmstream.pipeline.drain import Drain
 from mmstream.pipeline.plan import Plan
 from mmstream.pipeline.supervisor import ChildFailed, Supervisor, SupervisorSettings
 from mmstream.stack import EmbeddedStack
 from mmstream.view.model import Dashboard, FeedStatus
 from mmstream.view.render import render
 from mmstream.view.sources import DerivedReader, update_agents, update_feed
+from processors.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
 SIMULATOR_START_DEADLINE_S = 30.0
@@ -73,6 +77,8 @@ class Orchestrator:
         self.reader: DerivedReader | None = None
         self.console = Console(stderr=False)
         self.stop_reason = "stopped"
+        self.drain: Drain | None = None  # with exit_when_done: the worker group's backlog
+        self.backlog_shown: dict[Partition, int] = {}  # the backlog last printed
         # called with the board (under its lock) each time the view refreshes: what a test
         # of the demo waits on
         self.watchers: list[Callable[[Dashboard], None]] = []
@@ -120,7 +126,12 @@ class Orchestrator:
                 f"registry {self.stack.registry_url}"
             )
         runtime = resolve_runtime()
+        if not kafka.embedded:  # a cluster named by the user: nothing listening is an error now
+            await asyncio.to_thread(require_listening, runtime.target)
         await asyncio.to_thread(create_topics, runtime.target, runtime.topics)
+        if self.options.exit_when_done:
+            app_id = load_settings(ProcessorSettings).app_id
+            self.drain = Drain(runtime.target, runtime.topics, app_id)
         await asyncio.to_thread(self._register_schemas, runtime)
         simulator: dict[str, Any] | None = None
         if self.plan.simulated:
@@ -212,7 +223,7 @@ class Orchestrator:
                 if self.options.duration_s and now - started >= self._time_limit():
                     self.stop_reason = "duration reached"
                     break
-                if self.options.exit_when_done and self._done():
+                if self.options.exit_when_done and await self._done():
                     self.stop_reason = "scenario sent and processed"
                     break
                 with contextlib.suppress(TimeoutError):
@@ -236,19 +247,37 @@ class Orchestrator:
         with self.lock:
             update_agents(self.board, urls["worker"])
 
-    def _done(self) -> bool:
-        """The scenario was sent, no derived record came for the settle time since (nor since
-        the worker last (re)started: a restarted worker recovers before it produces), and no
-        agent reports input still waiting."""
+    async def _done(self) -> bool:
+        """The scenario was sent and has settled (`_settled`), and the broker shows the worker
+        group's committed offsets at the end of every partition its agents read: every raw
+        record reached the agents, and their outputs were flushed before the commit."""
+        if not self._settled() or self.drain is None:
+            return False
+        try:
+            backlog = await asyncio.to_thread(self.drain.backlog)
+        except (KafkaException, TimeoutError, RuntimeError) as exc:
+            log.warning("worker group's offsets not read from the broker: %s", exc)
+            return False
+        if backlog and backlog != self.backlog_shown:
+            shown = ", ".join(f"{p.topic}[{p.partition}]={n}" for p, n in sorted(backlog.items()))
+            self.console.print(
+                f"waiting for the worker: {sum(backlog.values())} records not committed on "
+                f"{len(backlog)} partitions ({shown})",
+                markup=False,
+                soft_wrap=True,
+            )
+        self.backlog_shown = backlog
+        return not backlog
+
+    def _settled(self) -> bool:
+        """The scenario was sent and no derived record came for the settle time since (nor
+        since the worker last (re)started: a restarted worker recovers before it produces)."""
         done_file = self.plan.simulator_info.with_suffix(".done")
         if not self.plan.simulated or not done_file.exists():
             return False
         reader = self.reader
         if reader is None:
             return False
-        with self.lock:
-            if any(agent.lag for agent in self.board.agents.values()):
-                return False
         worker = self.supervisor.children.get("worker")
         quiet_for = time.monotonic() - max(
             reader.last_record_at,

@@ -1,11 +1,14 @@
 """Topic administration: create the pipeline's topics (idempotently), describe them, and check
-that the topics joined by key are co-partitioned on the cluster."""
+that the topics joined by key are co-partitioned on the cluster; `require_listening` lets a
+one-shot command fail at once when nothing listens at the bootstrap addresses."""
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -17,6 +20,7 @@ from mmstream.core.topics import CO_PARTITIONED, INTERNAL_PARTITIONS, TOPICS
 
 log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S = 30.0
+CONNECT_PROBE_S = 3.0
 METADATA_RETRY_S = 0.2
 UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 
@@ -28,8 +32,43 @@ class TopicState:
     exists: bool
 
 
+class KafkaUnreachable(MmstreamError):
+    """No bootstrap address of the cluster accepts a connection."""
+
+
 def admin_client(target: ClusterTarget) -> AdminClient:
     return AdminClient(admin_config(target))
+
+
+def require_listening(target: ClusterTarget) -> None:
+    """Fail at once, naming the setting, when every bootstrap address refuses the connection or
+    does not resolve: nothing listens there, and librdkafka would retry until `ADMIN_TIMEOUT_S`.
+    A broker that accepts connections but is slow to answer (starting, loaded), or an address
+    that does not answer within `CONNECT_PROBE_S` (a firewall, a far network), is left to the
+    admin timeouts. For one-shot commands: a long-running service waits for a broker that starts
+    after it (its supervisor or its own timeouts decide). The client settings are checked before
+    the error: a bad `MMSTREAM_KAFKA_<PROPERTY>` is reported as a bad setting (exit 2), not as a
+    missing broker."""
+    failures = []
+    for address in target.bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition("://")[2].rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), CONNECT_PROBE_S).close()
+            return
+        except ConnectionRefusedError:
+            failures.append(f"{address.strip()}: connection refused")
+        except socket.gaierror as exc:
+            failures.append(f"{address.strip()}: {exc.strerror or 'unknown host'}")
+        except (OSError, ValueError):
+            return  # not a clear refusal: the client's own timeouts decide
+    # a bad property raises here (KafkaException _INVALID_ARG); the client's own log lines
+    # (its failed connects) go to a logger never polled, so the error stays one line
+    quiet: dict[str, Any] = {**admin_config(target), "logger": log.getChild("probe")}
+    AdminClient(quiet)
+    raise KafkaUnreachable(
+        f"Kafka: no broker listens at the bootstrap servers ({'; '.join(failures)}); "
+        "check MMSTREAM_BOOTSTRAP_SERVERS (unset: the embedded stack of `mmstream up`)"
+    )
 
 
 def create_topics(

@@ -25,7 +25,12 @@ What the per-record path guaranteed and still holds, per chunk instead of per re
 - a chunk taken by the agent is tracked in `Consumer.unacked` (so a rebalance's `wait_empty`
   waits for the agent's batch) and acked in bulk through the consumer's own bookkeeping
   (`_acked`, `_acked_index`, `_n_acked`), from which Faust computes the offsets it commits;
-  a chunk never acked (the agent died) is never committed.
+  a chunk never acked (the agent died) is never committed;
+- Faust's stuck-stream check (the aiokafka driver's `verify_event_path`, every
+  `broker_commit_interval` x 2.5 s) reads `Monitor.stream_inbound_time`, which its streams set
+  per event: a chunk taken by the agent sets it for the chunk's partition, so the check stays
+  quiet while the agent takes records and fires once it has taken none for
+  `stream_processing_timeout` with records waiting.
 
 `drain_messages` copies the loop of faust-streaming 0.15.3 and reads the consumer's own
 bookkeeping: like the fixes of `faust_fixes.py`, it holds only for the pinned versions, which
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -176,10 +182,14 @@ class Intake:
             notify(consumer._waiting_for_ack)
 
     def track(self, chunks: Iterable[Chunk]) -> None:
-        """The agent took these chunks: a rebalance waits for their ack."""
+        """The agent took these chunks: a rebalance waits for their ack, and the stuck-stream
+        check sees their partitions' stream at work (see module doc)."""
         unacked = self.app.consumer._unacked_messages
+        inbound = self.app.monitor.stream_inbound_time
+        now = time.monotonic()  # the clock of Faust's check
         for chunk in chunks:
             unacked.add(chunk)
+            inbound[chunk.tp] = now
 
 
 def install_intake(app: Any) -> Intake:

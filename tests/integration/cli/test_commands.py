@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 from connectors.dlq import dead_letter
 from connectors.errors import RejectedInput
 from mmstream.core.child_process import free_port
+from mmstream.core.kafka.admin import ADMIN_TIMEOUT_S
 from mmstream.core.kafka.config import producer_config
 from mmstream.core.settings import TopicSettings
 from mmstream.core.stackfile import read_stack_file
@@ -210,17 +211,35 @@ def test_tail_of_an_unknown_topic_fails_with_a_message(
     assert result.stdout == ""
 
 
-def test_an_unreachable_kafka_is_one_line_and_exit_1(tmp_path: Path) -> None:
+ONE_SHOT_COMMANDS = [
+    ["topics", "list"],
+    ["topics", "create"],
+    ["tail", "hedge_fills"],
+    ["fixtures", "load", "{fixtures}"],
+]
+
+
+@pytest.mark.parametrize("command", ONE_SHOT_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_unreachable_kafka_fails_at_once_in_one_line_naming_the_setting(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Nothing listens at the bootstrap address: a one-shot command says so at once, not after
+    the admin client's `ADMIN_TIMEOUT_S` of retries (the run is given half of it)."""
+    fixtures = tmp_path / "fixtures.csv"
+    fixtures.write_text("fixtureId,game_id\nf1,g1\n")
+    address = f"127.0.0.1:{free_port()}"
     env = {
-        "MMSTREAM_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "MMSTREAM_BOOTSTRAP_SERVERS": address,
         "MMSTREAM_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{free_port()}",
         "MMSTREAM_DATA_DIR": str(tmp_path),
-        "MMSTREAM_KAFKA_SOCKET_CONNECTION_SETUP_TIMEOUT_MS": "1000",
     }
-    result = run(["topics", "list"], env, timeout=90)
-    assert result.returncode == 1
-    assert "mmstream: Kafka:" in result.stderr and "MMSTREAM_BOOTSTRAP_SERVERS" in result.stderr
-    assert "Traceback" not in result.stderr
+    args = [arg.format(fixtures=fixtures) for arg in command]
+    result = run(args, env, timeout=ADMIN_TIMEOUT_S / 2)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("mmstream: Kafka:"), result.stderr
+    assert f"{address}: connection refused" in result.stderr
+    assert "MMSTREAM_BOOTSTRAP_SERVERS" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 HELP_EXIT_CODES = {
