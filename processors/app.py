@@ -30,7 +30,7 @@ from mmstream.core.kafka.group_lag import GroupLag
 from mmstream.core.runtime import Runtime
 from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
-from processors.batch import BatchRunner, StateTable
+from processors.batch import BatchRunner, Copy, StateTable, clone
 from processors.bulk import batches
 from processors.codec import CompactJson
 from processors.common import Output
@@ -98,13 +98,14 @@ class Pipeline:
         """A table written once per key per batch (`processors/batch.py`)."""
         return StateTable(self.table(name), self.sink)
 
-    def runner(self, agent: str, table: StateTable | None) -> BatchRunner:
-        """The batch mechanism (`processors/batch.py`) of `agent` over `table`."""
+    def runner(self, agent: str, table: StateTable | None, copy: Copy = clone) -> BatchRunner:
+        """The batch mechanism (`processors/batch.py`) of `agent` over `table`, its states
+        copied by `copy` (a deep copy of any JSON-able state by default)."""
 
         def send(encoded: Any) -> None:
             self.writer.send(agent, encoded)
 
-        return BatchRunner(agent, self.failures, table, self.writer.encode, send)
+        return BatchRunner(agent, self.failures, table, self.writer.encode, send, copy)
 
     def send(self, agent: str, outputs: list[Output]) -> None:
         """Encode and queue derived records outside a batch (no await per record)."""

@@ -1,7 +1,8 @@
 """The agents' hot path: one input batch folded per record, finished per key, written once.
 
 1. Per record, `fold(state, event) -> (state, outputs)` on a copy of the key's state (the
-   table's own copy is untouched until the key is finished). An exception dead-letters the
+   table's own copy is untouched until the key is finished; an agent whose state has a known
+   shape gives its own `copy`, cheaper than the generic deep copy). An exception dead-letters the
    record, and the key's copy is rebuilt from its state before the batch with the key's other
    records, so the state is what it would be had the record never arrived.
 2. Per key, `finish(key, state) -> (stored, outputs)`: what to store (`KEEP`: nothing new,
@@ -22,7 +23,6 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from faust.types import EventT, TableT
@@ -39,6 +39,7 @@ KEEP: Final = "__keep__"  # `finish` stores nothing new for the key
 Fold = Callable[[Any, EventT[Any]], tuple[Any, list[Output]]]
 Finish = Callable[[bytes, Any], tuple[Any, list[Output]]]
 Encode = Callable[[list[Output]], Encoded]
+Copy = Callable[[Any], Any]
 
 
 def clone(state: Any) -> Any:
@@ -84,14 +85,16 @@ class StateTable:
         return len(self.store)
 
 
-@dataclass
 class KeyWork:
-    """One key's part of a batch."""
+    """One key's part of a batch (a plain class with slots: one is built per key per batch)."""
 
-    before: Any  # the stored state when the batch first touched the key (not modified)
-    state: Any
-    events: list[EventT[Any]] = field(default_factory=list)
-    outputs: list[Output] = field(default_factory=list)
+    __slots__ = ("before", "events", "outputs", "state")
+
+    def __init__(self, before: Any, state: Any) -> None:
+        self.before = before  # the stored state when the batch first touched the key (kept)
+        self.state = state
+        self.events: list[EventT[Any]] = []
+        self.outputs: list[Output] = []
 
 
 class BatchRunner:
@@ -104,12 +107,14 @@ class BatchRunner:
         table: StateTable | None,
         encode: Encode,
         send: Callable[[Encoded], None],
+        copy: Copy = clone,
     ) -> None:
         self.agent = agent
         self.failures = failures
         self.table = table
         self.encode = encode
         self.send = send
+        self.copy = copy
 
     def stored(self, key: bytes) -> Any:
         return None if self.table is None else self.table.get(key)
@@ -128,7 +133,7 @@ class BatchRunner:
             item = work.get(key)
             if item is None:
                 before = self.stored(key)
-                item = work[key] = KeyWork(before, None if before is None else clone(before))
+                item = work[key] = KeyWork(before, None if before is None else self.copy(before))
             try:
                 item.state, outputs = fold(item.state, event)
             except MECHANISM_ERRORS:
@@ -143,7 +148,7 @@ class BatchRunner:
 
     def refold(self, item: KeyWork, fold: Fold) -> None:
         """The key's state and outputs again from before the batch, without the failed record."""
-        state = None if item.before is None else clone(item.before)
+        state = None if item.before is None else self.copy(item.before)
         outputs: list[Output] = []
         for event in item.events:
             state, more = fold(state, event)
@@ -184,7 +189,7 @@ class BatchRunner:
             if state is None:
                 continue  # its partition moved to another worker
             try:
-                stored, outputs = finish(key, state if in_place else clone(state))
+                stored, outputs = finish(key, state if in_place else self.copy(state))
                 encoded = self.encode(outputs)
             except MECHANISM_ERRORS:
                 raise

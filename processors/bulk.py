@@ -68,7 +68,7 @@ class BulkEvent:
 async def take(queue: ChunkQueue, max_: int, deadline: float) -> list[Chunk]:
     """At least one record, then what arrives before `deadline`, at most `max_` records."""
     loop = asyncio.get_running_loop()
-    while not queue.chunks:
+    while not queue.records:
         await queue.arrived.wait()
     chunks = queue.take(max_)
     count = sum(len(c.records) for c in chunks)

@@ -8,13 +8,13 @@ receive.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from processors import signals as signal_contract
+from processors.codec import compact_json
 from processors.common import Output
 from processors.metrics import ProcessorMetrics
 from processors.sink import Sink
@@ -23,21 +23,16 @@ from schemas.serde import AvroSerde, SerdeError
 
 @dataclass
 class Encoded:
-    """Records ready to produce (topic name, key, value) and signals not yet batched."""
+    """Records ready to produce (topic id, topic name, key, value) and signals not yet batched
+    (counted per topic id when sent: one count per batch, not per key)."""
 
-    records: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    records: list[tuple[str, str, bytes, bytes]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)  # topic id -> records
 
     def __iadd__(self, other: Encoded) -> Encoded:
         self.records += other.records
         self.signals += other.signals
-        self.counts.update(other.counts)
         return self
-
-
-def compact_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class OutputWriter:
@@ -71,19 +66,19 @@ class OutputWriter:
                     value = self.serde.encoder(topic_id).encode(output.value)
                 except Exception as exc:
                     raise SerdeError(f"cannot encode a {topic_id} record: {exc}") from exc
-            encoded.records.append((self.names[topic_id], output.key.encode(), value))
-            encoded.counts[topic_id] += 1
+            encoded.records.append((topic_id, self.names[topic_id], output.key.encode(), value))
         return encoded
 
     def send(self, agent: str, encoded: Encoded) -> None:
         """Queue the records (no await), then serve delivery reports."""
         produce = self.sink.produce
-        for topic, key, value in encoded.records:
+        for _, topic, key, value in encoded.records:
             produce(topic, key, value)
+        counts = Counter(record[0] for record in encoded.records)
         if encoded.signals:
             batch = compact_json(signal_contract.batch(encoded.signals))
             produce(self.names[signal_contract.TOPIC_ID], b"emergency", batch)
-            encoded.counts["signals"] += len(encoded.signals)
-        for topic_id, count in encoded.counts.items():
+            counts[signal_contract.TOPIC_ID] += len(encoded.signals)
+        for topic_id, count in counts.items():
             self.metrics.records_out.labels(agent, topic_id).inc(count)
         self.sink.poll()

@@ -16,7 +16,8 @@ Changelog records are written as Faust writes them (`Table.send_changelog`: the 
 and value serializers, the key's murmur2 partition, a tombstone for a deleted key), so Faust's
 recovery reads them back unchanged. Where the table's serializers are raw keys and JSON values
 (checked on its first record: Faust's bytes and compact JSON read back the same), the value is
-written with `json.dumps` directly, without Faust's codec registry on every record.
+written as compact JSON directly (`processors.codec.compact_json`), without Faust's codec
+registry on every record.
 
 With `processing_guarantee=exactly_once` (`FaustSink`) the same calls go through Faust's
 producer instead, since only its transactions carry the offsets with the outputs.
@@ -36,15 +37,12 @@ from confluent_kafka import KafkaError, Message, Producer
 from faust.types import TableT
 
 from mmstream.core.errors import MmstreamError
+from processors.codec import compact_json
 
 log = logging.getLogger(__name__)
 Headers = Sequence[tuple[str, bytes]]
 FLUSH_TIMEOUT_S = 60.0
 FULL_QUEUE_WAIT_S = 0.05
-
-
-def compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def faust_format(table: TableT[bytes, Any], key: bytes, value: Any) -> tuple[bytes, bytes | None]:
@@ -133,11 +131,11 @@ class ConfluentSink(Sink):
         if fast is None:  # first record: JSON if Faust's own serializers read back the same
             key_bytes, faust_value = faust_format(table, key, value)
             fast = key_bytes == key and json.loads(faust_value or b"null") == json.loads(
-                compact(value)
+                compact_json(value)
             )
             self.fast_json[name] = fast
         if fast:
-            self.produce(name, key, compact(value))
+            self.produce(name, key, compact_json(value))
         else:
             self.produce(name, *faust_format(table, key, value))
 

@@ -11,6 +11,7 @@ from processors.clock import StreamClock, consumer_highwater
 from processors.common import Output
 from processors.due import DueIndex
 from processors.hedge import logic
+from processors.hedge.state import copy_state
 from processors.signals import activity
 
 AGENT = "hedge"
@@ -26,7 +27,7 @@ def register(p: Pipeline) -> None:
         consumer_highwater(p.app),
     )
     due = DueIndex()
-    runner = p.runner(AGENT, table)
+    runner = p.runner(AGENT, table, copy_state)
 
     def stored(key: bytes, state: logic.State, outputs: list[Output]) -> tuple[Any, list[Output]]:
         """The state to store, with its next deadline scheduled; its outputs and the emergency

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from processors import signals
-from processors.common import Output, alert, digest, event_time
+from processors.common import Output, alert, changed, event_time
 from processors.hedge.state import Bet, ClosedOrder, OpenOrder
 from processors.hedge.state import State as State  # re-exported: logic.State
 from processors.settings import ProcessorSettings
@@ -194,9 +194,10 @@ def advance(
     outputs: list[Output] = []
     fill = hedge_fill(state, settings)
     order_id = state["order_id"]
-    comparable = {k: v for k, v in fill.items() if k != "source_received_at"}
-    print_ = digest(comparable)
-    if print_ != state["emitted"] and fill["status"] != "NO_FILL":
+    comparable = fill.copy()
+    del comparable["source_received_at"]
+    print_ = changed(state["emitted"], comparable)
+    if print_ is not None and fill["status"] != "NO_FILL":
         state["emitted"] = print_
         outputs.append(Output("hedge_fills", str(order_id), fill))
     outputs += unhedged_alert(state, fill, now_ms, settings, wall_ms)

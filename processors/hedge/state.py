@@ -8,7 +8,7 @@ lack it (`fill_seen_wall_ms`, `signaled_exposure`).
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict, cast
 
 
 class Bet(TypedDict):
@@ -57,3 +57,15 @@ class ClosedOrder(TypedDict):
 
 
 State = OpenOrder | ClosedOrder
+
+
+def copy_state(state: State) -> State:
+    """A deep copy of a state of these shapes (about a third of the generic copy's cost): the
+    containers copied, their items are immutable (numbers, strings, None)."""
+    if state["closed"] is True:
+        return cast(ClosedOrder, dict(state))
+    copied = cast(OpenOrder, dict(state))
+    copied["fill_steps"] = list(state["fill_steps"])
+    copied["bets"] = {bet_id: cast(Bet, dict(bet)) for bet_id, bet in state["bets"].items()}
+    copied["alerts"] = dict(state["alerts"])
+    return copied

@@ -16,10 +16,12 @@ What the per-record path guaranteed and still holds, per chunk instead of per re
   below the read offset dropped, gaps recorded for the commit), `commit_every`;
 - records fetched while the flow is stopped or of an older consumer generation are dropped, as
   `Consumer.getmany` drops them: their partition is read again from the last commit;
-- per-partition order: a partition's chunks are queued, taken and acked in fetch order;
+- per-partition order: a partition's chunks are queued, taken and acked in fetch order (a
+  batch takes an even share of each queued partition, `ChunkQueue.take`);
 - flow control and back-pressure: as the conductor, the drain waits while the app's flow
-  control is suspended, and while a queue holds `max_records` (Faust's
-  `stream_buffer_maxsize`), unless the flow stops (rebalance);
+  control is suspended, and, before a fetch's first chunk for a queue, while that queue holds
+  `max_records` (Faust's `stream_buffer_maxsize`), unless the flow stops (rebalance): a queue
+  holds at most that plus one fetch's records, which are in memory already;
 - a chunk taken by the agent is tracked in `Consumer.unacked` (so a rebalance's `wait_empty`
   waits for the agent's batch) and acked in bulk through the consumer's own bookkeeping
   (`_acked`, `_acked_index`, `_n_acked`), from which Faust computes the offsets it commits;
@@ -74,10 +76,11 @@ class Chunk:
 
 
 class ChunkQueue:
-    """The chunks of one agent's topics, in fetch order, at most about `max_records` records."""
+    """The chunks of one agent's topics, in fetch order per partition, at most about
+    `max_records` records (the drain may add one fetch's records past it)."""
 
     def __init__(self, max_records: int) -> None:
-        self.chunks: deque[Chunk] = deque()
+        self.partitions: dict[TP, deque[Chunk]] = {}  # in the order they were first queued
         self.records = 0
         self.max_records = max_records
         self.arrived = asyncio.Event()
@@ -85,34 +88,47 @@ class ChunkQueue:
         self.room.set()
 
     def put(self, chunk: Chunk) -> None:
-        self.chunks.append(chunk)
+        self.partitions.setdefault(chunk.tp, deque()).append(chunk)
         self.records += len(chunk.records)
         self.arrived.set()
         if self.records >= self.max_records:
             self.room.clear()
 
     def take(self, max_records: int) -> list[Chunk]:
-        """What is queued, at most `max_records` records (a longer chunk is split)."""
+        """What is queued, at most `max_records` records, shared evenly among the queued
+        partitions (a chunk longer than its share is split), each partition's in order.
+
+        An even share reads co-partitioned topics in step: on a backlog a key's order and its
+        bet (same partition number, written at about the same time) tend to fall in one batch,
+        and the key is evaluated, changelogged and reported once for both instead of twice."""
         taken: list[Chunk] = []
         count = 0
-        chunks = self.chunks
-        while chunks and count < max_records:
-            chunk = chunks[0]
-            if count + len(chunk.records) > max_records:
-                chunk = chunk.split(max_records - count)
-            else:
-                chunks.popleft()
-            taken.append(chunk)
-            count += len(chunk.records)
+        partitions = self.partitions
+        while partitions and count < max_records:
+            share = max(1, (max_records - count) // len(partitions))
+            for tp in list(partitions):
+                queued = partitions[tp]
+                chunk = queued[0]
+                wanted = min(share, max_records - count)
+                if len(chunk.records) > wanted:
+                    chunk = chunk.split(wanted)
+                else:
+                    queued.popleft()
+                    if not queued:
+                        del partitions[tp]
+                taken.append(chunk)
+                count += len(chunk.records)
+                if count >= max_records:
+                    break
         self.records -= count
-        if not chunks:
+        if not partitions:
             self.arrived.clear()
         if self.records < self.max_records:
             self.room.set()
         return taken
 
     def clear(self) -> None:
-        self.chunks.clear()
+        self.partitions.clear()
         self.records = 0
         self.arrived.clear()
         self.room.set()
@@ -237,6 +253,7 @@ async def fetch_once(consumer: Any, intake: Intake) -> None:
             log.warning("exception performing seek when flow not active %r", exc)
         return
     rest: dict[Any, list[Any]] = {}
+    queued: set[int] = set()  # the queues given a chunk of this fetch
     buffered = consumer._buffered_partitions
     queues = intake.queues
     for tp, batch in records.items():
@@ -253,11 +270,15 @@ async def fetch_once(consumer: Any, intake: Intake) -> None:
         if fresh:
             if not app.flow_control.is_active():  # as Conductor.on_message: wait, not drop
                 await consumer.wait_first(app.flow_control.acquire(), consumer.suspend_flow.wait())
-            while not queue.room.is_set() and consumer.flow_active:
+            # back-pressure per fetch: a full queue is waited for before its first chunk of
+            # the fetch, not between them (the records are in memory already), so that the
+            # partitions of one fetch are queued, and taken, side by side
+            while id(queue) not in queued and not queue.room.is_set() and consumer.flow_active:
                 await consumer.wait_first(queue.room.wait(), consumer.suspend_flow.wait())
             if not consumer.flow_active or app.consumer_generation_id != generation:
                 return
             queue.put(Chunk(TP(tp.topic, tp.partition), fresh, generation))
+            queued.add(id(queue))
     if rest:
         await per_record(consumer, rest, generation)
     commit_every = consumer._commit_every

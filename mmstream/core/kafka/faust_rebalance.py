@@ -208,6 +208,8 @@ def index_direct_write(table: Any, key: bytes, deleted: bool) -> None:
     path): the key's changelog partition is computed only while the fix is installed."""
     if not INDEX_WRITTEN_KEYS["installed"]:
         return
+    if not deleted and key in getattr(table.data, "_key_partition", ()):
+        return  # indexed already: a key's partition never changes (murmur2 costs ~3 µs)
     index_written_key(table, key, None if deleted else changelog_partition(table, key))
 
 
