@@ -13,7 +13,7 @@ exactly-once is experimental and does not start on the embedded broker (BROKERS.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from mmstream.core.runtime import Runtime
 from mmstream.core.topics import INTERNAL_PARTITIONS, PARTITIONS
 from processors import signals as signal_contract
 from processors.batch import BatchRunner, Copy, StateTable, clone
-from processors.bulk import batches
+from processors.bulk import batches, register
 from processors.codec import CompactJson
 from processors.common import Output
 from processors.failures import FailurePath, die_once
@@ -88,6 +88,14 @@ class Pipeline:
             key_type=bytes,
             use_partitioner=True,
         )
+
+    def agent(
+        self, channel: faust.ChannelT[Any], name: str, label: str
+    ) -> Callable[[Callable[..., Any]], Any]:
+        """An agent whose death ends the worker (`FailurePath.agent`), its topics given to the
+        bulk intake now (`bulk.register`)."""
+        register(self.intake, channel)
+        return self.failures.agent(channel, name, label)
 
     def batches(self, stream: Any) -> AsyncIterator[list[Any]]:
         """The agent's input in batches (`processors/bulk.py`)."""

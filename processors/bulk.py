@@ -92,6 +92,15 @@ def value_reader(channel: Any) -> Callable[[bytes | None], Any] | None:
     return loads
 
 
+def register(intake: Intake | None, channel: Any) -> None:
+    """Give the channel's topics to the intake when its agent is defined, before the consumer
+    can fetch them. Registered only once the agent asks for its first batch, records fetched
+    before that (while it waits for the fixture map, say) would go Faust's per-record way into
+    a stream queue nobody reads, and be committed past once later records are acked."""
+    if intake is not None:
+        intake.register(channel.topics)
+
+
 async def batches(
     app: faust.App, intake: Intake | None, stream: Any, max_: int, within: float
 ) -> AsyncIterator[list[Any]]:
@@ -102,6 +111,12 @@ async def batches(
             yield events
         return
     channel = stream.channel
+    unregistered = set(channel.topics) - set(intake.queues)
+    if unregistered:  # fetched before they reach the intake, they would be committed unread
+        raise RuntimeError(
+            f"topics {sorted(unregistered)} reach the bulk intake only once the agent asks for "
+            "its first batch: register them when the agent is defined (bulk.register)"
+        )
     queue = intake.register(channel.topics)
     channel.__aiter__()  # subscribes the topics, with acks (after the intake knows them)
     read = value_reader(channel)

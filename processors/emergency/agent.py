@@ -27,7 +27,7 @@ def register(p: Pipeline) -> None:
         state: logic.State | None = table.get(STATE_KEY)
         return state if state is not None else logic.new_state(started)
 
-    @p.failures.agent(flags, f"{settings.app_id}-emergency-flag", AGENT)
+    @p.agent(flags, f"{settings.app_id}-emergency-flag", AGENT)
     async def emergency_flag(stream: Any) -> None:
         async for events in p.batches(stream):
             p.metrics.records_in.labels(AGENT).inc(len(events))
@@ -49,7 +49,7 @@ def register(p: Pipeline) -> None:
             )
         return state, outputs
 
-    @p.failures.agent(p.input("accounts"), f"{settings.app_id}-emergency-accounts", AGENT)
+    @p.agent(p.input("accounts"), f"{settings.app_id}-emergency-accounts", AGENT)
     async def account_activity(stream: Any) -> None:
         """Account changes tell the emergency state only that the MM API feed is alive: they
         reach it as an activity signal. `mmapi.accounts` has several partitions, and the
@@ -64,7 +64,7 @@ def register(p: Pipeline) -> None:
             if newest:
                 p.send(AGENT, [activity("mmapi", newest)])
 
-    @p.failures.agent(p.outputs["signals"], f"{settings.app_id}-emergency-signals", AGENT)
+    @p.agent(p.outputs["signals"], f"{settings.app_id}-emergency-signals", AGENT)
     async def emergency_signals(stream: Any) -> None:
         async for events in p.batches(stream):
             work = signal_runner.fold(events, apply_signals, one_key)

@@ -42,7 +42,7 @@ def register(p: Pipeline) -> None:
         """Recovered (or newly assigned) orders get their deadlines scheduled again."""
         due.rebuild((key, logic.next_due(state, settings)) for key, state in table.store.items())
 
-    @p.failures.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
+    @p.agent(p.input("orders", "bets"), f"{settings.app_id}-hedge-join", AGENT)
     async def hedge_join(stream: Any) -> None:
         async for events in p.batches(stream):
             join(events)

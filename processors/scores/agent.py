@@ -34,7 +34,7 @@ def register(p: Pipeline) -> None:
     router = p.runner(ROUTER, None)
     reconciler = p.runner(AGENT, table)
 
-    @p.failures.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
+    @p.agent(p.input("scores", "sports_live"), f"{settings.app_id}-score-router", ROUTER)
     async def score_router(stream: Any) -> None:
         # The fixture map is waited for inside the loop, not before it: `p.batches` registers
         # the topics with the bulk intake when first iterated, and records the consumer
@@ -75,7 +75,7 @@ def register(p: Pipeline) -> None:
         value = {"provider": provider, "game_id": game_id, "fixture_id": fixture_id, "view": view}
         return [Output("score_views", game_id, value)]
 
-    @p.failures.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
+    @p.agent(p.outputs["score_views"], f"{settings.app_id}-reconcile", AGENT)
     async def reconcile(stream: Any) -> None:
         async for events in p.batches(stream):
             reconcile_batch(events)

@@ -1,9 +1,9 @@
 """A tiny Faust app for `test_late_reader.py`: one agent reads its topic in bulk
-(`processors.bulk.batches` over the app's intake, as the pipeline's agents do) but routes
-nothing until the consumer has fetched every record already in the topic (TEST_RECORDS), as
-the score router routes nothing until the fixture map is loaded. TEST_WAIT says where it
-waits: `before` its first batch is asked for (the router before the fix) or `inside` the loop
-(the router now). Writes the offset of every record it routed to the output topic, and
+(`processors.bulk.batches` over the app's intake, its topic registered when the agent is
+defined, as the pipeline's agents are) but routes nothing until the consumer has fetched every
+record already in the topic (TEST_RECORDS), as the score router routes nothing until the
+fixture map is loaded. TEST_WAIT says where it waits: `before` its first batch is asked for
+or `inside` the loop. Writes the offset of every record it routed to the output topic, and
 `open` there once it waited. Run as `python -m tests.integration.processors.late_reader_app`.
 """
 
@@ -18,7 +18,7 @@ from faust.types import TP
 
 from mmstream.core.kafka.config import faust_settings
 from mmstream.core.kafka.faust_intake import install_intake
-from processors.bulk import batches
+from processors.bulk import batches, register
 from tests.helpers.faust_apps import target_with_fixes
 
 target = target_with_fixes()
@@ -33,6 +33,7 @@ app = faust.App(
 intake = install_intake(app)
 source = app.topic(os.environ["TEST_INPUT"], key_serializer="raw", value_serializer="raw")
 output = app.topic(os.environ["TEST_OUTPUT"], key_serializer="raw", value_serializer="raw")
+register(intake, source)
 RECORDS = int(os.environ["TEST_RECORDS"])
 WAIT = os.environ["TEST_WAIT"]
 
