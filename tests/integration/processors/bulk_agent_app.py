@@ -15,7 +15,7 @@ import faust
 
 from mmstream.core.kafka.config import faust_settings
 from mmstream.core.kafka.faust_intake import install_intake
-from processors.bulk import batches
+from processors.bulk import batches, register
 from tests.helpers.faust_apps import target_with_fixes
 
 STOP_MARK = os.environ["TEST_STOP_MARK"]
@@ -35,6 +35,7 @@ app = faust.App(
 )
 intake = install_intake(app)
 source = app.topic(os.environ["TEST_INPUT"], key_serializer="raw", value_serializer="raw")
+register(intake, source)  # as the pipeline's agents: before the consumer fetches it
 work_s = float(os.environ["TEST_WORK_S"])
 batch_sleep_s = float(os.environ["TEST_BATCH_SLEEP_S"])
 
