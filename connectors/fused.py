@@ -26,7 +26,8 @@ from typing import Any
 from connectors.compiled import MISSING, Walker, extra_map
 from connectors.edge import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, iso_ms
 from connectors.errors import RejectedInput
-from schemas.avro_writer import LOW_MASK, NotCompilable, WriterCompiler, define, long_bytes
+from schemas.avro_writer import LOW_MASK, WriterCompiler, define, long_bytes
+from schemas.codegen import NotCompilable
 
 Schema = Any
 # (out, value, path, sink, owned, starts) -> the typed record; `starts` gets where each field

@@ -16,7 +16,8 @@ from typing import Any
 from connectors.errors import RejectedInput
 from connectors.fused import fuse
 from connectors.records import Converter, field_schema
-from schemas.avro_writer import NotCompilable, compile_writer, long_bytes
+from schemas.avro_writer import compile_writer, long_bytes
+from schemas.codegen import NotCompilable
 
 Record = dict[str, Any]
 SESSION_FIELDS = ("source", "connection_id", "subscription_id")  # the same for a connection

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from schemas.avro_writer import PRIMITIVES, NotCompilable, schema_name
+from schemas.codegen import NotCompilable, SchemaWalker, define, schema_name
 
 Reader = Callable[[bytes, int], tuple[Any, int]]
 # a one-byte varint as a length: its value for an even byte below 128, else -1 (read it whole)
@@ -88,47 +88,7 @@ def block_count(data: bytes, pos: int) -> tuple[int, int]:
     return count, pos
 
 
-class _Source:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self.counter = 0
-
-    def name(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def constant(self, value: Any) -> str:
-        name = self.name("k")
-        self.constants[name] = value
-        return name
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-
-class _Compiler:
-    def __init__(self) -> None:
-        self.source = _Source()
-        self.named: dict[str, tuple[Any, str | None]] = {}
-        self.expanding: set[str] = set()
-
-    def resolve(self, schema: Any, namespace: str | None) -> tuple[Any, str | None]:
-        if isinstance(schema, str) and schema not in PRIMITIVES:
-            full = schema if "." in schema or namespace is None else f"{namespace}.{schema}"
-            found = self.named.get(full, self.named.get(schema))
-            if found is None:
-                raise NotCompilable(f"unknown named type {schema}")
-            return found
-        return schema, namespace
-
-    def register(self, schema: dict[str, Any], namespace: str | None) -> str | None:
-        namespace = schema.get("namespace", namespace)
-        name = schema["name"]
-        full = name if "." in name or not namespace else f"{namespace}.{name}"
-        self.named[full] = self.named[name] = (schema, namespace)
-        return namespace
-
+class _Compiler(SchemaWalker):
     def read(self, schema: Any, target: str, depth: int, namespace: str | None) -> None:
         """Emit the statements reading one value of `schema` into the local `target`."""
         src = self.source
@@ -266,11 +226,7 @@ def compile_reader(schema: Any) -> Reader:
         "SHORT_LENGTHS": SHORT_LENGTHS,
         "unpack_float": struct.Struct("<f").unpack_from,
         "unpack_double": struct.Struct("<d").unpack_from,
-        **compiler.source.constants,
     }
-    arguments = "".join(f", {name}={name}" for name in scope)
-    text = f"def read(data, pos{arguments}):\n" + "\n".join(compiler.source.lines) + "\n"
-    exec(compile(text, f"<avro reader {schema_name(schema)}>", "exec"), scope)
-    reader: Reader = scope["read"]
-    reader.source = text  # type: ignore[attr-defined]  # for debugging a schema's reader
+    label = f"avro reader {schema_name(schema)}"
+    reader: Reader = define("read(data, pos)", compiler.source, scope, label)
     return reader

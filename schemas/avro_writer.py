@@ -18,19 +18,17 @@ from typing import Any
 
 from fastavro.logical_writers import LOGICAL_WRITERS
 
+from schemas.codegen import NotCompilable, SchemaWalker, Source, schema_name
+from schemas.codegen import define as define_function
+
 Writer = Callable[[bytearray, Any], list[int]]
 prepare_timestamp_millis = LOGICAL_WRITERS["long-timestamp-millis"]
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 # The varint of each value in -64 … 63, and of each length 0 … 127 (zig-zag: 2n)
 # (indexed by the value itself: a negative index reads the second half, -64 … -1)
 SMALL = [bytes([(n << 1) ^ (n >> 63)]) for n in [*range(64), *range(-64, 0)]]
 LENGTHS = [SMALL[n] for n in range(64)]
 SOME_LENGTHS = [b"\x02" + SMALL[n] for n in range(64)]  # union branch 1, then the length
-
-
-class NotCompilable(ValueError):
-    """The schema uses something the compiled writer does not (fastavro writes it instead)."""
 
 
 def _varint(n: int) -> bytes:
@@ -71,52 +69,9 @@ def timestamp_millis(value: Any) -> int:
     return value if type(value) is int else int(prepare_timestamp_millis(value, {}))
 
 
-class Source:
-    """The generated function's text and the constants it refers to."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self.counter = 0
-
-    def name(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def constant(self, value: Any, prefix: str = "k") -> str:
-        name = self.name(prefix)
-        self.constants[name] = value
-        return name
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-
-class WriterCompiler:
+class WriterCompiler(SchemaWalker):
     """Emits the statements writing a typed value (also used by the connectors' fused
     convert-and-write functions, `connectors.fused`)."""
-
-    def __init__(self) -> None:
-        self.source = Source()
-        self.named: dict[str, Any] = {}
-        self.expanding: set[str] = set()
-
-    def resolve(self, schema: Any, namespace: str | None) -> tuple[Any, str | None]:
-        if isinstance(schema, str) and schema not in PRIMITIVES:
-            full = schema if "." in schema or namespace is None else f"{namespace}.{schema}"
-            found = self.named.get(full, self.named.get(schema))
-            if found is None:
-                raise NotCompilable(f"unknown named type {schema}")
-            resolved: tuple[Any, str | None] = found
-            return resolved
-        return schema, namespace
-
-    def register(self, schema: dict[str, Any], namespace: str | None) -> str | None:
-        namespace = schema.get("namespace", namespace)
-        name = schema["name"]
-        full = name if "." in name or not namespace else f"{namespace}.{name}"
-        self.named[full] = self.named[name] = (schema, namespace)
-        return namespace
 
     def index(self, schema: Any, namespace: str | None = None) -> None:
         """Know every named type defined in `schema` (for code writing only a part of it)."""
@@ -288,16 +243,8 @@ WRITER_SCOPE: dict[str, Any] = {
 
 
 def define(signature: str, source: Source, scope: dict[str, Any], label: str) -> Any:
-    """The function `def <signature>:` with `source`'s lines as its body; every name of
-    `scope` (and of the source's constants) bound as a default argument: a local lookup."""
-    scope = {**WRITER_SCOPE, **scope, **source.constants}
-    name, parameters = signature.split("(", 1)
-    arguments = "".join(f", {n}={n}" for n in scope)
-    text = f"def {name}({parameters.rstrip(')')}{arguments}):\n" + "\n".join(source.lines) + "\n"
-    exec(compile(text, f"<{label}>", "exec"), scope)
-    function = scope[name]
-    function.source = text  # for debugging a schema's generated code
-    return function
+    """`codegen.define` with the writers' helpers in scope."""
+    return define_function(signature, source, {**WRITER_SCOPE, **scope}, label)
 
 
 def compile_writer(schema: Any) -> Writer:
@@ -313,7 +260,3 @@ def compile_writer(schema: Any) -> Writer:
         "write(out, value)", compiler.source, {}, f"avro writer {schema_name(schema)}"
     )
     return writer
-
-
-def schema_name(schema: Any) -> str:
-    return str(schema.get("name", "?")) if isinstance(schema, dict) else str(schema)

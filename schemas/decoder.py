@@ -37,7 +37,7 @@ from mmstream.core.errors import MmstreamError
 from mmstream.core.topics import TOPICS_BY_ID
 from schemas import load_schema
 from schemas.avro_reader import Reader, compile_reader
-from schemas.avro_writer import NotCompilable
+from schemas.codegen import NotCompilable
 
 MAGIC = 0
 HEADER_SIZE = 5

@@ -18,7 +18,8 @@ from typing import Any
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_writer
 
-from schemas.avro_writer import NotCompilable, Writer, compile_writer
+from schemas.avro_writer import Writer, compile_writer
+from schemas.codegen import NotCompilable
 
 MAGIC = b"\x00"
 

@@ -21,7 +21,7 @@ from connectors.predexon import compared_fields
 from connectors.records import Converter, field_schema
 from connectors.wire import LiveStateWriter
 from schemas import load_schema, load_schema_dict, schema_names
-from schemas.avro_writer import NotCompilable
+from schemas.codegen import NotCompilable
 from schemas.encoder import ConfluentAvroEncoder
 from tests.unit.connectors.test_compiled import LIMITS, NOW, feed_objects, outcome
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import load_schema_dict, schema_names
 from schemas.avro_reader import compile_reader
-from schemas.avro_writer import NotCompilable
+from schemas.codegen import NotCompilable
 from schemas.decoder import without_timestamp_types
 from tests.unit.schemas.test_avro_writer import fastavro_bytes, values
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import load_schema_dict, schema_names
-from schemas.avro_writer import NotCompilable, compile_writer, long_bytes
+from schemas.avro_writer import compile_writer, long_bytes
+from schemas.codegen import NotCompilable
 
 LONGS = st.one_of(
     st.integers(-64, 63),
