@@ -8,18 +8,9 @@ import os
 
 import faust
 
-from mmstream.core.kafka.config import faust_settings
-from tests.helpers.faust_apps import target_with_fixes
+from tests.helpers.faust_apps import child_app
 
-target = target_with_fixes()
-app = faust.App(
-    os.environ["TEST_APP_ID"],
-    store="memory://",
-    web_enabled=False,
-    topic_partitions=1,
-    datadir=os.environ["TEST_DATADIR"],
-    **faust_settings(target),
-)
+app = child_app()
 source = app.topic(os.environ["TEST_INPUT"], key_serializer="raw", value_serializer="raw")
 output = app.topic(os.environ["TEST_OUTPUT"], key_serializer="raw", value_serializer="raw")
 counts = app.Table("counts", default=int, partitions=1, key_type=bytes)

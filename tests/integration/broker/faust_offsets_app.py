@@ -10,18 +10,9 @@ import os
 
 import faust
 
-from mmstream.core.kafka.config import faust_settings
-from tests.helpers.faust_apps import target_with_fixes
+from tests.helpers.faust_apps import child_app
 
-target = target_with_fixes()
-app = faust.App(
-    os.environ["TEST_APP_ID"],
-    store="memory://",
-    web_enabled=False,
-    topic_partitions=int(os.environ.get("TEST_PARTITIONS", "4")),
-    datadir=os.environ["TEST_DATADIR"],
-    **faust_settings(target),
-)
+app = child_app(topic_partitions=int(os.environ.get("TEST_PARTITIONS", "4")))
 source = app.topic(os.environ["TEST_INPUT"], key_serializer="raw", value_serializer="raw")
 output = app.topic(os.environ["TEST_OUTPUT"], key_serializer="raw", value_serializer="raw")
 last = app.Table("last", default=int, key_type=bytes)

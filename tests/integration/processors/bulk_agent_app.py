@@ -13,21 +13,13 @@ import os
 
 import faust
 
-from mmstream.core.kafka.config import faust_settings
 from mmstream.core.kafka.faust_intake import install_intake
 from processors.bulk import batches, register
-from tests.helpers.faust_apps import target_with_fixes
+from tests.helpers.faust_apps import child_app
 
 STOP_MARK = os.environ["TEST_STOP_MARK"]
 log = logging.getLogger("bulk_agent_app")
-target = target_with_fixes()
-app = faust.App(
-    os.environ["TEST_APP_ID"],
-    store="memory://",
-    web_enabled=False,
-    topic_partitions=1,
-    datadir=os.environ["TEST_DATADIR"],
-    **faust_settings(target),
+app = child_app(
     stream_processing_timeout=float(os.environ["TEST_STUCK_AFTER_S"]),
     broker_commit_interval=0.4,
     stream_buffer_maxsize=50,  # the intake's queue: the backlog stays on the broker

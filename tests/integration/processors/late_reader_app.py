@@ -16,20 +16,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from mmstream.core.kafka.config import faust_settings
 from mmstream.core.kafka.faust_intake import install_intake
 from processors.bulk import batches, register
-from tests.helpers.faust_apps import target_with_fixes
+from tests.helpers.faust_apps import child_app
 
-target = target_with_fixes()
-app = faust.App(
-    os.environ["TEST_APP_ID"],
-    store="memory://",
-    web_enabled=False,
-    topic_partitions=1,
-    datadir=os.environ["TEST_DATADIR"],
-    **faust_settings(target),
-)
+app = child_app()
 intake = install_intake(app)
 source = app.topic(os.environ["TEST_INPUT"], key_serializer="raw", value_serializer="raw")
 output = app.topic(os.environ["TEST_OUTPUT"], key_serializer="raw", value_serializer="raw")
