@@ -39,6 +39,7 @@ class GroupLag:
         self.target = target
         self.group = group
         self._admin: AdminClient | None = None
+        self._group_listed = False  # once the cluster lists the group, it is not asked again
 
     @property
     def admin(self) -> AdminClient:
@@ -77,9 +78,11 @@ class GroupLag:
         # A group the cluster does not list has committed nothing. Not asked for its offsets:
         # librdkafka 2.16 crashed the process (SIGSEGV) asking a fresh Apache Kafka 4.1 node, whose
         # offsets topic did not exist yet, for an unknown group's offsets.
-        listed = self.admin.list_consumer_groups(request_timeout=READ_TIMEOUT_S)
-        if self.group not in {g.group_id for g in listed.result(READ_TIMEOUT_S).valid}:
-            return {}
+        if not self._group_listed:
+            listed = self.admin.list_consumer_groups(request_timeout=READ_TIMEOUT_S)
+            if self.group not in {g.group_id for g in listed.result(READ_TIMEOUT_S).valid}:
+                return {}
+            self._group_listed = True
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         request = [ConsumerGroupTopicPartitions(self.group, tps)]
         future = self.admin.list_consumer_group_offsets(request, request_timeout=READ_TIMEOUT_S)
