@@ -143,14 +143,7 @@ class Decoder:
             raise UndecodableBytes(
                 f"schema id {schema_id}: {type(exc).__name__}: {shortened(str(exc))}"
             ) from exc
-        if body.tell() != len(data) - HEADER_SIZE:
-            raise UndecodableBytes(
-                f"schema id {schema_id}: {len(data) - HEADER_SIZE - body.tell()} bytes left over "
-                "after the record (not written with this schema)"
-            )
-        if not isinstance(value, dict):
-            raise SchemaMismatch(f"schema id {schema_id}: a {type(value).__name__}, not a record")
-        return value
+        return whole_record(value, HEADER_SIZE + body.tell(), len(data), schema_id)
 
     @staticmethod
     def _compiled(read: Reader, schema_id: int, data: bytes) -> dict[str, Any]:
@@ -160,15 +153,7 @@ class Decoder:
             raise UndecodableBytes(
                 f"schema id {schema_id}: {type(exc).__name__}: {shortened(str(exc))}"
             ) from exc
-        if end != len(data):
-            what = "left over after" if end < len(data) else "missing at the end of"
-            raise UndecodableBytes(
-                f"schema id {schema_id}: {abs(len(data) - end)} bytes {what} the record "
-                "(not written with this schema)"
-            )
-        if not isinstance(value, dict):
-            raise SchemaMismatch(f"schema id {schema_id}: a {type(value).__name__}, not a record")
-        return value
+        return whole_record(value, end, len(data), schema_id)
 
     def _plan(self, schema_id: int, topic: str) -> tuple[Any, Any, Reader | None]:
         with self._lock:
@@ -218,3 +203,17 @@ class Decoder:
             return without_timestamp_types(json.loads(text))
         except ValueError as exc:
             raise SchemaMismatch(f"schema id {schema_id} is not an Avro schema: {exc}") from exc
+
+
+def whole_record(value: Any, end: int, size: int, schema_id: int) -> dict[str, Any]:
+    """`value`, read from a message of `size` bytes up to `end`, if it used the message whole
+    and is a record."""
+    if end != size:
+        what = "left over after" if end < size else "missing at the end of"
+        raise UndecodableBytes(
+            f"schema id {schema_id}: {abs(size - end)} bytes {what} the record "
+            "(not written with this schema)"
+        )
+    if not isinstance(value, dict):
+        raise SchemaMismatch(f"schema id {schema_id}: a {type(value).__name__}, not a record")
+    return value
